@@ -1,0 +1,182 @@
+"""Shims that let the 2023-24 OpenMMLab stack (mmengine, mmcv 2.1, mmseg 1.2, mmdet 3.3, mmpretrain 1.2) run on
+current PyTorch. They are applied once, when :mod:`geospatial_mm` is imported (configs import it through
+``custom_imports``, before any runner, model or checkpoint is built).
+
+Each shim says why it exists and has a test in ``tests/test_compat.py``:
+
+* :func:`patch_cpu_distributed` - ``--launcher pytorch`` on a machine without CUDA. mmengine always calls
+  ``torch.cuda.set_device`` and the configs ask for NCCL; DDP is built with ``device_ids`` that only make sense for
+  GPU modules. On a machine without CUDA we fall back to gloo, skip the device calls and build DDP without device ids.
+* :func:`patch_safe_checkpoint_loading` - mmengine loads every checkpoint with ``torch.load(weights_only=False)``,
+  which executes arbitrary pickled code. We load with ``weights_only=True`` and an allow-list of exactly the globals
+  that mmengine checkpoints contain; a checkpoint that needs anything else is refused with a message that says how to
+  trust it (``GEOSPATIAL_MM_TRUST_CHECKPOINTS=1`` or ``--trust-checkpoint`` on tools/train.py and tools/test.py).
+"""
+from __future__ import annotations
+
+import functools
+import io
+import logging
+import os
+import os.path as osp
+from typing import Any, Callable
+
+import torch
+
+TRUST_ENV = 'GEOSPATIAL_MM_TRUST_CHECKPOINTS'
+
+_APPLIED: set[str] = set()
+
+
+def _once(func: Callable[[], None]) -> Callable[[], None]:
+    @functools.wraps(func)
+    def wrapper() -> None:
+        if func.__name__ in _APPLIED:
+            return
+        func()
+        _APPLIED.add(func.__name__)
+
+    return wrapper
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Distributed training on CPU
+# --------------------------------------------------------------------------------------------------------------------
+@_once
+def patch_cpu_distributed() -> None:
+    """Let ``--launcher pytorch`` run on CPU-only machines (gloo, no CUDA device calls, DDP without device ids)."""
+    import mmengine.dist.utils as dist_utils
+    from mmengine.model.wrappers import MMDistributedDataParallel
+
+    original_init = dist_utils._init_dist_pytorch
+
+    @functools.wraps(original_init)
+    def _init_dist_pytorch(backend: str = 'nccl', init_backend: str = 'torch', **kwargs: Any) -> None:
+        if torch.cuda.is_available():
+            return original_init(backend, init_backend=init_backend, **kwargs)
+        if backend != 'gloo':
+            logging.getLogger('geospatial_mm').warning(
+                'No CUDA device: using the gloo backend instead of %r for the pytorch launcher', backend)
+        if init_backend != 'torch':
+            raise RuntimeError(f'init_backend={init_backend!r} needs CUDA; only "torch" runs on a CPU-only machine')
+        torch.distributed.init_process_group(backend='gloo', **kwargs)
+
+    dist_utils._init_dist_pytorch = _init_dist_pytorch
+
+    original_ddp_init = MMDistributedDataParallel.__init__
+
+    @functools.wraps(original_ddp_init)
+    def ddp_init(self, module, detect_anomalous_params: bool = False, **kwargs: Any) -> None:
+        on_cpu = all(p.device.type == 'cpu' for p in module.parameters())
+        if on_cpu:
+            # torch refuses device_ids/output_device for CPU modules
+            kwargs.pop('device_ids', None)
+            kwargs.pop('output_device', None)
+        original_ddp_init(self, module, detect_anomalous_params=detect_anomalous_params, **kwargs)
+
+    MMDistributedDataParallel.__init__ = ddp_init
+
+
+# --------------------------------------------------------------------------------------------------------------------
+# Checkpoints without executing pickled code
+# --------------------------------------------------------------------------------------------------------------------
+class UntrustedCheckpointError(RuntimeError):
+    """A checkpoint needs globals outside the allow-list to be unpickled."""
+
+
+def checkpoint_allowlist() -> list:
+    """The globals an mmengine checkpoint may contain besides what torch's weights-only unpickler already allows.
+
+    Measured on checkpoints written by mmengine's CheckpointHook for mmseg, mmdet and mmpretrain runs: the message
+    hub keeps numpy arrays, scalars and dtypes inside :class:`HistoryBuffer` objects.
+    """
+    import numpy as np
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    try:  # numpy >= 2
+        from numpy._core.multiarray import _reconstruct, scalar
+    except ImportError:  # numpy 1.x
+        from numpy.core.multiarray import _reconstruct, scalar  # type: ignore[no-redef]
+    dtype_classes = [type(np.dtype(t)) for t in (
+        np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
+        np.float16, np.float32, np.float64)]
+    return [HistoryBuffer, _reconstruct, scalar, np.ndarray, np.dtype, *dtype_classes]
+
+
+def checkpoints_trusted() -> bool:
+    return os.environ.get(TRUST_ENV, '').lower() in ('1', 'true', 'yes')
+
+
+def safe_torch_load(source: Any, map_location: Any = None, name: str | None = None) -> Any:
+    """``torch.load`` that never runs pickled code unless checkpoints are explicitly trusted.
+
+    Args:
+        source: a path or a binary file-like object.
+        map_location: as for :func:`torch.load`.
+        name: how to call the checkpoint in messages (defaults to the path).
+    """
+    name = name or (str(source) if isinstance(source, (str, os.PathLike)) else '<checkpoint buffer>')
+    if checkpoints_trusted():
+        return torch.load(source, map_location=map_location, weights_only=False)
+    allow = checkpoint_allowlist()
+    try:
+        with torch.serialization.safe_globals(allow):
+            return torch.load(source, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises UnpicklingError (and sometimes others) for forbidden globals
+        if not _is_weights_only_refusal(exc):
+            raise
+        unsafe = _unsafe_globals(source)
+        raise UntrustedCheckpointError(
+            f'{name}: refused to load: unpickling it would need globals outside the checkpoint allow-list '
+            f'({", ".join(unsafe) if unsafe else exc}). Loading it could execute code stored in the file. '
+            f'If you trust where it comes from, set {TRUST_ENV}=1 or pass --trust-checkpoint to '
+            f'tools/train.py / tools/test.py.') from None
+
+
+def _is_weights_only_refusal(exc: Exception) -> bool:
+    import pickle
+    text = str(exc)
+    return isinstance(exc, pickle.UnpicklingError) or 'weights_only' in text or 'Weights only load failed' in text
+
+
+def _unsafe_globals(source: Any) -> list[str]:
+    try:
+        if hasattr(source, 'seek'):
+            source.seek(0)
+        found = torch.serialization.get_unsafe_globals_in_checkpoint(source)
+    except Exception:  # the listing is only for the message; the refusal stands either way
+        return []
+    allowed = {f'{g.__module__}.{g.__qualname__}' for g in checkpoint_allowlist()}
+    return [g for g in found if g not in allowed]
+
+
+@_once
+def patch_safe_checkpoint_loading() -> None:
+    """Route mmengine's local and object-store checkpoint loaders through :func:`safe_torch_load`.
+
+    mmengine 0.11 passes ``weights_only=False`` explicitly for these; its http(s)/torchvision loaders use torch's
+    default, which is already weights-only on torch >= 2.6.
+    """
+    from mmengine.fileio import get_file_backend
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    def load_from_local(filename: str, map_location: Any = None) -> Any:
+        filename = osp.expanduser(filename)
+        if not osp.isfile(filename):
+            raise FileNotFoundError(f'{filename} can not be found.')
+        return safe_torch_load(filename, map_location=map_location)
+
+    def load_from_ceph(filename: str, map_location: Any = None, backend: str = 'petrel') -> Any:
+        file_backend = get_file_backend(filename, backend_args={'backend': backend})
+        with io.BytesIO(file_backend.get(filename)) as buffer:
+            return safe_torch_load(buffer, map_location=map_location, name=filename)
+
+    CheckpointLoader.register_scheme(prefixes='', loader=load_from_local, force=True)
+    CheckpointLoader.register_scheme(prefixes=[r'(\S+\:)?s3://', r'(\S+\:)?petrel://'], loader=load_from_ceph,
+                                     force=True)
+
+
+def apply_all() -> None:
+    """Apply every shim (idempotent)."""
+    patch_cpu_distributed()
+    patch_safe_checkpoint_loading()

@@ -1,0 +1,61 @@
+"""Installs geospatial_mm.
+
+The tools/ and configs/ folders are copied into the package as ``geospatial_mm/.mim/`` when it is built, which is
+where ``mim train geospatial_mm <config>`` and ``mim test geospatial_mm <config>`` look for the train/test scripts.
+The heavy stack (torch, mmcv with compiled ops, mmengine, mmseg, mmdet, mmpretrain) is installed by
+``make install``; see README.md.
+"""
+import shutil
+from pathlib import Path
+
+from setuptools import find_packages, setup
+from setuptools.command.build_py import build_py
+
+ROOT = Path(__file__).resolve().parent
+MIM_FOLDERS = ('tools', 'configs')
+
+
+def read_version():
+    scope = {}
+    exec((ROOT / 'geospatial_mm' / 'version.py').read_text(), scope)
+    return scope['__version__']
+
+
+class BuildPyWithMim(build_py):
+    """build_py that also places tools/ and configs/ under geospatial_mm/.mim/ for OpenMIM."""
+
+    def run(self):
+        super().run()
+        if self.dry_run:
+            return
+        mim_root = Path(self.build_lib) / 'geospatial_mm' / '.mim'
+        for name in MIM_FOLDERS:
+            target = mim_root / name
+            if target.exists():
+                shutil.rmtree(target)
+            shutil.copytree(ROOT / name, target, ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+
+
+setup(
+    name='geospatial_mm',
+    version=read_version(),
+    description='Earth-observation extensions (GeoTIFF pipelines, Prithvi, Siamese change heads, MoCo v2) '
+    'for MMSegmentation, MMDetection and mmpretrain',
+    long_description=(ROOT / 'README.md').read_text(encoding='utf-8'),
+    long_description_content_type='text/markdown',
+    packages=find_packages(include=['geospatial_mm', 'geospatial_mm.*']),
+    python_requires='>=3.10',
+    install_requires=[
+        'torch>=2.6',
+        'mmcv==2.1.0',
+        'mmengine>=0.11.0rc3',
+        'mmsegmentation==1.2.2',
+        'mmdet==3.3.0',
+        'mmpretrain==1.2.0',
+        'numpy',
+        'rasterio',
+        'tifffile',
+    ],
+    cmdclass={'build_py': BuildPyWithMim},
+    zip_safe=False,
+)

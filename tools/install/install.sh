@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# One install recipe for `make install`, `make demo` and `make test`.
+#
+#   VENV        the virtual environment to create/update       (default: .venv in the checkout)
+#   PYTHON      the interpreter that creates it                (default: python3.11, else python3)
+#   TORCH_SPEC  the torch + torchvision requirement            (default: requirements/torch.txt)
+#   GEOSPATIAL_MM_CACHE  where built mmcv wheels are kept      (default: ~/.cache/geospatial_mm)
+#   GEOSPATIAL_MM_MMCV_CUDA  auto | 1 | 0: CUDA ops for mmcv   (default: auto, see tools/install/build_mmcv.py)
+#
+# Every step stops the install with a message when it fails.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+VENV="${VENV:-$ROOT/.venv}"
+if [[ -z "${PYTHON:-}" ]]; then
+  if command -v python3.11 >/dev/null; then PYTHON=python3.11; else PYTHON=python3; fi
+fi
+say() { printf '\n[install] %s\n' "$*"; }
+die() { printf '\n[install] ERROR: %s\n' "$*" >&2; exit 1; }
+
+# 1. virtual environment ------------------------------------------------------------------------------------------
+if [[ ! -x "$VENV/bin/python" ]]; then
+  say "creating the virtual environment $VENV with $PYTHON ($("$PYTHON" --version 2>&1))"
+  "$PYTHON" -m venv "$VENV" || die "could not create $VENV with $PYTHON"
+fi
+PY="$VENV/bin/python"
+export PATH="$VENV/bin:$PATH"   # ninja and the console scripts of the venv
+"$PY" -c 'import sys; assert sys.version_info >= (3, 10), sys.version' \
+  || die "$VENV uses $("$PY" --version 2>&1); Python >= 3.10 is needed (3.11 is tested)"
+PIP=("$PY" -m pip --disable-pip-version-check)
+
+say "build tools (pip, setuptools < 82 for mmcv's pkg_resources, wheel, ninja)"
+"${PIP[@]}" install -q -c constraints.txt pip setuptools wheel ninja || die "installing the build tools failed"
+
+# 2. torch ---------------------------------------------------------------------------------------------------------
+if [[ -n "${TORCH_SPEC:-}" ]]; then
+  read -r -a TORCH_REQ <<< "$TORCH_SPEC"
+else
+  TORCH_REQ=(-r requirements/torch.txt)
+fi
+say "torch: ${TORCH_REQ[*]}"
+"${PIP[@]}" install -q "${TORCH_REQ[@]}" || die "installing torch (${TORCH_REQ[*]}) failed"
+TORCH_PINS="$(mktemp)"
+trap 'rm -f "$TORCH_PINS"' EXIT
+"$PY" - > "$TORCH_PINS" <<'PYEOF' || die "torch or torchvision does not import"
+import torch, torchvision
+print(f'torch=={torch.__version__}\ntorchvision=={torchvision.__version__}')
+PYEOF
+say "installed $(tr '\n' ' ' < "$TORCH_PINS")"
+
+# 3. mmcv with compiled ops, built once per (mmcv, torch, CUDA, C++ standard, Python) and cached -------------------
+KEY="$("$PY" tools/install/build_mmcv.py --print-key)" || die "could not compute the mmcv cache key"
+if [[ "$(cat "$VENV/.mmcv-key" 2>/dev/null)" == "$KEY" ]] && "$PY" -c 'import mmcv.ops' 2>/dev/null; then
+  say "mmcv ($KEY) already installed"
+else
+  WHEEL="$("$PY" tools/install/build_mmcv.py | tail -n 1)" || die "building mmcv failed"
+  [[ -f "$WHEEL" ]] || die "build_mmcv.py did not produce a wheel"
+  say "installing $WHEEL"
+  "${PIP[@]}" install -q --no-deps --force-reinstall "$WHEEL" || die "installing $WHEEL failed"
+  echo "$KEY" > "$VENV/.mmcv-key"
+fi
+
+# 4. the OpenMMLab libraries and the rest, pinned ------------------------------------------------------------------
+say "mmengine, mmsegmentation, mmdet, mmpretrain, openmim, rasterio, tifffile, ... (constraints.txt)"
+"${PIP[@]}" install -q -r requirements/runtime.txt -c constraints.txt -c "$TORCH_PINS" \
+  || die "installing requirements/runtime.txt failed"
+
+# 5. this package (a regular install, so OpenMIM finds geospatial_mm/.mim/{tools,configs}) ---------------------------
+say "geospatial_mm"
+rm -rf build geospatial_mm.egg-info
+"${PIP[@]}" install -q --no-deps --no-build-isolation --force-reinstall . || die "installing geospatial_mm failed"
+rm -rf build geospatial_mm.egg-info
+
+# 6. checks --------------------------------------------------------------------------------------------------------
+"${PIP[@]}" check || die "pip check found broken requirements (above)"
+"$PY" tools/install/check_stack.py || die "the installed stack does not work (above)"
+say "done: activate with 'source $VENV/bin/activate'"

@@ -1,0 +1,53 @@
+#!/usr/bin/env python
+"""Evaluate a checkpoint of any geospatial_mm config with the library its default_scope names.
+
+    python tools/test.py configs/burn_scars.py work_dirs/burn_scars/best.pth --eval mIoU mFscore
+    mim test geospatial_mm configs/burn_scars.py --checkpoint best.pth --eval mIoU
+
+``--eval`` replaces the metrics of the config's test_evaluator (keeping its dataset settings); without it the
+config's own test_evaluator is used. The metrics are printed as one JSON line and, with --metrics-out, written to a
+JSON file.
+"""
+import argparse
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # noqa: E402  run from a checkout
+
+from geospatial_mm.engine.launch import add_common_args, build_runner, load_config, write_json_atomic  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Test a geospatial_mm checkpoint')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--eval', nargs='+', metavar='METRIC',
+                        help='metrics: mIoU mDice mFscore (segmentation), bbox segm (detection), accuracy top5 '
+                        'precision recall f1-score mAP multilabel-* (classification), and those of the package\'s '
+                        'tasks')
+    parser.add_argument('--metrics-out', help='also write the metrics to this JSON file')
+    add_common_args(parser)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = load_config(args)
+    if not os.path.isfile(args.checkpoint):
+        raise FileNotFoundError(f'{args.checkpoint}: checkpoint file not found')
+    cfg.load_from = args.checkpoint
+    if args.eval:
+        from geospatial_mm.evaluation import evaluator_from_names
+        cfg.test_evaluator = evaluator_from_names(cfg, args.eval)
+    runner = build_runner(cfg)
+    metrics = runner.test()
+    from mmengine.dist import is_main_process
+    if is_main_process():
+        print('geospatial_mm test metrics: ' + json.dumps(metrics, default=float), flush=True)
+        if args.metrics_out:
+            write_json_atomic(args.metrics_out, metrics)
+
+
+if __name__ == '__main__':
+    main()

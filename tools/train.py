@@ -1,0 +1,46 @@
+#!/usr/bin/env python
+"""Train any config of geospatial_mm with the library its default_scope names (mmseg, mmdet or mmpretrain).
+
+    python tools/train.py configs/burn_scars.py [--work-dir DIR] [--resume [CKPT]] [--amp] [--cfg-options k=v ...]
+    mim train geospatial_mm configs/burn_scars.py --launcher pytorch --gpus 8
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # noqa: E402  run from a checkout
+
+from geospatial_mm.engine.launch import add_common_args, build_runner, load_config  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Train a geospatial_mm config')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('--resume', nargs='?', const='auto', default=None,
+                        help='resume from CKPT, or from the latest checkpoint of the work dir when CKPT is omitted')
+    parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    add_common_args(parser)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = load_config(args)
+    if args.amp:
+        wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if wrapper not in ('OptimWrapper', 'AmpOptimWrapper'):
+            raise ValueError(f'--amp needs an OptimWrapper, the config uses {wrapper}')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+    runner = build_runner(cfg)
+    runner.train()
+
+
+if __name__ == '__main__':
+    main()
