@@ -84,11 +84,23 @@ class UntrustedCheckpointError(RuntimeError):
     """A checkpoint needs globals outside the allow-list to be unpickled."""
 
 
+def _history_buffer_getattr(obj: Any, name: str) -> Any:
+    """Stands in for ``builtins.getattr`` while unpickling: a HistoryBuffer pickles its statistics methods as
+    ``getattr(HistoryBuffer, 'mean')``; any other use of getattr could reach arbitrary code and is refused."""
+    import pickle
+
+    from mmengine.logging.history_buffer import HistoryBuffer
+    if obj is HistoryBuffer and isinstance(name, str) and name in HistoryBuffer._statistics_methods:
+        return getattr(obj, name)
+    raise pickle.UnpicklingError(f'getattr({obj!r}, {name!r}) is not allowed in a checkpoint')
+
+
 def checkpoint_allowlist() -> list:
     """The globals an mmengine checkpoint may contain besides what torch's weights-only unpickler already allows.
 
-    Measured on checkpoints written by mmengine's CheckpointHook for mmseg, mmdet and mmpretrain runs: the message
-    hub keeps numpy arrays, scalars and dtypes inside :class:`HistoryBuffer` objects.
+    Measured on checkpoints written by mmengine's CheckpointHook: the message hub keeps :class:`HistoryBuffer`
+    objects (numpy arrays inside, statistics methods pickled through ``getattr``), and meta/runtime info may hold
+    numpy scalars. ``builtins.getattr`` is mapped to :func:`_history_buffer_getattr`, never to the real getattr.
     """
     import numpy as np
     from mmengine.logging.history_buffer import HistoryBuffer
@@ -100,7 +112,18 @@ def checkpoint_allowlist() -> list:
     dtype_classes = [type(np.dtype(t)) for t in (
         np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64,
         np.float16, np.float32, np.float64)]
-    return [HistoryBuffer, _reconstruct, scalar, np.ndarray, np.dtype, *dtype_classes]
+    return [HistoryBuffer, _reconstruct, scalar, np.ndarray, np.dtype, *dtype_classes,
+            (_history_buffer_getattr, 'builtins.getattr')]
+
+
+def _allowlist_names() -> set[str]:
+    names = set()
+    for entry in checkpoint_allowlist():
+        if isinstance(entry, tuple):
+            names.add(entry[1])
+        else:
+            names.add(f'{entry.__module__}.{entry.__qualname__}')
+    return names
 
 
 def checkpoints_trusted() -> bool:
@@ -146,7 +169,7 @@ def _unsafe_globals(source: Any) -> list[str]:
         found = torch.serialization.get_unsafe_globals_in_checkpoint(source)
     except Exception:  # the listing is only for the message; the refusal stands either way
         return []
-    allowed = {f'{g.__module__}.{g.__qualname__}' for g in checkpoint_allowlist()}
+    allowed = _allowlist_names()
     return [g for g in found if g not in allowed]
 
 

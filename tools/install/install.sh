@@ -61,9 +61,9 @@ else
   echo "$KEY" > "$VENV/.mmcv-key"
 fi
 
-# 4. the OpenMMLab libraries and the rest, pinned ------------------------------------------------------------------
+# 4. the OpenMMLab libraries and the rest, pinned (mmcv named so that pip installs its own requirements) ---------
 say "mmengine, mmsegmentation, mmdet, mmpretrain, openmim, rasterio, tifffile, ... (constraints.txt)"
-"${PIP[@]}" install -q -r requirements/runtime.txt -c constraints.txt -c "$TORCH_PINS" \
+"${PIP[@]}" install -q mmcv==2.1.0 -r requirements/runtime.txt -c constraints.txt -c "$TORCH_PINS" \
   || die "installing requirements/runtime.txt failed"
 
 # 5. this package (a regular install, so OpenMIM finds geospatial_mm/.mim/{tools,configs}) ---------------------------
