@@ -14,7 +14,7 @@ install:
 
 test: install
 	$(PY) tools/install/check_stack.py
-	$(PY) -m pytest tests $(PYTEST_ARGS)
+	$(VENV)/bin/pytest tests $(PYTEST_ARGS)
 
 demo: install
 	bash tools/demo.sh

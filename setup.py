@@ -1,6 +1,6 @@
 """Installs geospatial_mm.
 
-The tools/ and configs/ folders are copied into the package as ``geospatial_mm/.mim/`` when it is built, which is
+The tools/, configs/ and data_splits/ folders are copied into the package as ``geospatial_mm/.mim/`` when it is built, which is
 where ``mim train geospatial_mm <config>`` and ``mim test geospatial_mm <config>`` look for the train/test scripts.
 The heavy stack (torch, mmcv with compiled ops, mmengine, mmseg, mmdet, mmpretrain) is installed by
 ``make install``; see README.md.
@@ -12,7 +12,7 @@ from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
-MIM_FOLDERS = ('tools', 'configs')
+MIM_FOLDERS = ('tools', 'configs', 'data_splits')
 
 
 def read_version():

@@ -33,3 +33,27 @@ def shapes_root(tmp_path_factory):
 
 def data_root_options(root):
     return [f'{loader}.dataset.data_root={root}' for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+
+
+def _installed_copy_is_current() -> str | None:
+    """The mim entry points run the installed package; tests of a stale install would test old code."""
+    import filecmp
+    from importlib import metadata
+    try:
+        installed = Path(metadata.distribution('geospatial_mm').locate_file('geospatial_mm'))
+    except metadata.PackageNotFoundError:
+        return 'geospatial_mm is not installed: run make install'
+    pairs = [(p, installed / p.relative_to(ROOT / 'geospatial_mm')) for p in (ROOT / 'geospatial_mm').rglob('*.py')]
+    for folder in ('tools', 'configs', 'data_splits'):
+        pairs += [(p, installed / '.mim' / p.relative_to(ROOT)) for p in (ROOT / folder).rglob('*')
+                  if p.is_file() and '__pycache__' not in p.parts]
+    stale = [str(src.relative_to(ROOT)) for src, dst in pairs if not dst.is_file() or not filecmp.cmp(src, dst, False)]
+    if stale:
+        return f'the installed geospatial_mm differs from the checkout in {stale[:5]}: run make install'
+    return None
+
+
+def pytest_sessionstart(session):
+    problem = _installed_copy_is_current()
+    if problem:
+        pytest.exit(problem, returncode=4)

@@ -52,11 +52,12 @@ def test_trusting_explicitly_loads_it(evil_checkpoint, monkeypatch):
     assert marker.exists()  # trusting really unpickles everything, so the refusal above was meaningful
 
 
-def test_tools_test_refuses_it_and_names_the_option(evil_checkpoint, tmp_path):
-    from conftest import ROOT
+def test_tools_test_refuses_it_and_names_the_option(evil_checkpoint, tmp_path, shapes_root):
+    from conftest import ROOT, data_root_options
     path, marker = evil_checkpoint
     proc = run([BIN / 'python', ROOT / 'tools' / 'test.py', ROOT / 'tests' / 'configs' / 'tiny_seg.py', path,
-                '--work-dir', tmp_path / 'w'], check=False, env={compat.TRUST_ENV: ''})
+                '--work-dir', tmp_path / 'w', '--cfg-options', *data_root_options(shapes_root)], check=False,
+               env={compat.TRUST_ENV: ''})
     assert proc.returncode != 0
     assert 'refused to load' in proc.stderr and '--trust-checkpoint' in proc.stderr
     assert not marker.exists()

@@ -1,0 +1,352 @@
+"""Loading transforms for GeoTIFFs (and any raster GDAL reads), registered in mmengine's root TRANSFORMS registry so
+that mmseg, mmdet and mmpretrain configs all find them.
+
+Images come out as float32 ``(H, W, C)`` numpy arrays, the layout every OpenMMLab transform expects; multi-temporal
+inputs are stacked frame-major along channels (frame 0's bands, then frame 1's, ...), which
+:class:`~geospatial_mm.datasets.transforms.torch_transforms.Reshape` turns into ``(C, T, H, W)``. The raster's
+georeference rides in ``results['geo_meta']`` (CRS as WKT, the affine transform of what was read, nodata, band count,
+band names, path and window) and a boolean ``results['nodata_mask']`` marks pixels that were nodata in any band.
+"""
+from __future__ import annotations
+
+import os
+from typing import Sequence
+
+import numpy as np
+from mmcv.transforms import BaseTransform
+from mmengine.registry import TRANSFORMS
+
+from geospatial_mm.io import RasterError, RasterMeta, check_window, read_bands, read_meta
+
+
+def window_transform(transform: tuple | None, window: tuple[int, int, int, int] | None) -> tuple | None:
+    """The affine transform of a window ``(row, col, h, w)`` of a raster with ``transform``."""
+    if transform is None or window is None:
+        return transform
+    a, b, c, d, e, f = transform
+    row, col = window[0], window[1]
+    return (a, b, c + col * a + row * b, d, e, f + col * d + row * e)
+
+
+def _same_georef(m1: RasterMeta, m2: RasterMeta) -> str | None:
+    """Why two rasters are not co-registered, or None."""
+    if (m1.height, m1.width) != (m2.height, m2.width):
+        return f'size {m2.height}x{m2.width} differs from {m1.height}x{m1.width}'
+    if (m1.crs is None) != (m2.crs is None) or (m1.crs and m2.crs and not _crs_equal(m1.crs, m2.crs)):
+        return f'CRS differs ({_short_crs(m2.crs)} vs {_short_crs(m1.crs)})'
+    if m1.transform is not None and m2.transform is not None and not np.allclose(m1.transform, m2.transform,
+                                                                                   rtol=0, atol=1e-6):
+        return f'transform {tuple(m2.transform)} differs from {tuple(m1.transform)}'
+    return None
+
+
+def _crs_equal(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    from rasterio.crs import CRS
+    return CRS.from_wkt(a) == CRS.from_wkt(b)
+
+
+def _short_crs(wkt: str | None) -> str:
+    if wkt is None:
+        return 'none'
+    from rasterio.crs import CRS
+    crs = CRS.from_wkt(wkt)
+    return crs.to_string() if crs.to_epsg() else wkt[:40] + '...'
+
+
+@TRANSFORMS.register_module()
+class LoadGeospatialImageFromFile(BaseTransform):
+    """Load a multi-band raster (or several, as frames) as a float32 ``(H, W, C)`` image.
+
+    Required keys: ``img_path`` (a path, or a list of paths stacked as frames). Optional: ``read_window``
+    ``(row, col, h, w)`` set by :class:`RandomWindow` so only those pixels are read.
+    Added keys: ``img``, ``img_shape``, ``ori_shape``, ``num_frames``, ``nodata_mask``, ``geo_meta``, ``img_keys``.
+
+    Args:
+        bands: 0-based band indices to read, in this order (None: all). For several files, applied to each.
+        frames: band groups of one file stacked as frames, e.g. ``[[0, 1, 2], [3, 4, 5]]`` (exclusive with several
+            files; ``bands`` is then ignored).
+        scale: multiply valid pixels by this constant (e.g. 0.0001 for reflectance stored as int16 x 10000).
+        nodata: the nodata value; None takes the file's own (if it has one).
+        nodata_replace: value written into nodata pixels (in output units, after scaling).
+        nan_is_nodata: treat NaN as nodata in float rasters.
+        to_float32: output float32 (else the file's dtype; nodata is then replaced but nothing is scaled).
+        backend: ``'rasterio'`` (windowed reads) or ``'tifffile'``.
+        key / path_key: where to put the image / where to find its path(s).
+    """
+
+    def __init__(self, bands: Sequence[int] | None = None, frames: Sequence[Sequence[int]] | None = None,
+                 scale: float | None = None, nodata: float | None = None, nodata_replace: float = 0.0,
+                 nan_is_nodata: bool = True, to_float32: bool = True, backend: str = 'rasterio',
+                 key: str = 'img', path_key: str = 'img_path', window_key: str = 'read_window') -> None:
+        if frames is not None and bands is not None:
+            raise ValueError('give either bands or frames (band groups), not both')
+        self.bands = list(bands) if bands is not None else None
+        self.frames = [list(f) for f in frames] if frames is not None else None
+        if self.frames is not None and len({len(f) for f in self.frames}) != 1:
+            raise ValueError(f'every frame needs the same number of bands, got {self.frames}')
+        self.scale = scale
+        self.nodata = nodata
+        self.nodata_replace = nodata_replace
+        self.nan_is_nodata = nan_is_nodata
+        self.to_float32 = to_float32
+        self.backend = backend
+        self.key = key
+        self.path_key = path_key
+        self.window_key = window_key
+
+    # -- reading -----------------------------------------------------------------------------------------------
+    def _read(self, path: str, bands, window, meta: RasterMeta) -> tuple[np.ndarray, np.ndarray]:
+        data = read_bands(path, bands, window, self.backend, meta)
+        nodata = self.nodata if self.nodata is not None else meta.nodata
+        invalid = np.zeros(data.shape[1:], dtype=bool)
+        if nodata is not None and not np.isnan(nodata):
+            invalid |= (data == np.asarray(nodata).astype(data.dtype)).any(axis=0)
+        if data.dtype.kind == 'f' and (self.nan_is_nodata or (nodata is not None and np.isnan(nodata))):
+            invalid |= np.isnan(data).any(axis=0)
+        if self.to_float32:
+            data = data.astype(np.float32)
+            if self.scale is not None:
+                data *= np.float32(self.scale)
+        if invalid.any():
+            data[:, invalid] = self.nodata_replace
+        return data, invalid
+
+    def load(self, paths: list[str], window) -> dict:
+        metas = [read_meta(p, self.backend) for p in paths]
+        for p, m in zip(paths[1:], metas[1:]):
+            why = _same_georef(metas[0], m)
+            if why:
+                raise RasterError(f'{p}: not co-registered with {paths[0]}: {why}')
+        window = check_window(paths[0], window, metas[0].height, metas[0].width) if window is not None else None
+        arrays, masks = [], []
+        if self.frames is not None:
+            if len(paths) != 1:
+                raise ValueError('frames (band groups) need a single file per sample')
+            flat = [b for f in self.frames for b in f]
+            data, invalid = self._read(paths[0], flat, window, metas[0])
+            arrays, masks, num_frames = [data], [invalid], len(self.frames)
+        else:
+            for p, m in zip(paths, metas):
+                data, invalid = self._read(p, self.bands, window, m)
+                arrays.append(data)
+                masks.append(invalid)
+            num_frames = len(paths)
+        img = np.concatenate(arrays, axis=0) if len(arrays) > 1 else arrays[0]
+        nodata_mask = np.logical_or.reduce(masks) if len(masks) > 1 else masks[0]
+        meta = metas[0]
+        geo_meta = dict(path=paths[0] if len(paths) == 1 else list(paths), crs=meta.crs,
+                        transform=window_transform(meta.transform, window), nodata=self.nodata
+                        if self.nodata is not None else meta.nodata, count=meta.count, band_names=meta.band_names,
+                        bands=self.frames or self.bands or list(range(meta.count)), window=window,
+                        full_shape=(meta.height, meta.width))
+        return dict(img=np.ascontiguousarray(img.transpose(1, 2, 0)), nodata_mask=nodata_mask, geo_meta=geo_meta,
+                    num_frames=num_frames)
+
+    def transform(self, results: dict) -> dict:
+        paths = results[self.path_key]
+        paths = [os.fspath(paths)] if isinstance(paths, (str, os.PathLike)) else [os.fspath(p) for p in paths]
+        out = self.load(paths, results.get(self.window_key))
+        results[self.key] = out['img']
+        results['img_shape'] = out['img'].shape[:2]
+        results['ori_shape'] = out['img'].shape[:2]
+        results['num_frames'] = out['num_frames']
+        if self.key == 'img':
+            results['nodata_mask'] = out['nodata_mask']
+            results['geo_meta'] = out['geo_meta']
+        else:
+            results[f'{self.key}_nodata_mask'] = out['nodata_mask']
+            results[f'{self.key}_geo_meta'] = out['geo_meta']
+        keys = results.setdefault('img_keys', [])
+        if self.key not in keys:
+            keys.append(self.key)
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(bands={self.bands}, frames={self.frames}, scale={self.scale}, '
+                f'nodata={self.nodata}, nodata_replace={self.nodata_replace}, backend={self.backend!r})')
+
+
+@TRANSFORMS.register_module()
+class LoadGeospatialImagePair(BaseTransform):
+    """Load co-registered images (pre/post disaster, or any list) with the same settings, and check that their size,
+    CRS and transform agree.
+
+    Args:
+        path_keys: where the paths are, one per image.
+        keys: where each image goes; with ``stack=True`` the images are concatenated along channels into ``keys[0]``.
+        stack: concatenate into one image (e.g. for a model that splits the channels itself).
+        **load_kwargs: :class:`LoadGeospatialImageFromFile` arguments, shared by every image.
+    """
+
+    def __init__(self, path_keys: Sequence[str] = ('img_path', 'post_img_path'),
+                 keys: Sequence[str] = ('img', 'img_post'), stack: bool = False, **load_kwargs) -> None:
+        if len(path_keys) != len(keys) or len(keys) < 2:
+            raise ValueError(f'need as many keys as path_keys, at least two; got {keys} and {path_keys}')
+        self.path_keys = list(path_keys)
+        self.keys = list(keys)
+        self.stack = stack
+        self.loaders = [LoadGeospatialImageFromFile(key=k, path_key=pk, **load_kwargs)
+                        for k, pk in zip(self.keys, self.path_keys)]
+
+    def transform(self, results: dict) -> dict:
+        paths = [os.fspath(results[k]) for k in self.path_keys]
+        metas = [read_meta(p, self.loaders[0].backend) for p in paths]
+        for p, m in zip(paths[1:], metas[1:]):
+            why = _same_georef(metas[0], m)
+            if why:
+                raise RasterError(f'{p}: does not match {paths[0]} of the same pair: {why}')
+        loaded = [loader.load([p], results.get(loader.window_key)) for loader, p in zip(self.loaders, paths)]
+        if self.stack:
+            results[self.keys[0]] = np.concatenate([o['img'] for o in loaded], axis=2)
+            results['img_keys'] = [self.keys[0]]
+        else:
+            for k, o in zip(self.keys, loaded):
+                results[k] = o['img']
+            results['img_keys'] = list(self.keys)
+        results['nodata_mask'] = np.logical_or.reduce([o['nodata_mask'] for o in loaded])
+        results['geo_meta'] = dict(loaded[0]['geo_meta'], path=paths)
+        results['img_shape'] = results[self.keys[0]].shape[:2]
+        results['ori_shape'] = results['img_shape']
+        results['num_frames'] = 1
+        return results
+
+
+@TRANSFORMS.register_module()
+class LoadGeospatialAnnotations(BaseTransform):
+    """Load a label raster as an int64 ``(H, W)`` map into ``gt_seg_map``.
+
+    Order of operations: nodata (from the file or ``nodata``) and every value in ``ignore_values`` become
+    ``ignore_index``; then ``reduce_zero_label`` (0 -> ignore, others -1) and ``label_map`` (old -> new, taken from
+    ``results['label_map']`` when the dataset sets one), as mmseg does.
+
+    The label must have the image's size (checked when the image is loaded first) and, when both are georeferenced,
+    its transform.
+    """
+
+    def __init__(self, band: int = 0, nodata: float | None = None, ignore_values: Sequence[float] = (),
+                 ignore_index: int = 255, reduce_zero_label: bool = False, label_map: dict | None = None,
+                 backend: str = 'rasterio', path_key: str = 'seg_map_path', key: str = 'gt_seg_map',
+                 window_key: str = 'read_window') -> None:
+        self.band = band
+        self.nodata = nodata
+        self.ignore_values = list(ignore_values)
+        self.ignore_index = ignore_index
+        self.reduce_zero_label = reduce_zero_label
+        self.label_map = label_map
+        self.backend = backend
+        self.path_key = path_key
+        self.key = key
+        self.window_key = window_key
+
+    def transform(self, results: dict) -> dict:
+        path = os.fspath(results[self.path_key])
+        meta = read_meta(path, self.backend)
+        window = results.get(self.window_key)
+        if window is not None:
+            check_window(path, window, meta.height, meta.width)
+        raw = read_bands(path, [self.band], window, self.backend, meta)[0]
+        if raw.dtype.kind == 'f':
+            finite = raw[np.isfinite(raw)]
+            if finite.size and not np.array_equal(finite, np.round(finite)):
+                raise RasterError(f'{path}: label raster holds non-integer values (dtype {raw.dtype}); '
+                                  'expected class indices')
+        ignore = np.zeros(raw.shape, dtype=bool)
+        nodata = self.nodata if self.nodata is not None else meta.nodata
+        for value in ([nodata] if nodata is not None else []) + self.ignore_values:
+            ignore |= np.isnan(raw) if np.isnan(value) else raw == value
+        if raw.dtype.kind == 'f':
+            ignore |= np.isnan(raw)
+        label = np.where(ignore, 0, raw).astype(np.int64)
+        label[ignore] = self.ignore_index
+        if self.reduce_zero_label:
+            zero = label == 0
+            label = label - 1
+            label[zero | (label == self.ignore_index - 1)] = self.ignore_index
+        label_map = self.label_map if self.label_map is not None else results.get('label_map')
+        if label_map:
+            mapped = label.copy()
+            for old, new in label_map.items():
+                mapped[label == old] = new
+            label = mapped
+        self._check_against_image(results, path, meta, label)
+        results[self.key] = label
+        fields = results.setdefault('seg_fields', [])
+        if self.key not in fields:
+            fields.append(self.key)
+        results['reduce_zero_label'] = self.reduce_zero_label
+        return results
+
+    def _check_against_image(self, results: dict, path: str, meta: RasterMeta, label: np.ndarray) -> None:
+        img_key = (results.get('img_keys') or ['img'])[0]
+        if img_key not in results:
+            return
+        image_path = results.get('img_path')
+        image_path = image_path if isinstance(image_path, (str, os.PathLike)) else (image_path or ['?'])[0]
+        img_shape = tuple(results[img_key].shape[:2])
+        if tuple(label.shape) != img_shape:
+            raise RasterError(f'{path}: label of {label.shape[0]}x{label.shape[1]} pixels does not match its image '
+                              f'{image_path} of {img_shape[0]}x{img_shape[1]}')
+        geo = results.get('geo_meta') or {}
+        if geo.get('full_shape') and tuple(geo['full_shape']) != (meta.height, meta.width):
+            raise RasterError(f'{path}: label raster of {meta.height}x{meta.width} pixels does not match its image '
+                              f'{image_path} of {geo["full_shape"][0]}x{geo["full_shape"][1]}')
+        img_transform = geo.get('transform')
+        lab_transform = window_transform(meta.transform, results.get(self.window_key))
+        if img_transform is not None and lab_transform is not None and not np.allclose(
+                img_transform, lab_transform, rtol=0, atol=1e-6):
+            raise RasterError(f'{path}: label transform {tuple(lab_transform)} does not match its image '
+                              f'{image_path} ({tuple(img_transform)})')
+
+
+@TRANSFORMS.register_module()
+class RandomWindow(BaseTransform):
+    """Choose a random ``crop_size`` window before loading, so the loaders read only its pixels.
+
+    Put it before :class:`LoadGeospatialImageFromFile` / :class:`LoadGeospatialAnnotations`; they read
+    ``results['read_window']``. With ``cat_max_ratio < 1`` the label window is read (cheap: one band) and the draw is
+    repeated, up to 10 times, until no single class covers more than that fraction of the labelled pixels (pixels equal
+    to ``ignore_index`` or to the label's nodata are not counted), as mmseg's RandomCrop does.
+    A raster smaller than the crop gives the whole raster.
+    """
+
+    def __init__(self, crop_size: int | Sequence[int], cat_max_ratio: float = 1.0, ignore_index: int = 255,
+                 path_key: str = 'img_path', seg_path_key: str = 'seg_map_path', backend: str = 'rasterio',
+                 window_key: str = 'read_window') -> None:
+        self.crop_size = (crop_size, crop_size) if isinstance(crop_size, int) else tuple(crop_size)
+        self.cat_max_ratio = cat_max_ratio
+        self.ignore_index = ignore_index
+        self.path_key = path_key
+        self.seg_path_key = seg_path_key
+        self.backend = backend
+        self.window_key = window_key
+
+    def _draw(self, height: int, width: int) -> tuple[int, int, int, int]:
+        h, w = min(self.crop_size[0], height), min(self.crop_size[1], width)
+        row = np.random.randint(0, height - h + 1)
+        col = np.random.randint(0, width - w + 1)
+        return row, col, h, w
+
+    def transform(self, results: dict) -> dict:
+        path = results[self.path_key]
+        path = os.fspath(path if isinstance(path, (str, os.PathLike)) else path[0])
+        meta = read_meta(path, self.backend)
+        window = self._draw(meta.height, meta.width)
+        seg_path = results.get(self.seg_path_key)
+        if self.cat_max_ratio < 1.0 and seg_path is not None:
+            seg_meta = read_meta(seg_path, self.backend)
+            for _ in range(10):
+                label = read_bands(seg_path, [0], window, self.backend, seg_meta)[0]
+                valid = label != self.ignore_index
+                if seg_meta.nodata is not None:
+                    valid &= label != seg_meta.nodata
+                _, counts = np.unique(label[valid], return_counts=True)
+                if len(counts) > 1 and counts.max() / counts.sum() < self.cat_max_ratio:
+                    break
+                window = self._draw(meta.height, meta.width)
+        results[self.window_key] = window
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(crop_size={self.crop_size}, cat_max_ratio={self.cat_max_ratio})'

@@ -1,0 +1,3 @@
+from .temporal_encoder_decoder import TemporalEncoderDecoder
+
+__all__ = ['TemporalEncoderDecoder']

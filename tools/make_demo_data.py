@@ -1,0 +1,207 @@
+#!/usr/bin/env python
+"""Write small, learnable synthetic datasets laid out on disk exactly like the real ones.
+
+    python tools/make_demo_data.py OUT [--datasets burn_scars sen1floods11 crop] [--size 512] [--scenes 8 4]
+
+* ``burn_scars``: OUT/hls_burn_scars/{training,validation}/subsetted_512x512_HLS.S30.T<tile>.<yyyyddd>.v1.4_merged.tif
+  (6 float32 reflectance bands, nodata -9999) and ``.mask.tif`` (int16: 1 burn scar, 0 unburnt, -1 missing).
+* ``sen1floods11``: OUT/sen1floods11/v1.1/data/flood_events/HandLabeled/{S2Hand,LabelHand}/<id>_{S2Hand,LabelHand}.tif
+  (13-band int16 Sentinel-2 x 10000; labels int16 1 water, 0 no water, -1 no data), chip ids taken from the real
+  split files, and OUT/sen1floods11/splits/{train,val,test,bolivia}_split.txt listing the chips written.
+* ``crop``: OUT/multi_temporal_crop_classification/{training,validation}_chips/chip_<r>_<c>_merged.tif (18 int16
+  bands = 6 bands x 3 dates) and ``.mask.tif`` (uint8: 0 no data, 1-13 classes), with training_data.txt and
+  validation_data.txt beside them.
+
+Every raster is a GeoTIFF with a CRS and transform. The classes differ in their spectra (and, for the crops, in how
+the spectra change between dates), with noise, so a model must learn them but a short run can: training beats chance.
+Use ``--cfg-options`` to point a config at the demo splits (the README and tools/demo.sh show how).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+import rasterio
+from rasterio.transform import from_origin
+
+ROOT = Path(__file__).resolve().parents[1]
+HLS_MEANS = np.array([0.0333, 0.0570, 0.0589, 0.2323, 0.1973, 0.1194])  # B02 B03 B04 B8A B11 B12 reflectance
+HLS_STDS = np.array([0.0227, 0.0268, 0.0400, 0.0779, 0.0871, 0.0724])
+
+
+def write(path: Path, data: np.ndarray, crs: str, transform, nodata=None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = data[None] if data.ndim == 2 else data
+    profile = dict(driver='GTiff', width=data.shape[2], height=data.shape[1], count=data.shape[0],
+                   dtype=data.dtype.name, crs=crs, transform=transform, nodata=nodata, compress='deflate',
+                   tiled=True, blockxsize=128, blockysize=128)
+    if data.shape[1] % 16 or data.shape[2] % 16:
+        profile.update(tiled=False)
+        profile.pop('blockxsize')
+        profile.pop('blockysize')
+    tmp = path.with_name('.' + path.name + '.tmp')
+    with rasterio.open(tmp, 'w', **profile) as dst:
+        dst.write(data)
+    tmp.replace(path)  # a crash never leaves a half-written file under the final name
+
+
+def blobs(rng: np.random.Generator, size: int, count: int, radius: tuple[float, float]) -> np.ndarray:
+    """Boolean mask of ``count`` random smooth blobs."""
+    yy, xx = np.mgrid[:size, :size]
+    mask = np.zeros((size, size), bool)
+    for _ in range(count):
+        cy, cx = rng.uniform(0, size, 2)
+        ry, rx = rng.uniform(*radius, 2) * size
+        angle = rng.uniform(0, np.pi)
+        dy, dx = yy - cy, xx - cx
+        u = (dx * np.cos(angle) + dy * np.sin(angle)) / rx
+        v = (-dx * np.sin(angle) + dy * np.cos(angle)) / ry
+        mask |= u ** 2 + v ** 2 <= 1
+    return mask
+
+
+def missing_strip(rng: np.random.Generator, size: int) -> np.ndarray:
+    """Nodata along one image edge in about a third of the scenes (as at swath borders)."""
+    mask = np.zeros((size, size), bool)
+    if rng.random() < 0.35:
+        width = int(rng.integers(size // 16, size // 6))
+        side = rng.integers(4)
+        if side == 0:
+            mask[:width] = True
+        elif side == 1:
+            mask[-width:] = True
+        elif side == 2:
+            mask[:, :width] = True
+        else:
+            mask[:, -width:] = True
+    return mask
+
+
+# ------------------------------------------------------------------------------------------ burn scars
+def burn_scars(out: Path, size: int, n_train: int, n_val: int, seed: int) -> Path:
+    rng = np.random.default_rng(seed)
+    root = out / 'hls_burn_scars'
+    tiles = ['10SEH', '10SFH', '11SKU', '11SLT', '12SVD', '13SDV']
+    # burned ground: darker NIR, brighter SWIR, in reflectance
+    burn_shift = np.array([0.0, -0.01, 0.01, -0.12, 0.06, 0.09])
+    for split, first, n in (('training', 0, n_train), ('validation', n_train, n_val)):
+        for i in range(first, first + n):
+            tile = tiles[i % len(tiles)]
+            date = f'{2018 + i % 4}{100 + 11 * i:03d}'
+            stem = f'subsetted_512x512_HLS.S30.T{tile}.{date}.v1.4'
+            burned = blobs(rng, size, int(rng.integers(1, 4)), (0.06, 0.2))
+            missing = missing_strip(rng, size)
+            img = HLS_MEANS[:, None, None] + HLS_STDS[:, None, None] * rng.normal(0, 0.6, (6, size, size))
+            img += burn_shift[:, None, None] * burned
+            img = np.clip(img, 0.0, 1.0).astype(np.float32)
+            img[:, missing] = -9999
+            mask = burned.astype(np.int16)
+            mask[missing] = -1
+            transform = from_origin(300000 + 15360 * i, 4200000, 30, 30)
+            write(root / split / f'{stem}_merged.tif', img, 'EPSG:32611', transform, nodata=-9999)
+            write(root / split / f'{stem}.mask.tif', mask, 'EPSG:32611', transform)
+    return root
+
+
+# ------------------------------------------------------------------------------------------ Sen1Floods11
+S2_BANDS = ['B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B7', 'B8', 'B8A', 'B9', 'B10', 'B11', 'B12']
+S2_LAND = np.array([1400, 1200, 1100, 1000, 1300, 2000, 2300, 2500, 2600, 800, 30, 2000, 1300], float)
+S2_WATER = np.array([1300, 1100, 900, 700, 600, 500, 450, 400, 380, 200, 10, 150, 100], float)
+
+
+def read_ids(path: Path) -> list[str]:
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+
+def sen1floods11(out: Path, size: int, n_train: int, n_val: int, seed: int) -> Path:
+    rng = np.random.default_rng(seed)
+    root = out / 'sen1floods11'
+    hand = root / 'v1.1' / 'data' / 'flood_events' / 'HandLabeled'
+    split_dir = ROOT / 'data_splits' / 'sen1floods11'
+    counts = dict(train=n_train, val=n_val, test=n_val, bolivia=max(1, n_val // 2))
+    for split, n in counts.items():
+        ids = read_ids(split_dir / f'{split}_split.txt')[:n]
+        for k, chip in enumerate(ids):
+            water = blobs(rng, size, int(rng.integers(1, 4)), (0.08, 0.3))
+            missing = missing_strip(rng, size)
+            spectra = np.where(water[None], S2_WATER[:, None, None], S2_LAND[:, None, None])
+            img = spectra * (1 + rng.normal(0, 0.15, (13, size, size)))
+            img = np.clip(img, 0, 10000).astype(np.int16)
+            img[:, missing] = -9999
+            label = water.astype(np.int16)
+            label[missing] = -1
+            transform = from_origin(-60 + 0.05 * k, 10 - 0.01 * k, 0.0001, 0.0001)
+            write(hand / 'S2Hand' / f'{chip}_S2Hand.tif', img, 'EPSG:4326', transform, nodata=-9999)
+            write(hand / 'LabelHand' / f'{chip}_LabelHand.tif', label, 'EPSG:4326', transform, nodata=-1)
+        (root / 'splits').mkdir(parents=True, exist_ok=True)
+        (root / 'splits' / f'{split}_split.txt').write_text('\n'.join(ids) + '\n')
+    return root
+
+
+# ------------------------------------------------------------------------------------------ crops
+def crop_signatures(rng: np.random.Generator) -> np.ndarray:
+    """(13 classes, 3 dates, 6 bands) digital numbers: each class has its own spectrum and seasonal change."""
+    base = np.array([500, 800, 900, 3000, 2600, 1700], float)
+    sig = np.empty((13, 3, 6))
+    for c in range(13):
+        spectrum = base * rng.uniform(0.6, 1.4, 6)
+        season = rng.uniform(0.6, 1.5, (3, 1))  # greening / harvest differ by class
+        sig[c] = spectrum[None] * season
+        sig[c, :, 3] *= rng.uniform(0.7, 1.6, 3)  # NIR follows the crop calendar most
+    return sig
+
+
+def crop(out: Path, size: int, n_train: int, n_val: int, seed: int) -> Path:
+    rng = np.random.default_rng(seed)
+    root = out / 'multi_temporal_crop_classification'
+    sig = crop_signatures(np.random.default_rng(1234))  # fixed per dataset, shared by both splits
+    for split, folder, n in (('training_data.txt', 'training_chips', n_train),
+                             ('validation_data.txt', 'validation_chips', n_val)):
+        ids = []
+        for i in range(n):
+            chip = f'chip_{rng.integers(0, 400):03d}_{rng.integers(0, 600):03d}'
+            while chip in ids:
+                chip = f'chip_{rng.integers(0, 400):03d}_{rng.integers(0, 600):03d}'
+            ids.append(chip)
+            # fields: a coarse grid of parcels, each one class
+            cells = 4
+            parcel = rng.integers(1, 14, (cells, cells))
+            label = np.kron(parcel, np.ones((size // cells + 1, size // cells + 1), int))[:size, :size]
+            nodata = missing_strip(rng, size)
+            label = np.where(nodata, 0, label).astype(np.uint8)
+            img = np.zeros((3, 6, size, size))
+            for c in range(1, 14):
+                where = label == c
+                img[:, :, where] = sig[c - 1][:, :, None]
+            img *= 1 + rng.normal(0, 0.12, img.shape)
+            img = np.clip(img, 0, 10000).reshape(18, size, size).astype(np.int16)  # date-major, like the real chips
+            transform = from_origin(-1000000 + 6720 * i, 2000000, 30, 30)
+            write(root / folder / f'{chip}_merged.tif', img, 'EPSG:5070', transform)
+            write(root / folder / f'{chip}.mask.tif', label, 'EPSG:5070', transform)
+        (root / split).write_text('\n'.join(ids) + '\n')
+    return root
+
+
+MAKERS = dict(burn_scars=burn_scars, sen1floods11=sen1floods11, crop=crop)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('out', type=Path, help='output folder (datasets go in sub-folders named as the real ones)')
+    parser.add_argument('--datasets', nargs='+', choices=sorted(MAKERS), default=sorted(MAKERS))
+    parser.add_argument('--size', type=int, default=None,
+                        help='raster side in pixels (default: 512 for burn scars and Sen1Floods11, 224 for crops)')
+    parser.add_argument('--scenes', type=int, nargs=2, default=(12, 4), metavar=('TRAIN', 'VAL'))
+    parser.add_argument('--seed', type=int, default=0)
+    args = parser.parse_args(argv)
+    for name in args.datasets:
+        size = args.size or (224 if name == 'crop' else 512)
+        path = MAKERS[name](args.out, size, args.scenes[0], args.scenes[1], args.seed)
+        print(f'{name}: {path}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
