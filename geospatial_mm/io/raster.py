@@ -70,21 +70,25 @@ def read_meta(path: str | os.PathLike, backend: str = 'rasterio') -> RasterMeta:
     return meta
 
 
+def _meta_from_dataset(path: str, src) -> RasterMeta:
+    dtypes = set(src.dtypes)
+    if len(dtypes) != 1:
+        raise RasterError(f'{path}: bands have different data types {sorted(dtypes)}; expected one')
+    return RasterMeta(
+        path=path, height=src.height, width=src.width, count=src.count, dtype=src.dtypes[0],
+        crs=src.crs.to_wkt() if src.crs else None,
+        transform=tuple(src.transform)[:6] if not src.transform.is_identity else None,
+        nodata=src.nodata, band_names=tuple(src.descriptions),
+        tiled=bool(src.profile.get('tiled', False)),
+        block_shape=tuple(src.block_shapes[0]) if src.count else None)
+
+
 def _meta_rasterio(path: str) -> RasterMeta:
     import rasterio
     from rasterio.errors import RasterioError
     try:
         with rasterio.open(path) as src:
-            dtypes = set(src.dtypes)
-            if len(dtypes) != 1:
-                raise RasterError(f'{path}: bands have different data types {sorted(dtypes)}; expected one')
-            return RasterMeta(
-                path=path, height=src.height, width=src.width, count=src.count, dtype=src.dtypes[0],
-                crs=src.crs.to_wkt() if src.crs else None,
-                transform=tuple(src.transform)[:6] if not src.transform.is_identity else None,
-                nodata=src.nodata, band_names=tuple(src.descriptions),
-                tiled=bool(src.profile.get('tiled', False)),
-                block_shape=tuple(src.block_shapes[0]) if src.count else None)
+            return _meta_from_dataset(path, src)
     except RasterioError as exc:
         raise RasterError(f'{path}: not a readable raster ({exc})') from None
 
@@ -164,23 +168,52 @@ def check_window(path: str, window: Sequence[int] | None, height: int, width: in
 def read_bands(path: str | os.PathLike, bands: Sequence[int] | None = None, window: Sequence[int] | None = None,
                backend: str = 'rasterio', meta: RasterMeta | None = None) -> np.ndarray:
     """Read ``bands`` (0-based, in that order) of ``window`` as a ``(C, H, W)`` array in the file's dtype."""
+    if meta is None:
+        return read_raster(path, bands, window, backend)[0]
     path = os.fspath(path)
-    meta = meta or read_meta(path, backend)
     bands = check_bands(path, bands, meta.count)
-    row, col, h, w = check_window(path, window, meta.height, meta.width)
+    window = check_window(path, window, meta.height, meta.width)
     if backend == 'rasterio':
-        return _read_rasterio(path, bands, (row, col, h, w))
-    return _read_tifffile(path, bands, (row, col, h, w), meta)
+        import rasterio
+        from rasterio.errors import RasterioError
+        try:
+            with rasterio.open(path) as src:
+                return _read_window(path, src, bands, window)
+        except RasterioError as exc:
+            raise RasterError(f'{path}: not a readable raster ({exc})') from None
+    return _read_tifffile(path, bands, window, meta)
 
 
-def _read_rasterio(path: str, bands: list[int], window: tuple[int, int, int, int]) -> np.ndarray:
+def read_raster(path: str | os.PathLike, bands: Sequence[int] | None = None, window: Sequence[int] | None = None,
+                backend: str = 'rasterio') -> tuple[np.ndarray, RasterMeta]:
+    """Header and pixels in one go (one open of the file): ``((C, H, W) array, meta)``."""
+    path = os.fspath(path)
+    _check_backend(backend)
+    if backend == 'tifffile':
+        meta = read_meta(path, backend)
+        return read_bands(path, bands, window, backend, meta), meta
+    _check_exists(path)
     import rasterio
+    from rasterio.errors import RasterioError
+    try:
+        with rasterio.open(path) as src:
+            meta = _meta_from_dataset(path, src)
+            if meta.dtype not in SUPPORTED_DTYPES:
+                raise RasterError(f'{path}: unsupported data type {meta.dtype}; expected one of '
+                                  f'{", ".join(SUPPORTED_DTYPES)}')
+            bands = check_bands(path, bands, meta.count)
+            window = check_window(path, window, meta.height, meta.width)
+            return _read_window(path, src, bands, window), meta
+    except RasterioError as exc:
+        raise RasterError(f'{path}: not a readable raster ({exc})') from None
+
+
+def _read_window(path: str, src, bands: list[int], window: tuple[int, int, int, int]) -> np.ndarray:
     from rasterio.errors import RasterioError
     from rasterio.windows import Window
     row, col, h, w = window
     try:
-        with rasterio.open(path) as src:
-            return src.read([b + 1 for b in bands], window=Window(col, row, w, h))
+        return src.read([b + 1 for b in bands], window=Window(col, row, w, h))
     except RasterioError as exc:
         raise RasterError(f'{path}: failed to read pixels, the file may be truncated or corrupt ({exc})') from None
 

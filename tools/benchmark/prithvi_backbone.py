@@ -3,10 +3,10 @@
 3 frames, with and without gradient checkpointing, and torch's scaled_dot_product_attention vs an explicit softmax.
 
 Each configuration runs in its own process so that its peak resident memory is its own. "Activation memory" is the
-peak RSS during the timed steps minus the RSS before them (model, gradients and optimizer-free state already
-allocated), i.e. what the forward/backward pass itself needs.
+peak RSS of the first forward/backward minus the RSS just before it (model and gradient buffers already allocated),
+i.e. what the pass itself needs; the timed steps follow.
 
-    python tools/benchmark/prithvi_backbone.py [--batch 2] [--steps 3] [--arch prithvi_100m] [--threads N]
+    python tools/benchmark/prithvi_backbone.py [--batch 2] [--steps 5] [--arch prithvi_100m] [--threads N]
 """
 from __future__ import annotations
 
@@ -42,24 +42,23 @@ def run_one(arch: str, frames: int, with_cp: bool, attn: str, batch: int, steps:
         out = model(x)
         out[-1].float().mean().backward()
 
-    step()  # warm-up (allocator, kernels)
+    # memory: the first step in this fresh process, measured from the RSS with model and gradients allocated
     base = rss_mb()
-    peak_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    step()
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     start = time.perf_counter()
     for _ in range(steps):
         step()
     elapsed = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return dict(arch=arch, frames=frames, with_cp=with_cp, attn=attn, batch=batch,
-                samples_per_s=batch * steps / elapsed, activation_mb=max(peak, peak_before) - base,
-                peak_rss_mb=max(peak, peak_before))
+                samples_per_s=batch * steps / elapsed, activation_mb=peak - base, peak_rss_mb=peak)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--arch', default='prithvi_100m')
     parser.add_argument('--batch', type=int, default=2)
-    parser.add_argument('--steps', type=int, default=3)
+    parser.add_argument('--steps', type=int, default=5)
     parser.add_argument('--threads', type=int, default=os.cpu_count())
     parser.add_argument('--json', help='also write the results here')
     parser.add_argument('--one', help=argparse.SUPPRESS)  # internal: run one configuration, print JSON

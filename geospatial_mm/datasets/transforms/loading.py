@@ -16,7 +16,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine.registry import TRANSFORMS
 
-from geospatial_mm.io import RasterError, RasterMeta, check_window, read_bands, read_meta
+from geospatial_mm.io import RasterError, RasterMeta, read_bands, read_meta, read_raster
 
 
 def window_transform(transform: tuple | None, window: tuple[int, int, int, int] | None) -> tuple | None:
@@ -97,8 +97,8 @@ class LoadGeospatialImageFromFile(BaseTransform):
         self.window_key = window_key
 
     # -- reading -----------------------------------------------------------------------------------------------
-    def _read(self, path: str, bands, window, meta: RasterMeta) -> tuple[np.ndarray, np.ndarray]:
-        data = read_bands(path, bands, window, self.backend, meta)
+    def _read(self, path: str, bands, window) -> tuple[np.ndarray, np.ndarray, RasterMeta]:
+        data, meta = read_raster(path, bands, window, self.backend)  # one open for header and pixels
         nodata = self.nodata if self.nodata is not None else meta.nodata
         invalid = np.zeros(data.shape[1:], dtype=bool)
         if nodata is not None and not np.isnan(nodata):
@@ -111,38 +111,34 @@ class LoadGeospatialImageFromFile(BaseTransform):
                 data *= np.float32(self.scale)
         if invalid.any():
             data[:, invalid] = self.nodata_replace
-        return data, invalid
+        return data, invalid, meta
 
     def load(self, paths: list[str], window) -> dict:
-        metas = [read_meta(p, self.backend) for p in paths]
-        for p, m in zip(paths[1:], metas[1:]):
-            why = _same_georef(metas[0], m)
-            if why:
-                raise RasterError(f'{p}: not co-registered with {paths[0]}: {why}')
-        window = check_window(paths[0], window, metas[0].height, metas[0].width) if window is not None else None
-        arrays, masks = [], []
-        if self.frames is not None:
-            if len(paths) != 1:
-                raise ValueError('frames (band groups) need a single file per sample')
-            flat = [b for f in self.frames for b in f]
-            data, invalid = self._read(paths[0], flat, window, metas[0])
-            arrays, masks, num_frames = [data], [invalid], len(self.frames)
-        else:
-            for p, m in zip(paths, metas):
-                data, invalid = self._read(p, self.bands, window, m)
-                arrays.append(data)
-                masks.append(invalid)
-            num_frames = len(paths)
+        if self.frames is not None and len(paths) != 1:
+            raise ValueError('frames (band groups) need a single file per sample')
+        bands = [b for f in self.frames for b in f] if self.frames is not None else self.bands
+        arrays, masks, metas = [], [], []
+        for p in paths:
+            data, invalid, meta = self._read(p, bands, window)
+            if metas:
+                why = _same_georef(metas[0], meta)
+                if why:
+                    raise RasterError(f'{p}: not co-registered with {paths[0]}: {why}')
+            arrays.append(data)
+            masks.append(invalid)
+            metas.append(meta)
+        num_frames = len(self.frames) if self.frames is not None else len(paths)
         img = np.concatenate(arrays, axis=0) if len(arrays) > 1 else arrays[0]
         nodata_mask = np.logical_or.reduce(masks) if len(masks) > 1 else masks[0]
         meta = metas[0]
+        window = tuple(window) if window is not None else None
         geo_meta = dict(path=paths[0] if len(paths) == 1 else list(paths), crs=meta.crs,
                         transform=window_transform(meta.transform, window), nodata=self.nodata
                         if self.nodata is not None else meta.nodata, count=meta.count, band_names=meta.band_names,
                         bands=self.frames or self.bands or list(range(meta.count)), window=window,
                         full_shape=(meta.height, meta.width))
         return dict(img=np.ascontiguousarray(img.transpose(1, 2, 0)), nodata_mask=nodata_mask, geo_meta=geo_meta,
-                    num_frames=num_frames)
+                    num_frames=num_frames, meta=meta)
 
     def transform(self, results: dict) -> dict:
         paths = results[self.path_key]
@@ -192,12 +188,11 @@ class LoadGeospatialImagePair(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         paths = [os.fspath(results[k]) for k in self.path_keys]
-        metas = [read_meta(p, self.loaders[0].backend) for p in paths]
-        for p, m in zip(paths[1:], metas[1:]):
-            why = _same_georef(metas[0], m)
+        loaded = [loader.load([p], results.get(loader.window_key)) for loader, p in zip(self.loaders, paths)]
+        for p, out in zip(paths[1:], loaded[1:]):
+            why = _same_georef(loaded[0]['meta'], out['meta'])
             if why:
                 raise RasterError(f'{p}: does not match {paths[0]} of the same pair: {why}')
-        loaded = [loader.load([p], results.get(loader.window_key)) for loader, p in zip(self.loaders, paths)]
         if self.stack:
             results[self.keys[0]] = np.concatenate([o['img'] for o in loaded], axis=2)
             results['img_keys'] = [self.keys[0]]
@@ -242,11 +237,9 @@ class LoadGeospatialAnnotations(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         path = os.fspath(results[self.path_key])
-        meta = read_meta(path, self.backend)
         window = results.get(self.window_key)
-        if window is not None:
-            check_window(path, window, meta.height, meta.width)
-        raw = read_bands(path, [self.band], window, self.backend, meta)[0]
+        raw, meta = read_raster(path, [self.band], window, self.backend)
+        raw = raw[0]
         if raw.dtype.kind == 'f':
             finite = raw[np.isfinite(raw)]
             if finite.size and not np.array_equal(finite, np.round(finite)):
