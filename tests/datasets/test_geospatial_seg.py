@@ -114,3 +114,15 @@ def test_geotiff_config_trains_through_mim(tmp_path, geo_root):
     losses = [float(x) for x in re.findall(r'Iter\(train\).*?loss: ([0-9.]+)', log)]
     assert len(losses) >= 3 and losses[-1] < 0.7 * losses[0], losses
     assert 'mIoU' in log
+
+
+def test_mmpretrain_pack_inputs_takes_the_channel_first_tensors_and_geo_meta(tmp_path):
+    from mmengine.dataset import Compose
+    img = write_geotiff(tmp_path / 'insar.tif', ramp(2, 32, 32, 'float32'))
+    pipeline = Compose([dict(type='LoadGeospatialImageFromFile'), dict(type='TorchFromNumpy'),
+                        dict(type='TorchRandomFlip', prob=1.0),
+                        dict(type='mmpretrain.PackInputs', meta_keys=('img_path', 'geo_meta', 'flip'))])
+    packed = pipeline(dict(img_path=str(img), gt_label=1))
+    assert packed['inputs'].shape == (2, 32, 32) and packed['inputs'].dtype == torch.float32
+    assert packed['data_samples'].gt_label.tolist() == [1]
+    assert packed['data_samples'].metainfo['geo_meta']['crs']
