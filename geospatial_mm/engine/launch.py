@@ -16,7 +16,7 @@ SCOPES = ('mmseg', 'mmdet', 'mmpretrain')
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--work-dir', help='where logs and checkpoints go (default: ./work_dirs/<config name>)')
-    parser.add_argument('--cfg-options', nargs='+', action=_DictAction, default={},
+    parser.add_argument('--cfg-options', nargs='+', action=LazyDictAction, default={},
                         help='override config entries, e.g. train_cfg.max_iters=20 model.backbone.depth=18')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
                         help='job launcher')
@@ -26,7 +26,7 @@ def add_common_args(parser: argparse.ArgumentParser) -> None:
                         help='allow checkpoints whose unpickling may execute code (only for files you trust)')
 
 
-class _DictAction(argparse.Action):
+class LazyDictAction(argparse.Action):
     """``key=value`` pairs parsed like mmengine's DictAction (imported lazily so --help stays fast)."""
 
     def __call__(self, parser, namespace, values, option_string=None):
@@ -82,6 +82,9 @@ def write_json_atomic(path: str, obj) -> None:
     try:
         with os.fdopen(fd, 'w') as f:
             json.dump(obj, f, indent=2, default=float)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the permissions of a plain open()
         os.replace(tmp, path)
     except BaseException:
         if osp.exists(tmp):

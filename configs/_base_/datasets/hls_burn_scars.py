@@ -8,6 +8,7 @@ data_root = 'data/hls_burn_scars'
 classes = ('Unburnt land', 'Burn scar')
 palette = [[0, 0, 0], [230, 60, 20]]
 bands = [0, 1, 2, 3, 4, 5]
+preview_rgb_bands = [2, 1, 0]  # red, green, blue among the loaded bands (previews of model_inference)
 num_frames = 1
 crop_size = 224
 img_norm = dict(

@@ -13,6 +13,7 @@ palette = [[112, 168, 0], [38, 115, 0], [255, 212, 0], [0, 168, 38], [125, 180, 
            [77, 112, 163], [168, 112, 0], [255, 168, 227], [191, 191, 122], [255, 38, 38], [255, 158, 15],
            [200, 200, 200]]
 num_bands = 6
+preview_rgb_bands = [2, 1, 0]  # red, green, blue among the loaded bands (previews of model_inference)
 num_frames = 3
 crop_size = 224
 # per band; applied to each of the three dates

@@ -9,6 +9,7 @@ splits = '{{ fileDirname }}/../../../data_splits/sen1floods11'
 classes = ('No water', 'Water')
 palette = [[200, 200, 200], [20, 80, 230]]
 bands = [1, 2, 3, 8, 11, 12]  # B2, B3, B4, B8A, B11, B12 of the 13-band S2 L1C chip
+preview_rgb_bands = [2, 1, 0]  # red, green, blue among the loaded bands (previews of model_inference)
 num_frames = 1
 crop_size = 224
 img_norm = dict(means=[0.14245495, 0.13921481, 0.12434631, 0.31420089, 0.20743526, 0.12046503],

@@ -239,7 +239,17 @@ class LoadGeospatialAnnotations(BaseTransform):
         path = os.fspath(results[self.path_key])
         window = results.get(self.window_key)
         raw, meta = read_raster(path, [self.band], window, self.backend)
-        raw = raw[0]
+        label = self.convert(raw[0], meta, path, results.get('label_map'))
+        self._check_against_image(results, path, meta, label)
+        results[self.key] = label
+        fields = results.setdefault('seg_fields', [])
+        if self.key not in fields:
+            fields.append(self.key)
+        results['reduce_zero_label'] = self.reduce_zero_label
+        return results
+
+    def convert(self, raw: np.ndarray, meta: RasterMeta, path: str, label_map: dict | None = None) -> np.ndarray:
+        """Raw label values -> class indices with ``ignore_index`` (also used on previews' decimated reads)."""
         if raw.dtype.kind == 'f':
             finite = raw[np.isfinite(raw)]
             if finite.size and not np.array_equal(finite, np.round(finite)):
@@ -257,19 +267,13 @@ class LoadGeospatialAnnotations(BaseTransform):
             zero = label == 0
             label = label - 1
             label[zero | (label == self.ignore_index - 1)] = self.ignore_index
-        label_map = self.label_map if self.label_map is not None else results.get('label_map')
+        label_map = self.label_map if self.label_map is not None else label_map
         if label_map:
             mapped = label.copy()
             for old, new in label_map.items():
                 mapped[label == old] = new
             label = mapped
-        self._check_against_image(results, path, meta, label)
-        results[self.key] = label
-        fields = results.setdefault('seg_fields', [])
-        if self.key not in fields:
-            fields.append(self.key)
-        results['reduce_zero_label'] = self.reduce_zero_label
-        return results
+        return label
 
     def _check_against_image(self, results: dict, path: str, meta: RasterMeta, label: np.ndarray) -> None:
         img_key = (results.get('img_keys') or ['img'])[0]

@@ -1,0 +1,134 @@
+"""Building a trained model and the per-tile input pipeline from a config of the package."""
+from __future__ import annotations
+
+import copy
+import os
+from dataclasses import dataclass
+
+GEO_LOADERS = ('LoadGeospatialImageFromFile', 'LoadGeospatialImagePair')
+# dropped from the test pipeline: labels are not there at prediction time, and the tile grid chooses the windows
+DROPPED = ('LoadGeospatialAnnotations', 'LoadAnnotations', 'LoadSegAnnotations', 'RandomWindow')
+
+
+def load_config(config):
+    """A Config (its custom_imports, i.e. geospatial_mm, imported)."""
+    from mmengine.config import Config
+    if isinstance(config, Config):
+        return copy.deepcopy(config)
+    if not os.path.isfile(config):
+        raise FileNotFoundError(f'{config}: config file not found')
+    return Config.fromfile(config)
+
+
+def test_dataset_cfg(cfg) -> dict:
+    """The dataset of the test dataloader (unwrapping dataset wrappers)."""
+    loader = cfg.get('test_dataloader') or cfg.get('val_dataloader')
+    if loader is None:
+        raise ValueError('the config has no test_dataloader (nor val_dataloader) to take the test pipeline from')
+    dataset = loader['dataset']
+    while 'pipeline' not in dataset and 'dataset' in dataset:
+        dataset = dataset['dataset']
+    return dataset
+
+
+def dataset_meta(cfg, checkpoint_meta: dict | None) -> dict:
+    """Classes and palette: from the checkpoint (what the model was trained with), else from the config."""
+    meta = dict((checkpoint_meta or {}).get('dataset_meta') or {})
+    if not meta.get('classes'):
+        meta.update(test_dataset_cfg(cfg).get('metainfo') or {})
+    if not meta.get('classes'):
+        raise ValueError('neither the checkpoint nor the config names the classes (metainfo=dict(classes=...))')
+    return meta
+
+
+def build_model(cfg, checkpoint: str, device: str = 'cpu'):
+    """Build ``cfg.model`` in the config's scope, load ``checkpoint`` strictly, put it in eval mode on ``device``.
+
+    Returns ``(model, checkpoint_meta)``. Pretrained-backbone paths of the config are cleared: the checkpoint holds
+    every weight.
+    """
+    import torch
+    from mmengine.model.utils import revert_sync_batchnorm
+    from mmengine.registry import MODELS, init_default_scope
+    from mmengine.runner import load_checkpoint
+
+    if not os.path.isfile(checkpoint):
+        raise FileNotFoundError(f'{checkpoint}: checkpoint file not found')
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    model_cfg = copy.deepcopy(cfg.model)
+    model_cfg.pop('pretrained', None)
+    model_cfg.pop('init_cfg', None)
+    for part in ('backbone', 'neck'):
+        if isinstance(model_cfg.get(part), dict):
+            model_cfg[part].pop('pretrained', None)
+            model_cfg[part].pop('init_cfg', None)
+    if 'train_cfg' in model_cfg:
+        model_cfg['train_cfg'] = None
+    model = MODELS.build(model_cfg)
+    ckpt = load_checkpoint(model, checkpoint, map_location='cpu', strict=True, logger='silent')
+    if device == 'cpu' or not torch.cuda.is_available():
+        if device != 'cpu':
+            raise RuntimeError(f'device {device!r} asked for, but CUDA is not available')
+        model = revert_sync_batchnorm(model)
+    model.to(device).eval()
+    return model, (ckpt.get('meta') if isinstance(ckpt, dict) else None)
+
+
+@dataclass
+class InputSpec:
+    """What the per-tile pipeline reads: its loader and how samples are laid out on disk."""
+    loader: dict
+    path_keys: tuple  # e.g. ('img_path',) or ('img_path', 'post_img_path')
+    is_pair: bool
+    bands_per_frame: int | None  # C of the (C, T, H, W) input, when the pipeline reshapes to frames
+    num_frames: int
+    stacked_frames: bool | None  # one file holds every date (True), one file per date (False), unknown (None)
+
+    @property
+    def band_indices(self) -> list[int] | None:
+        if self.loader.get('frames'):
+            return [b for frame in self.loader['frames'] for b in frame]
+        return self.loader.get('bands')
+
+
+def inference_pipeline(cfg, bands=None) -> tuple[list[dict], InputSpec]:
+    """The config's test pipeline without label loading (the windows come from the tile grid), and what it reads.
+
+    ``bands`` overrides the loader's band selection (``-bands`` of the tool); for a loader with frames (band groups),
+    the list is cut into as many equal groups.
+    """
+    pipeline = [dict(copy.deepcopy(t)) for t in test_dataset_cfg(cfg)['pipeline']]
+    pipeline = [t for t in pipeline if t.get('type') not in DROPPED]
+    loaders = [t for t in pipeline if t.get('type') in GEO_LOADERS]
+    if len(loaders) != 1:
+        found = [t.get('type') for t in pipeline]
+        raise ValueError(f'streaming inference reads windows through one of {GEO_LOADERS} in the test pipeline; '
+                         f'the config\'s test pipeline has {found}')
+    loader = loaders[0]
+    if bands is not None:
+        bands = [int(b) for b in bands]
+        if loader.get('frames'):
+            groups = len(loader['frames'])
+            if len(bands) % groups:
+                raise ValueError(f'-bands lists {len(bands)} bands, which do not split into the config\'s {groups} '
+                                 'frames')
+            size = len(bands) // groups
+            loader['frames'] = [bands[i * size:(i + 1) * size] for i in range(groups)]
+        else:
+            loader['bands'] = bands
+    is_pair = loader['type'] == 'LoadGeospatialImagePair'
+    path_keys = tuple(loader.get('path_keys', ('img_path', 'post_img_path'))) if is_pair else \
+        (loader.get('path_key', 'img_path'),)
+    bands_per_frame, num_frames = None, 1
+    for t in pipeline:
+        shape = t.get('new_shape')
+        if t.get('type') == 'Reshape' and shape is not None and len(shape) == 4:
+            bands_per_frame, num_frames = int(shape[0]), int(shape[1])
+    stacked = None
+    if loader.get('frames') or num_frames == 1:
+        stacked = True
+    elif loader.get('bands') is not None:
+        stacked = len(loader['bands']) != bands_per_frame
+    spec = InputSpec(loader=loader, path_keys=path_keys, is_pair=is_pair, bands_per_frame=bands_per_frame,
+                     num_frames=num_frames, stacked_frames=stacked)
+    return pipeline, spec

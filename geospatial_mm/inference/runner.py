@@ -1,0 +1,202 @@
+"""The file loop of tools/model_inference.py: find the samples, share them across ranks, predict each one into
+georeferenced rasters (and previews), report every failure with its file, and summarise.
+
+A file that cannot be read or predicted is reported and the others are still processed; the run then exits with a
+non-zero status. Outputs appear under their final names only when complete, so ``--skip-existing`` after a crash or
+a kill redoes exactly what is missing.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from .sources import Sample, find_frame_groups, find_pairs, find_single, suffix_pattern
+
+
+class SetupError(RuntimeError):
+    """Nothing can run: the config, the checkpoint or the input folder is unusable."""
+
+
+def log(msg: str, rank: int = 0, world: int = 1) -> None:
+    prefix = f'[rank {rank}] ' if world > 1 else ''
+    print(f'{prefix}{msg}', flush=True)
+
+
+def discover(predictor, input_path: str, input_type: str, post_input: str | None = None) -> list[Sample]:
+    """The samples of ``input_path`` for this predictor's config (see the tool's help)."""
+    spec = predictor.spec
+    suffix = suffix_pattern(input_type)
+    if spec.is_pair:
+        if not post_input:
+            raise ValueError('this config takes pre/post image pairs: give the pre-event folder as -input and the '
+                             'post-event folder as --post-input')
+        return find_pairs(input_path, post_input, suffix, spec.path_keys[:2])
+    if post_input:
+        raise ValueError('--post-input is only for configs that take pre/post pairs (LoadGeospatialImagePair)')
+    path = Path(input_path)
+    if path.is_file():
+        return [Sample(path.name[:-len(suffix)] if path.name.endswith(suffix) else path.stem,
+                       {spec.path_keys[0]: str(path)}, str(path))]
+    per_date_files = spec.num_frames > 1 and spec.stacked_frames is False
+    if spec.num_frames > 1 and spec.stacked_frames is None and path.is_dir():
+        per_date_files = any(p.is_dir() and not p.name.startswith('.') for p in path.iterdir())
+    if per_date_files:
+        return find_frame_groups(path, suffix, spec.num_frames, spec.path_keys[0])
+    return find_single(path, suffix, spec.path_keys[0])
+
+
+def outputs_complete(paths: dict) -> bool:
+    """Every output exists and opens as a raster (outputs are only ever renamed into place when complete)."""
+    import rasterio
+    from rasterio.errors import RasterioError
+    for p in paths.values():
+        if not Path(p).is_file():
+            return False
+        try:
+            with rasterio.open(p):
+                pass
+        except RasterioError:
+            return False
+    return True
+
+
+def write_preview(predictor, sample: Sample, outputs: dict, preview_dir: str, labels_dir: str | None,
+                  max_side: int = 768) -> Path:
+    """``<name>_preview.png``: RGB composite(s) | prediction | label (when ``labels_dir`` has the sample's label)."""
+    import numpy as np
+
+    from geospatial_mm.io import read_meta
+    from geospatial_mm.visualization.preview import colorize, read_decimated, rgb_composite, save_preview
+    cfg = predictor.cfg
+    loader = predictor.spec.loader
+    frame_bands = loader['frames'][0] if loader.get('frames') else loader.get('bands')
+    rgb_idx = list(cfg.get('preview_rgb_bands', [0, 1, 2]))
+    file_bands = [frame_bands[i] for i in rgb_idx] if frame_bands is not None else rgb_idx
+    palette = predictor.palette or [tuple(np.random.default_rng(i).integers(0, 256, 3)) for i in
+                                    range(predictor.num_classes)]
+    panels = []
+    inputs = []
+    for key in predictor.spec.path_keys:
+        paths = sample.paths[key]
+        inputs.append((key, paths if isinstance(paths, str) else paths[0]))
+    pred, meta = read_decimated(str(outputs['classes']), [0], max_side)
+    shape = pred.shape[1:]
+    for key, path in inputs:
+        data, in_meta = read_decimated(path, file_bands, max_side, resampling='average')
+        nodata = loader.get('nodata', in_meta.nodata)
+        invalid = (data == nodata).any(axis=0) if nodata is not None else None
+        scale = loader.get('scale')
+        values = data.astype(np.float32) * (scale if scale else 1.0)
+        name = 'input' if len(inputs) == 1 else key.replace('_path', '').replace('img', 'image')
+        panels.append((f'{name} (RGB)', rgb_composite(values, invalid, cfg.get('preview_brightness'))))
+    panels.append(('prediction', colorize(pred[0], palette)))
+    label_path = find_label(predictor, sample, labels_dir)
+    if label_path is not None:
+        from mmengine.registry import TRANSFORMS
+        ann_cfg = next((t for t in _test_pipeline(cfg) if t.get('type') == 'LoadGeospatialAnnotations'),
+                       dict(type='LoadGeospatialAnnotations'))
+        converter = TRANSFORMS.build(dict(ann_cfg))
+        raw, _ = read_decimated(str(label_path), [ann_cfg.get('band', 0)], max_side)
+        label = converter.convert(raw[0], read_meta(str(label_path)), str(label_path))
+        if label.shape != shape:
+            raise ValueError(f'{label_path}: label of a different size than the input {sample.primary}')
+        panels.append(('label', colorize(label, palette)))
+    return save_preview(Path(preview_dir) / f'{sample.name}_preview.png', panels, predictor.classes, palette,
+                        title=Path(sample.primary).name)
+
+
+def _test_pipeline(cfg) -> list:
+    from .model import test_dataset_cfg
+    return list(test_dataset_cfg(cfg)['pipeline'])
+
+
+def find_label(predictor, sample: Sample, labels_dir: str | None) -> Path | None:
+    """``<labels_dir>/<sample name><seg_map_suffix of the config's test dataset>``, if it exists."""
+    if not labels_dir:
+        return None
+    from .model import test_dataset_cfg
+    suffix = test_dataset_cfg(predictor.cfg).get('seg_map_suffix', '.tif')
+    path = Path(labels_dir) / f'{sample.name}{suffix}'
+    return path if path.is_file() else None
+
+
+def run(args) -> int:
+    """Run the tool; returns the exit status (0: every sample has its outputs, 1: some failed)."""
+    from mmengine.dist import all_gather_object, get_dist_info, init_dist
+
+    if args.launcher == 'pytorch':
+        import torch
+        init_dist('pytorch', backend='nccl' if torch.cuda.is_available() and args.device != 'cpu' else 'gloo')
+    rank, world = get_dist_info()
+    device = args.device
+    if device.startswith('cuda') and world > 1 and device == 'cuda':
+        device = f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}'
+
+    from .segmentation import SegmentationRasterPredictor
+    try:
+        predictor = SegmentationRasterPredictor(args.config, args.ckpt, device=device, batch_size=args.batch_size,
+                                                tile=args.tile, stride=args.stride, bands=args.bands,
+                                                cfg_options=args.cfg_options)
+        samples = discover(predictor, args.input, args.input_type, args.post_input)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise SetupError(f'{type(exc).__name__}: {exc}') from exc
+    mine = samples[rank::world]
+    log(f'{len(samples)} sample(s) in {args.input}; this rank takes {len(mine)}; tiles of {predictor.tile} px '
+        f'every {predictor.stride} px, batches of {predictor.batch_size}, on {device}', rank, world)
+    show_bars = not args.no_progress and sys.stderr.isatty() and rank == 0
+    from tqdm import tqdm
+    files_bar = tqdm(total=len(mine), desc='files', unit='file', position=0, disable=not show_bars)
+    results = []
+    for i, sample in enumerate(mine, 1):
+        record = dict(name=sample.name, input=sample.primary, rank=rank, outputs={}, status='ok', error=None)
+        start = time.time()
+        try:
+            outputs = predictor.output_paths(sample, args.output, args.probabilities)
+            record['outputs'] = {k: str(v) for k, v in outputs.items()}
+            if args.skip_existing and outputs_complete(outputs):
+                record['status'] = 'skipped'
+                log(f'[{i}/{len(mine)}] {sample.primary}: outputs exist, skipped', rank, world)
+            else:
+                tiles_bar = tqdm(desc=sample.name, unit='tile', position=1, leave=False, disable=not show_bars)
+                try:
+                    predictor.predict(sample, args.output, probabilities=args.probabilities, cog=args.cog,
+                                      on_start=lambda n: setattr(tiles_bar, 'total', n),
+                                      on_tiles=tiles_bar.update)
+                finally:
+                    tiles_bar.close()
+                if args.preview_dir:
+                    record['outputs']['preview'] = str(write_preview(predictor, sample, outputs, args.preview_dir,
+                                                                     args.labels))
+                log(f'[{i}/{len(mine)}] {sample.primary} -> {outputs["classes"]} ({time.time() - start:.1f} s)',
+                    rank, world)
+        except Exception as exc:  # reported per file; the other files still run
+            record['status'] = 'failed'
+            record['error'] = f'{type(exc).__name__}: {exc}'
+            log(f'[{i}/{len(mine)}] FAILED {sample.primary}: {record["error"]}', rank, world)
+            if args.verbose:
+                traceback.print_exc()
+        record['seconds'] = round(time.time() - start, 3)
+        results.append(record)
+        files_bar.update(1)
+    files_bar.close()
+
+    gathered = all_gather_object(results) if world > 1 else [results]
+    everything = [r for part in gathered for r in part]
+    failed = [r for r in everything if r['status'] == 'failed']
+    if rank == 0:
+        counts = {s: sum(r['status'] == s for r in everything) for s in ('ok', 'skipped', 'failed')}
+        log(f'summary: {len(everything)} sample(s): {counts["ok"]} predicted, {counts["skipped"]} skipped (outputs '
+            f'existed), {counts["failed"]} failed')
+        for r in failed:
+            log(f'  failed: {r["input"]}: {r["error"]}')
+        if args.summary:
+            from geospatial_mm.engine.launch import write_json_atomic
+            write_json_atomic(args.summary, dict(samples=everything, **counts, world_size=world))
+    if world > 1:
+        import torch.distributed as dist
+        dist.barrier()
+        dist.destroy_process_group()
+    return 1 if failed else 0

@@ -1,0 +1,100 @@
+"""Finding the samples of an input folder: single rasters, one sub-folder of dates per multi-temporal sample, or
+pre/post pairs in two folders matched by name."""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+_PRE_POST = re.compile(r'(?<![a-z0-9])(pre|post)(?![a-z0-9])', re.IGNORECASE)
+
+
+@dataclass
+class Sample:
+    """One prediction: ``name`` (output stem), ``paths`` (the pipeline's path keys -> a path or a list of paths) and
+    ``primary`` (the raster whose size and georeference the outputs take)."""
+    name: str
+    paths: dict
+    primary: str
+    problem: str | None = None  # set when the sample cannot be run at all (reported, not raised)
+    extra: dict = field(default_factory=dict)
+
+
+def suffix_pattern(input_type: str) -> str:
+    """``-input_type`` as a file-name suffix: 'tif' -> '.tif'; '_merged.tif' and '.tif' stay as they are."""
+    input_type = input_type.strip()
+    if not input_type:
+        raise ValueError('-input_type must not be empty')
+    return input_type if input_type[0] in '._-' else '.' + input_type
+
+
+def sample_name(filename: str, suffix: str) -> str:
+    return filename[:-len(suffix)] if filename.endswith(suffix) and len(filename) > len(suffix) else Path(filename).stem
+
+
+def _files(folder: Path, suffix: str) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(suffix) and not p.name.startswith('.'))
+
+
+def find_single(folder: str | os.PathLike, suffix: str, path_key: str = 'img_path') -> list[Sample]:
+    """Every ``*<suffix>`` file of ``folder`` is one sample."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f'{folder}: input folder not found')
+    samples = [Sample(sample_name(p.name, suffix), {path_key: str(p)}, str(p)) for p in _files(folder, suffix)]
+    if not samples:
+        raise FileNotFoundError(f'{folder}: no input file ends with {suffix!r}')
+    return samples
+
+
+def find_frame_groups(folder: str | os.PathLike, suffix: str, num_frames: int,
+                      path_key: str = 'img_path') -> list[Sample]:
+    """Every sub-folder of ``folder`` is one multi-temporal sample; its ``*<suffix>`` files, in name order, are the
+    dates (name them so that they sort by date, e.g. with a YYYYMMDD or YYYYDOY part)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f'{folder}: input folder not found')
+    samples = []
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith('.')):
+        files = _files(sub, suffix)
+        sample = Sample(sub.name, {path_key: [str(p) for p in files]}, str(files[0]) if files else str(sub))
+        if len(files) != num_frames:
+            sample.problem = (f'{sub}: expected {num_frames} dates (files ending with {suffix!r}), found {len(files)}'
+                              + (f': {[p.name for p in files]}' if files else ''))
+        samples.append(sample)
+    if not samples:
+        raise FileNotFoundError(f'{folder}: the config takes {num_frames} dates per sample, one file each: put each '
+                                'sample\'s files in a sub-folder of the input folder')
+    return samples
+
+
+def pair_key(filename: str) -> str:
+    """The name shared by a pre and a post image: the 'pre' / 'post' tokens removed."""
+    return _PRE_POST.sub('', filename)
+
+
+def find_pairs(pre_folder: str | os.PathLike, post_folder: str | os.PathLike, suffix: str,
+               path_keys: tuple[str, str] = ('img_path', 'post_img_path')) -> list[Sample]:
+    """Pre images in one folder, post images in another, matched by name once 'pre'/'post' are removed
+    (``x_pre_disaster.tif`` <-> ``x_post_disaster.tif``; identical names match too)."""
+    pre_folder, post_folder = Path(pre_folder), Path(post_folder)
+    for f in (pre_folder, post_folder):
+        if not f.is_dir():
+            raise FileNotFoundError(f'{f}: input folder not found')
+    pre = {pair_key(p.name): p for p in _files(pre_folder, suffix)}
+    post = {pair_key(p.name): p for p in _files(post_folder, suffix)}
+    if not pre:
+        raise FileNotFoundError(f'{pre_folder}: no input file ends with {suffix!r}')
+    samples = []
+    for key in sorted(set(pre) | set(post)):
+        name = re.sub(r'([_.-])[_.-]+', r'\1', sample_name(key, suffix)).strip('_-.') or key
+        if key in pre and key in post:
+            samples.append(Sample(name, {path_keys[0]: str(pre[key]), path_keys[1]: str(post[key])}, str(pre[key])))
+        elif key in pre:
+            samples.append(Sample(name, {}, str(pre[key]),
+                                  problem=f'{pre[key]}: no post image matches it in {post_folder}'))
+        else:
+            samples.append(Sample(name, {}, str(post[key]),
+                                  problem=f'{post[key]}: no pre image matches it in {pre_folder}'))
+    return samples

@@ -1,0 +1,99 @@
+"""Preview figures of rasters of any size: RGB composites, colour-coded class maps, and input | prediction | label
+panels with a legend of the classes.
+
+Rasters are read decimated (GDAL resamples while reading, so a scene of any size costs a small, bounded amount of
+memory); class maps with nearest-neighbour resampling, so no class is invented.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from geospatial_mm.inference.writer import write_png_atomic
+
+IGNORE_COLOUR = (255, 255, 255)  # pixels without a class (nodata, ignored labels)
+
+
+def preview_shape(height: int, width: int, max_side: int) -> tuple[int, int]:
+    scale = min(1.0, max_side / max(height, width))
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def read_decimated(path: str, bands: Sequence[int] | None = None, max_side: int = 1024,
+                   resampling: str = 'nearest') -> tuple[np.ndarray, object]:
+    """``(C, h, w)`` of ``bands`` (0-based) read at most ``max_side`` pixels on the long side, and the header."""
+    import rasterio
+    from rasterio.enums import Resampling
+
+    from geospatial_mm.io import check_bands, read_meta
+    meta = read_meta(path)
+    bands = check_bands(path, bands, meta.count)
+    h, w = preview_shape(meta.height, meta.width, max_side)
+    with rasterio.open(path) as src:
+        data = src.read([b + 1 for b in bands], out_shape=(len(bands), h, w), resampling=Resampling[resampling])
+    return data, meta
+
+
+def rgb_composite(data: np.ndarray, invalid: np.ndarray | None = None, brightness: float | None = None,
+                  percentiles: tuple[float, float] = (2, 98)) -> np.ndarray:
+    """``(3, h, w)`` values -> ``(h, w, 3)`` uint8.
+
+    With ``brightness``, values (reflectance in 0-1) are multiplied by it and clipped to 0-1, the same stretch for
+    every image; otherwise each band is stretched between its ``percentiles`` over the valid pixels.
+    """
+    if data.shape[0] != 3:
+        raise ValueError(f'an RGB composite needs 3 bands, got {data.shape[0]}')
+    data = data.astype(np.float32)
+    valid = ~invalid if invalid is not None else np.ones(data.shape[1:], bool)
+    valid &= np.isfinite(data).all(axis=0)
+    out = np.zeros_like(data)
+    for i, band in enumerate(data):
+        if brightness is not None:
+            out[i] = np.clip(band * brightness, 0, 1)
+        elif valid.any():
+            lo, hi = np.percentile(band[valid], percentiles)
+            out[i] = np.clip((band - lo) / (hi - lo if hi > lo else 1.0), 0, 1)
+    out[:, ~valid] = 0
+    return (out.transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)
+
+
+def colorize(label: np.ndarray, palette: Sequence[Sequence[int]], ignore_colour=IGNORE_COLOUR) -> np.ndarray:
+    """Class indices -> ``(h, w, 3)`` uint8 with the palette; values without a colour (ignore, nodata) get
+    ``ignore_colour``."""
+    lut = np.tile(np.asarray(ignore_colour, np.uint8), (max(256, len(palette)), 1))
+    lut[:len(palette)] = np.asarray(palette, np.uint8)
+    label = np.asarray(label)
+    out = lut[np.clip(label, 0, len(lut) - 1).astype(np.int64)]
+    out[(label < 0) | (label >= len(lut))] = ignore_colour
+    return out
+
+
+def save_preview(path: str | Path, panels: Sequence[tuple[str, np.ndarray]], classes: Sequence[str],
+                 palette: Sequence[Sequence[int]], title: str | None = None, show_nodata: bool = True) -> Path:
+    """A PNG with the ``(title, (h, w, 3) uint8)`` panels side by side and a legend of every class (and of the
+    no-data colour) below."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
+
+    n = len(panels)
+    fig, axes = plt.subplots(1, n, figsize=(4 * n, 4.9), squeeze=False)
+    for ax, (name, image) in zip(axes[0], panels):
+        ax.imshow(image, interpolation='nearest')
+        ax.set_title(name)
+        ax.set_axis_off()
+    handles = [Patch(facecolor=np.asarray(c) / 255.0, edgecolor='black', label=str(name))
+               for name, c in zip(classes, palette)]
+    if show_nodata:
+        handles.append(Patch(facecolor=np.asarray(IGNORE_COLOUR) / 255.0, edgecolor='black', label='no data'))
+    fig.legend(handles=handles, loc='lower center', ncol=min(len(handles), 6), frameon=False, fontsize=9)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.06 + 0.04 * ((len(handles) - 1) // 6), 1, 0.97))
+    try:
+        return write_png_atomic(path, lambda tmp: fig.savefig(tmp, dpi=100, format='png'))
+    finally:
+        plt.close(fig)

@@ -1,0 +1,207 @@
+"""Streaming sliding-window prediction: tiling, rolling accumulation, blending, outputs (in-process)."""
+import json
+
+import numpy as np
+import pytest
+import rasterio
+import torch
+from conftest import ROOT
+from helpers.rasters import write_geotiff
+from rasterio.transform import from_origin
+
+from geospatial_mm.inference.blending import tile_weights
+from geospatial_mm.inference.segmentation import SegmentationRasterPredictor
+from geospatial_mm.inference.sources import Sample
+from geospatial_mm.inference.tiling import RowBandAccumulator, TileGrid, tile_starts
+
+TINY = ROOT / 'tests' / 'configs' / 'tiny_geotiff_seg.py'
+BURN = ROOT / 'configs' / 'burn_scars.py'
+TINY_PRITHVI = {'model.backbone.arch': 'tiny', 'model.backbone.pretrained': None, 'model.neck.embed_dim': 64,
+                'model.neck.out_channels': 16, 'model.decode_head.in_channels': 16, 'model.decode_head.channels': 8,
+                'model.auxiliary_head.in_channels': 16, 'model.auxiliary_head.channels': 8,
+                'model.test_cfg.crop_size': (32, 32), 'model.test_cfg.stride': (16, 16)}
+
+
+def make_checkpoint(config, path, cfg_options=None, seed=0):
+    """A checkpoint of the config's model with random weights, in the layout mmengine's runner saves."""
+    from mmengine.config import Config
+    from mmengine.registry import MODELS, init_default_scope
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    init_default_scope(cfg.default_scope)
+    torch.manual_seed(seed)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    meta = dict(dataset_meta=dict(cfg.test_dataloader.dataset.metainfo))
+    torch.save(dict(meta=meta, state_dict=model.state_dict()), path)
+    return path
+
+
+@pytest.fixture(scope='module')
+def tiny_ckpt(tmp_path_factory):
+    return make_checkpoint(TINY, tmp_path_factory.mktemp('ckpt') / 'tiny.pth')
+
+
+def scene(path, height, width, nodata_rows=0, seed=0, transform=None):
+    rng = np.random.default_rng(seed)
+    img = rng.normal(1500, 300, (6, height, width))
+    img[3, height // 3:height // 2, width // 4:width // 2] += 2500
+    img = np.clip(img, 0, 10000).astype(np.int16)
+    img[:, :nodata_rows] = -9999
+    return write_geotiff(path, img, nodata=-9999, tiled=True, block=32,
+                         transform=transform or from_origin(300000, 5000000, 10, 10))
+
+
+# ---------------------------------------------------------------------------------------------- tiling
+@pytest.mark.parametrize('length', [1, 31, 32, 33, 47, 48, 49, 100, 257])
+def test_tile_starts_cover_every_pixel_inside_the_raster(length):
+    tile, stride = 32, 16
+    starts = tile_starts(length, tile, stride)
+    covered = np.zeros(length, bool)
+    for s in starts:
+        assert s >= 0 and (s + tile <= length or (s == 0 and length < tile))
+        covered[s:s + tile] = True
+    assert covered.all() and starts == sorted(set(starts))
+    # the same grid as mmseg's sliding window: ceil((L - tile) / stride) + 1 tiles, the last one moved back
+    if length >= tile:
+        assert len(starts) == max(length - tile + stride - 1, 0) // stride + 1
+
+
+def test_stride_larger_than_tile_is_refused():
+    with pytest.raises(ValueError, match='larger than the tile'):
+        tile_starts(100, 16, 32)
+
+
+def test_rolling_accumulation_equals_blending_the_whole_raster():
+    rng = np.random.default_rng(0)
+    height, width, k = 75, 90, 3
+    grid = TileGrid(height, width, 32, 12)
+    weights = tile_weights(32, 32).numpy()
+    full = np.zeros((k, height, width))
+    wsum = np.zeros((height, width))
+    acc = RowBandAccumulator(k, grid.tile_height, width)
+    out = np.full((k, height, width), np.nan)
+    row_index = 0
+    held = 0
+    for t in grid:
+        values = rng.normal(size=(k, 32, 32)).astype(np.float32)
+        full[:, t.row:t.row + 32, t.col:t.col + 32] += values * weights
+        wsum[t.row:t.row + 32, t.col:t.col + 32] += weights
+        if t.row_index != row_index:
+            row_index = t.row_index
+            top, vals, _ = acc.advance_to(t.row)
+            out[:, top:top + vals.shape[1]] = vals
+        acc.add(t, values, weights, None)
+        held = max(held, acc.values.shape[1])
+    top, vals, _ = acc.finish(height)
+    out[:, top:] = vals
+    np.testing.assert_allclose(out, full / wsum, rtol=1e-5, atol=1e-5)
+    assert held == 32  # never more than one band of tile rows
+
+
+# ---------------------------------------------------------------------------------------------- predictions
+def test_streamed_prediction_equals_the_segmentors_own_sliding_window(tmp_path):
+    """Tiles read window by window and blended in a rolling band give what mmseg's slide inference gives on the
+    whole image in memory (TemporalEncoderDecoder, Prithvi tiny, 5-D input)."""
+    from mmcv.transforms import Compose
+
+    from geospatial_mm.inference.model import test_dataset_cfg
+    ckpt = make_checkpoint(BURN, tmp_path / 'burn.pth', TINY_PRITHVI)
+    rng = np.random.default_rng(1)
+    img = rng.uniform(0.0, 0.3, (6, 80, 112)).astype(np.float32)
+    img[:, :5, :7] = -9999
+    path = write_geotiff(tmp_path / 'in' / 'scene.tif', img, nodata=-9999, tiled=True, block=16)
+    predictor = SegmentationRasterPredictor(BURN, str(ckpt), batch_size=3, cfg_options=TINY_PRITHVI)
+    assert (predictor.tile, predictor.stride) == (32, 16)
+    outputs = predictor.predict(Sample('scene', {'img_path': str(path)}, str(path)), tmp_path / 'out',
+                                probabilities=True)
+    with rasterio.open(outputs['probabilities']) as src:
+        streamed = src.read()
+    with rasterio.open(outputs['classes']) as src:
+        classes = src.read(1)
+
+    pipeline = Compose([t for t in test_dataset_cfg(predictor.cfg)['pipeline']
+                        if t['type'] != 'LoadGeospatialAnnotations'])
+    packed = pipeline(dict(img_path=str(path)))
+    model = predictor.model
+    with torch.no_grad():
+        data = model.data_preprocessor(dict(inputs=[packed['inputs']], data_samples=[packed['data_samples']]), False)
+        logits = model.slide_inference(data['inputs'], [s.metainfo for s in data['data_samples']])
+    expected = logits.softmax(dim=1)[0].numpy()
+    nodata = packed['data_samples'].nodata_mask.data[0].numpy()
+    assert nodata.sum() == 35
+    np.testing.assert_allclose(streamed[:, ~nodata], expected[:, ~nodata], atol=2e-5)
+    assert (streamed[:, nodata] == -1).all() and (classes[nodata] == 255).all()
+    assert (classes[~nodata] == expected.argmax(0)[~nodata]).all()
+
+
+def test_outputs_keep_the_georeference_and_carry_palette_names_and_nodata(tmp_path, tiny_ckpt):
+    transform = from_origin(612345.0, 4987654.0, 20.0, 20.0)
+    path = scene(tmp_path / 'in' / 'a.tif', 70, 90, nodata_rows=9, transform=transform)
+    predictor = SegmentationRasterPredictor(TINY, str(tiny_ckpt), tile=32, stride=16)
+    out = predictor.predict(Sample('a', {'img_path': str(path)}, str(path)), tmp_path / 'out', probabilities=True)
+    with rasterio.open(path) as src_in, rasterio.open(out['classes']) as src:
+        assert (src.width, src.height, src.count) == (90, 70, 1)
+        assert src.crs == src_in.crs and src.transform == src_in.transform == transform
+        assert src.dtypes[0] == 'uint8' and src.nodata == 255
+        classes = src.read(1)
+        cmap = src.colormap(1)
+        tags = src.tags()
+    assert (classes[:9] == 255).all() and set(np.unique(classes[9:])) <= {0, 1, 2}
+    palette = [[0, 0, 0], [200, 30, 30], [30, 30, 200]]
+    assert [list(cmap[i][:3]) for i in range(3)] == palette
+    assert json.loads(tags['classes']) == ['background', 'burned', 'water'] and tags['CLASS_1'] == 'burned'
+    with rasterio.open(out['probabilities']) as src:
+        probs = src.read()
+        assert src.count == 3 and src.crs == src_in.crs and src.transform == transform
+        assert list(src.descriptions) == ['background', 'burned', 'water']
+    assert (probs[:, :9] == -1).all()
+    np.testing.assert_allclose(probs[:, 9:].sum(0), 1.0, atol=1e-5)
+    assert (probs[:, 9:].argmax(0) == classes[9:]).all()
+    assert not list((tmp_path / 'out').glob('.*'))  # no temporary file left
+
+
+def test_a_raster_smaller_than_a_tile_is_padded_not_refused(tmp_path, tiny_ckpt):
+    path = scene(tmp_path / 'small.tif', 20, 27)
+    predictor = SegmentationRasterPredictor(TINY, str(tiny_ckpt), tile=32, stride=16)
+    out = predictor.predict(Sample('small', {'img_path': str(path)}, str(path)), tmp_path / 'out')
+    with rasterio.open(out['classes']) as src:
+        assert (src.height, src.width) == (20, 27)
+        assert set(np.unique(src.read(1))) <= {0, 1, 2}
+
+
+def test_blending_hides_tile_edge_artefacts_that_a_plain_average_shows(tmp_path, tiny_ckpt):
+    """A smooth input through a 'model' that is off near every tile's border (as models are, with less context and
+    zero padding there): blended with edge-decaying weights the output stays within a few hundredths of the
+    artefact-free output; a plain average of the same tiles shows stripes along the tile edges."""
+    height, width, tile, stride = 64, 160, 32, 16
+    ramp = np.tile(np.linspace(0, 10000, width, dtype=np.float32), (6, height, 1))
+    path = write_geotiff(tmp_path / 'smooth.tif', ramp, tiled=True, block=16)
+    yy, xx = np.mgrid[:tile, :tile]
+    to_border = np.minimum(np.minimum(yy, xx), np.minimum(tile - 1 - yy, tile - 1 - xx))
+    artefact = torch.from_numpy((2.0 * np.exp(-to_border / 2.0)).astype(np.float32))
+
+    def predict(weights, with_artefact):
+        predictor = SegmentationRasterPredictor(TINY, str(tiny_ckpt), tile=tile, stride=stride)
+
+        def fake_logits(inputs, data_samples):
+            logit = 0.3 * torch.stack(inputs)[:, :1]  # a smooth function of the (normalised) ramp
+            if with_artefact:
+                logit = logit + artefact
+            return torch.cat([torch.zeros_like(logit), logit, torch.full_like(logit, -20.0)], dim=1)
+
+        predictor.forward_logits = fake_logits
+        if weights is not None:
+            predictor.blend_weights = weights
+        name = f'{weights is None}-{with_artefact}'
+        out = predictor.predict(Sample(name, {'img_path': str(path)}, str(path)), tmp_path, probabilities=True)
+        with rasterio.open(out['probabilities']) as src:
+            return src.read(2)[8:-8, 8:-8]  # away from the raster's own border, where only one tile reaches
+
+    clean = predict(None, False)
+    assert clean.max() - clean.min() > 0.5  # the input really is a ramp
+    blended = np.abs(predict(None, True) - clean).max()
+    averaged = np.abs(predict(np.ones((tile, tile), np.float32), True) - clean).max()
+    assert blended < 0.08, blended
+    assert averaged > 0.15 and averaged > 4 * blended, (averaged, blended)

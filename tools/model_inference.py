@@ -1,0 +1,96 @@
+#!/usr/bin/env python
+"""Predict georeferenced class maps for a folder of rasters with a trained config of geospatial_mm.
+
+    python tools/model_inference.py -config configs/burn_scars.py -ckpt best.pth -input scenes/ -output preds/
+    python tools/model_inference.py -config configs/xview2_siamese_unet.py -ckpt K -input pre/ --post-input post/ ...
+    torchrun --nproc_per_node 2 tools/model_inference.py ... --launcher pytorch     # files shared across ranks
+
+Inputs: every ``*<input_type>`` file of -input is one sample; for a multi-temporal config that takes one file per
+date, every sub-folder of -input is one sample (its files, in name order, are the dates); for a pre/post config,
+-input holds the pre images and --post-input the post images, matched by name with the 'pre'/'post' parts removed.
+
+Outputs, per sample, in -output: ``<name>_pred.tif`` (uint8 classes, the config's palette as colour table, class
+names in the metadata, 255 where the input is nodata), with --probabilities ``<name>_prob.tif`` (float32, one band
+per class, -1 where nodata), with --preview-dir ``<name>_preview.png``. Same size, CRS and transform as the input.
+Scenes of any size are processed in tiles with bounded memory; outputs are written under temporary names and renamed
+when complete. A sample that fails is reported and the others still run; the exit status is then 1.
+"""
+import argparse
+import os
+import re
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # noqa: E402  run from a checkout
+
+from geospatial_mm.engine.launch import LazyDictAction  # noqa: E402
+
+
+def parse_bands(values):
+    """``-bands 0 1 2``, ``-bands 0,1,2`` or ``-bands "[0, 1, 2]"``."""
+    if values is None:
+        return None
+    text = ' '.join(values)
+    parts = [p for p in re.split(r'[\s,\[\]]+', text) if p]
+    try:
+        return [int(p) for p in parts]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'-bands takes 0-based band indices, got {text!r}') from None
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('-config', '--config', required=True, help='config file of the trained model')
+    parser.add_argument('-ckpt', '--ckpt', '--checkpoint', dest='ckpt', required=True, help='checkpoint file')
+    parser.add_argument('-input', '--input', required=True, help='folder of input rasters (or one raster)')
+    parser.add_argument('-output', '--output', required=True, help='folder for the predictions')
+    parser.add_argument('-input_type', '--input-type', dest='input_type', default='tif',
+                        help="file ending of the inputs: 'tif' (default), 'png', or a suffix such as '_merged.tif'")
+    parser.add_argument('-bands', '--bands', nargs='+', default=None,
+                        help='0-based band indices to read from each input file (default: the config\'s)')
+    parser.add_argument('-device', '--device', default='cpu', help="'cpu', 'cuda' or 'cuda:N'")
+    parser.add_argument('--post-input', help='folder of post-event images, for pre/post configs')
+    parser.add_argument('--batch-size', type=int, default=8, help='tiles per forward pass (default 8)')
+    parser.add_argument('--tile', type=int, help='tile size in pixels (default: the config\'s sliding window)')
+    parser.add_argument('--stride', type=int, help='tile step in pixels (default: the config\'s, or tile/2)')
+    parser.add_argument('--probabilities', action='store_true', help='also write per-class probabilities')
+    parser.add_argument('--cog', action='store_true', help='write Cloud-Optimised GeoTIFFs')
+    parser.add_argument('--skip-existing', action='store_true', help='skip samples whose outputs are complete')
+    parser.add_argument('--preview-dir', help='write a preview PNG per sample (RGB | prediction | label) here')
+    parser.add_argument('--labels', help='folder of label rasters shown in the previews (named as in the config)')
+    parser.add_argument('--cfg-options', nargs='+', action=LazyDictAction, default={},
+                        help='override config entries (as for tools/train.py), e.g. model.backbone.arch=tiny')
+    parser.add_argument('--summary', help='also write the per-sample summary to this JSON file')
+    parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
+                        help="'pytorch' (under torchrun): share the samples across the ranks")
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument('--no-progress', action='store_true', help='no progress bars')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='allow checkpoints whose unpickling may execute code (only for files you trust)')
+    parser.add_argument('--verbose', action='store_true', help='print tracebacks of failures')
+    return parser
+
+
+def main(argv=None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.bands = parse_bands(args.bands)
+    except argparse.ArgumentTypeError as exc:
+        parser.error(str(exc))
+    if args.batch_size < 1:
+        parser.error('--batch-size must be at least 1')
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    if args.trust_checkpoint:
+        os.environ['GEOSPATIAL_MM_TRUST_CHECKPOINTS'] = '1'
+    import geospatial_mm  # noqa: F401  (compatibility shims and registries)
+    from geospatial_mm.inference.runner import SetupError, run
+    try:
+        return run(args)
+    except SetupError as exc:  # no sample could run: a bad config, checkpoint or input folder
+        print(f'model_inference: error: {exc}', file=sys.stderr)
+        return 2
+
+
+if __name__ == '__main__':
+    sys.exit(main())
