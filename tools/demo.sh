@@ -3,7 +3,9 @@
 #   1. demo data laid out like HLS Burn Scar Scenes (tools/make_demo_data.py);
 #   2. a short fine-tuning of configs/burn_scars.py through `mim train mmsegmentation`, with the demo's small settings
 #      (tiny Prithvi backbone, no pretrained file, a higher learning rate and a short warm-up for a from-scratch run);
-#   3. evaluation through `mim test geospatial_mm --eval mIoU`.
+#   3. evaluation through `mim test geospatial_mm --eval mIoU`;
+#   4. tools/model_inference.py over a folder of scenes (one 2048x2048, much larger than the 224 tiles): georeferenced
+#      class maps and preview PNGs (RGB composite | prediction | label).
 # Everything goes to demo_out/ (or $DEMO_OUT).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,7 +20,7 @@ mkdir -p "$OUT"
 start=$(date +%s)
 
 echo "[demo] writing demo data (HLS burn-scar layout) to $OUT/data"
-python tools/make_demo_data.py "$OUT/data" --datasets burn_scars --scenes 16 4
+python tools/make_demo_data.py "$OUT/data" --datasets burn_scars --scenes 16 4 --scene-sizes 512 2048
 
 DATA="$OUT/data/hls_burn_scars"
 OPTS=(
@@ -42,5 +44,17 @@ mim test geospatial_mm "$CONFIG" --checkpoint "$OUT/work/iter_$ITERS.pth" --eval
 grep -A 8 "per class results" "$OUT/test.log" || true
 
 echo "[demo] metrics: $(tr -d '\n ' < "$OUT/metrics.json")"
-echo "[demo] data: $DATA   checkpoints and logs: $OUT/work   metrics: $OUT/metrics.json"
+
+echo "[demo] predicting the scenes of $DATA/scenes with tools/model_inference.py (log: $OUT/inference.log)"
+# the config that training wrote into its work dir has the demo's overrides merged in
+if ! python tools/model_inference.py -config "$OUT/work/$(basename "$CONFIG")" -ckpt "$OUT/work/iter_$ITERS.pth" \
+    -input "$DATA/scenes" -input_type _merged.tif -output "$OUT/predictions" --preview-dir "$OUT/previews" \
+    --labels "$DATA/scenes" --summary "$OUT/predictions/summary.json" 2>&1 | tee "$OUT/inference.log"; then
+  echo "[demo] inference failed, see $OUT/inference.log"; exit 1
+fi
+
+echo "[demo] data:        $DATA"
+echo "[demo] checkpoints: $OUT/work   (training log: $OUT/train.log)"
+echo "[demo] metrics:     $OUT/metrics.json"
+echo "[demo] predictions: $OUT/predictions   previews: $OUT/previews"
 echo "[demo] took $(( $(date +%s) - start )) s"

@@ -4,7 +4,8 @@
     python tools/make_demo_data.py OUT [--datasets burn_scars sen1floods11 crop] [--size 512] [--scenes 8 4]
 
 * ``burn_scars``: OUT/hls_burn_scars/{training,validation}/subsetted_512x512_HLS.S30.T<tile>.<yyyyddd>.v1.4_merged.tif
-  (6 float32 reflectance bands, nodata -9999) and ``.mask.tif`` (int16: 1 burn scar, 0 unburnt, -1 missing).
+  (6 float32 reflectance bands, nodata -9999) and ``.mask.tif`` (int16: 1 burn scar, 0 unburnt, -1 missing);
+  with ``--scene-sizes 512 2048`` also OUT/hls_burn_scars/scenes/ with scenes of those sizes (for model_inference).
 * ``sen1floods11``: OUT/sen1floods11/v1.1/data/flood_events/HandLabeled/{S2Hand,LabelHand}/<id>_{S2Hand,LabelHand}.tif
   (13-band int16 Sentinel-2 x 10000; labels int16 1 water, 0 no water, -1 no data), chip ids taken from the real
   split files, and OUT/sen1floods11/splits/{train,val,test,bolivia}_split.txt listing the chips written.
@@ -80,28 +81,42 @@ def missing_strip(rng: np.random.Generator, size: int) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------------ burn scars
-def burn_scars(out: Path, size: int, n_train: int, n_val: int, seed: int) -> Path:
+def burn_scar_scene(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """A float32 6-band HLS reflectance scene with burn scars and a missing strip, and its int16 mask."""
+    # burned ground: darker NIR, brighter SWIR, in reflectance
+    burn_shift = np.array([0.0, -0.01, 0.01, -0.12, 0.06, 0.09])
+    blob_count = max(1, int(rng.integers(1, 4) * (size / 512) ** 2))
+    burned = blobs(rng, size, blob_count, (0.06 * min(1.0, 512 / size), 0.2 * min(1.0, 512 / size)))
+    missing = missing_strip(rng, size)
+    img = HLS_MEANS[:, None, None] + HLS_STDS[:, None, None] * rng.normal(0, 0.6, (6, size, size))
+    img += burn_shift[:, None, None] * burned
+    img = np.clip(img, 0.0, 1.0).astype(np.float32)
+    img[:, missing] = -9999
+    mask = burned.astype(np.int16)
+    mask[missing] = -1
+    return img, mask
+
+
+def burn_scars(out: Path, size: int, n_train: int, n_val: int, seed: int, scene_sizes=()) -> Path:
+    """Training/validation scenes; with ``scene_sizes``, also ``scenes/`` of that many scenes (of those sizes) for
+    tools/model_inference.py."""
     rng = np.random.default_rng(seed)
     root = out / 'hls_burn_scars'
     tiles = ['10SEH', '10SFH', '11SKU', '11SLT', '12SVD', '13SDV']
-    # burned ground: darker NIR, brighter SWIR, in reflectance
-    burn_shift = np.array([0.0, -0.01, 0.01, -0.12, 0.06, 0.09])
-    for split, first, n in (('training', 0, n_train), ('validation', n_train, n_val)):
-        for i in range(first, first + n):
+    splits = [('training', size, n_train), ('validation', size, n_val)]
+    splits += [('scenes', s, 1) for s in scene_sizes]
+    i = 0
+    for split, side, n in splits:
+        for _ in range(n):
             tile = tiles[i % len(tiles)]
             date = f'{2018 + i % 4}{100 + 11 * i:03d}'
-            stem = f'subsetted_512x512_HLS.S30.T{tile}.{date}.v1.4'
-            burned = blobs(rng, size, int(rng.integers(1, 4)), (0.06, 0.2))
-            missing = missing_strip(rng, size)
-            img = HLS_MEANS[:, None, None] + HLS_STDS[:, None, None] * rng.normal(0, 0.6, (6, size, size))
-            img += burn_shift[:, None, None] * burned
-            img = np.clip(img, 0.0, 1.0).astype(np.float32)
-            img[:, missing] = -9999
-            mask = burned.astype(np.int16)
-            mask[missing] = -1
+            name = 'subsetted_512x512' if side == 512 else f'subsetted_{side}x{side}'
+            stem = f'{name}_HLS.S30.T{tile}.{date}.v1.4'
+            img, mask = burn_scar_scene(rng, side)
             transform = from_origin(300000 + 15360 * i, 4200000, 30, 30)
             write(root / split / f'{stem}_merged.tif', img, 'EPSG:32611', transform, nodata=-9999)
             write(root / split / f'{stem}.mask.tif', mask, 'EPSG:32611', transform)
+            i += 1
     return root
 
 
@@ -195,10 +210,13 @@ def main(argv=None) -> int:
                         help='raster side in pixels (default: 512 for burn scars and Sen1Floods11, 224 for crops)')
     parser.add_argument('--scenes', type=int, nargs=2, default=(12, 4), metavar=('TRAIN', 'VAL'))
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--scene-sizes', type=int, nargs='+', default=[], metavar='SIDE',
+                        help='burn scars only: also write scenes/ with one scene of each side length, for inference')
     args = parser.parse_args(argv)
     for name in args.datasets:
         size = args.size or (224 if name == 'crop' else 512)
-        path = MAKERS[name](args.out, size, args.scenes[0], args.scenes[1], args.seed)
+        extra = dict(scene_sizes=args.scene_sizes) if name == 'burn_scars' else {}
+        path = MAKERS[name](args.out, size, args.scenes[0], args.scenes[1], args.seed, **extra)
         print(f'{name}: {path}')
     return 0
 
