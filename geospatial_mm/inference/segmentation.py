@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from geospatial_mm.io import RasterError, check_bands, read_meta
+from geospatial_mm.io import RasterError, check_bands, keep_open, read_meta
 from .blending import tile_weights
 from .model import build_model, dataset_meta, inference_pipeline, load_config
 from .sources import Sample
@@ -192,8 +192,13 @@ class SegmentationRasterPredictor:
         return PreparedTile(tile, inputs, data_sample, nodata)
 
     def _tiles(self, sample: Sample, grid: TileGrid) -> Iterator[PreparedTile]:
-        for tile in grid:
-            yield self._prepare(sample, tile)
+        """Runs in the reader thread: one thread for its torch ops (a per-thread setting; the model's forward keeps
+        its threads: splitting small per-tile ops across threads only adds synchronisation), and every input kept
+        open, so overlapping windows share GDAL's cached blocks."""
+        torch.set_num_threads(1)
+        with keep_open():
+            for tile in grid:
+                yield self._prepare(sample, tile)
 
     @torch.inference_mode()
     def forward_logits(self, inputs: list[torch.Tensor], data_samples: list) -> torch.Tensor:

@@ -14,14 +14,53 @@ Two backends:
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
 from dataclasses import asdict, dataclass, field
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import numpy as np
 
 SUPPORTED_DTYPES = ('uint8', 'int8', 'uint16', 'int16', 'uint32', 'int32', 'float32', 'float64')
 BACKENDS = ('rasterio', 'tifffile')
+
+
+_KEPT = threading.local()
+
+
+@contextlib.contextmanager
+def keep_open() -> Iterator[None]:
+    """Within this block (in this thread), rasters opened by the readers of this module stay open and are reused.
+
+    Reading many windows of one raster then costs one open, and GDAL's block cache (kept per open dataset) serves
+    the blocks that overlapping windows share instead of decoding them again. Nested blocks share the outer one.
+    """
+    if getattr(_KEPT, 'datasets', None) is not None:
+        yield
+        return
+    _KEPT.datasets = {}
+    try:
+        yield
+    finally:
+        datasets, _KEPT.datasets = _KEPT.datasets, None
+        for dataset in datasets.values():
+            dataset.close()
+
+
+@contextlib.contextmanager
+def _open(path: str):
+    """``rasterio.open(path)``, or the dataset kept open by :func:`keep_open`."""
+    import rasterio
+    kept = getattr(_KEPT, 'datasets', None)
+    if kept is None:
+        with rasterio.open(path) as src:
+            yield src
+        return
+    src = kept.get(path)
+    if src is None or src.closed:
+        src = kept[path] = rasterio.open(path)
+    yield src
 
 
 class RasterError(ValueError):
@@ -84,10 +123,9 @@ def _meta_from_dataset(path: str, src) -> RasterMeta:
 
 
 def _meta_rasterio(path: str) -> RasterMeta:
-    import rasterio
     from rasterio.errors import RasterioError
     try:
-        with rasterio.open(path) as src:
+        with _open(path) as src:
             return _meta_from_dataset(path, src)
     except RasterioError as exc:
         raise RasterError(f'{path}: not a readable raster ({exc})') from None
@@ -174,10 +212,9 @@ def read_bands(path: str | os.PathLike, bands: Sequence[int] | None = None, wind
     bands = check_bands(path, bands, meta.count)
     window = check_window(path, window, meta.height, meta.width)
     if backend == 'rasterio':
-        import rasterio
         from rasterio.errors import RasterioError
         try:
-            with rasterio.open(path) as src:
+            with _open(path) as src:
                 return _read_window(path, src, bands, window)
         except RasterioError as exc:
             raise RasterError(f'{path}: not a readable raster ({exc})') from None
@@ -193,10 +230,9 @@ def read_raster(path: str | os.PathLike, bands: Sequence[int] | None = None, win
         meta = read_meta(path, backend)
         return read_bands(path, bands, window, backend, meta), meta
     _check_exists(path)
-    import rasterio
     from rasterio.errors import RasterioError
     try:
-        with rasterio.open(path) as src:
+        with _open(path) as src:
             meta = _meta_from_dataset(path, src)
             if meta.dtype not in SUPPORTED_DTYPES:
                 raise RasterError(f'{path}: unsupported data type {meta.dtype}; expected one of '

@@ -73,3 +73,25 @@ def test_unsupported_dtype(tmp_path):
     path = write_geotiff(tmp_path / 'complex.tif', (np.ones((1, 4, 4)) * (1 + 2j)).astype('complex64'))
     with pytest.raises(RasterError, match=r'complex\.tif: unsupported data type complex64'):
         read_meta(path)
+
+
+def test_keep_open_reuses_one_open_dataset_per_file_and_closes_it_after(tmp_path, monkeypatch):
+    from geospatial_mm.io import keep_open, read_raster
+    data = ramp(3, 32, 32, 'int16')
+    path = write_geotiff(tmp_path / 'a.tif', data, tiled=True)
+    opened = []
+    real_open = rasterio.open
+
+    def counting_open(*args, **kwargs):
+        opened.append(real_open(*args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(rasterio, 'open', counting_open)
+    with keep_open():
+        for r in range(0, 24, 8):
+            out, meta = read_raster(path, [2, 0], (r, 4, 8, 8))
+            np.testing.assert_array_equal(out, data[[2, 0], r:r + 8, 4:12])
+        assert len(opened) == 1 and not opened[0].closed
+    assert opened[0].closed
+    read_raster(path, None, (0, 0, 4, 4))  # outside the block: opened and closed per call
+    assert len(opened) == 2 and opened[1].closed
