@@ -223,7 +223,8 @@ def read_interferogram(folder: str | os.PathLike, files: Sequence[str] = (INSAR_
                                   f'{files[0]} ({arrays[0].shape[0]}x{arrays[0].shape[1]})')
     dtypes = {a.dtype for a in arrays}
     if len(dtypes) != 1:
-        raise AnnotationError(f'{folder}: the images {list(files)} have different bit depths {sorted(map(str, dtypes))}')
+        raise AnnotationError(f'{folder}: the images {list(files)} have different bit depths '
+                              f'{sorted(map(str, dtypes))}')
     return np.stack(arrays, axis=-1)
 
 

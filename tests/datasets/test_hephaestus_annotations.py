@@ -210,8 +210,8 @@ def test_crowd_frame_gives_one_crop_per_object_each_labelled_with_all_it_contain
         assert r['is_crowd'] == int(len(r['objects']) > 1)
         names = [ACTIVITY_CLASSES[full[i].class_index - 1] for i in r['objects']]
         assert r['activity_type'] == [c for c in ACTIVITY_CLASSES if c in names]
-        levels = {0: 'Low', 1: 'High', 2: 'Medium'}
-        assert r['intensity_level'] == [lv for lv in ('Low', 'Medium', 'High') if lv in {levels[i] for i in r['objects']}]
+        levels = {('Low', 'High', 'Medium')[i] for i in r['objects']}
+        assert r['intensity_level'] == [lv for lv in ('Low', 'Medium', 'High') if lv in levels]
     # the Mogi and the Dyke lie 6 px apart: any 32 px crop holding the whole Mogi sees part of the Dyke
     assert records[0]['objects'] == [0, 1] and records[0]['is_crowd'] == 1
     assert records[2]['objects'] == [2] and records[2]['activity_type'] == ['Earthquake']
