@@ -12,6 +12,10 @@
 * ``crop``: OUT/multi_temporal_crop_classification/{training,validation}_chips/chip_<r>_<c>_merged.tif (18 int16
   bands = 6 bands x 3 dates) and ``.mask.tif`` (uint8: 0 no data, 1-13 classes), with training_data.txt and
   validation_data.txt beside them.
+* ``hephaestus``: OUT/hephaestus/Hephaestus_Raw/<FrameID>/interferograms/<primary>_<secondary>/{InSAR.png,
+  Coherence.png} (8-bit PNGs of side ``--size``) and OUT/hephaestus/annotations/<uniqueID>.json in the Hephaestus
+  annotation format; TRAIN/VAL annotated interferograms dated 2018-2020/2021, half as many again unannotated. Each
+  activity type has its own fringe pattern and each intensity level its fringe count.
 
 Every raster is a GeoTIFF with a CRS and transform. The classes differ in their spectra (and, for the crops, in how
 the spectra change between dates), with noise, so a model must learn them but a short run can: training beats chance.
@@ -20,6 +24,7 @@ Use ``--cfg-options`` to point a config at the demo splits (the README and tools
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -199,7 +204,139 @@ def crop(out: Path, size: int, n_train: int, n_val: int, seed: int) -> Path:
     return root
 
 
+# ------------------------------------------------------------------------------------------ Hephaestus InSAR
+HEPHAESTUS_FRAMES = ('124D_05291_081406', '083A_05300_151515', '036D_12345_131313', '172A_07010_121313')
+HEPHAESTUS_FRINGES = dict(Low=1.5, Medium=3.0, High=6.0)  # fringes (2*pi cycles) at the peak
+
+
+def _insar_pattern(kind: str, u: np.ndarray, v: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Normalised deformation phase (peak about 1) inside the unit disc of (u, v); each activity type has its shape."""
+    rho2 = u ** 2 + v ** 2
+    bell = np.clip(1 - rho2, 0, None) ** 2
+    if kind in ('Mogi', 'Spheroid'):  # concentric (Spheroid: elongated ellipse, set by the axes)
+        return bell
+    if kind == 'Sill':  # broad plateau, fringes packed at the rim
+        return np.clip(1 - rho2 ** 3, 0, None)
+    if kind == 'Dyke':  # two lobes of opposite sign across the intrusion
+        return 2.6 * u * bell
+    if kind == 'Earthquake':  # four-lobed (butterfly) pattern
+        return 3.0 * np.sin(2 * np.arctan2(v, u)) * np.sqrt(rho2) * bell
+    f1, f2 = rng.uniform(1.5, 3.5, 2)  # Unidentified: an irregular blob
+    return bell * (0.6 + 0.4 * np.sin(f1 * u + rng.uniform(0, 6)) * np.cos(f2 * v + rng.uniform(0, 6)))
+
+
+def _insar_object(rng: np.random.Generator, size: int, kind: str, large: bool) -> dict:
+    """Centre, semi-axes (pixels), orientation, class and intensity of one synthetic deformation."""
+    semi = rng.uniform(0.22, 0.3) * size if large else rng.uniform(0.09, 0.18) * size
+    ratio = dict(Spheroid=0.5, Dyke=0.45, Sill=0.8).get(kind, 1.0)
+    a, b = semi, semi * ratio
+    margin = 0.6 * b
+    cy, cx = rng.uniform(-margin, size + margin, 2)  # may touch or cross the border
+    return dict(kind=kind, intensity=str(rng.choice(list(HEPHAESTUS_FRINGES))), cy=cy, cx=cx, a=a, b=b,
+                angle=rng.uniform(0, np.pi))
+
+
+def _insar_polygon(obj: dict, vertices: int = 24) -> list[float]:
+    """The object's outline (its ellipse) as a flat [x0, y0, x1, y1, ...] list in pixel coordinates."""
+    t = np.linspace(0, 2 * np.pi, vertices, endpoint=False)
+    ca, sa = np.cos(obj['angle']), np.sin(obj['angle'])
+    x = obj['cx'] + obj['a'] * np.cos(t) * ca - obj['b'] * np.sin(t) * sa
+    y = obj['cy'] + obj['a'] * np.cos(t) * sa + obj['b'] * np.sin(t) * ca
+    return [round(float(c), 1) for xy in zip(x, y) for c in xy]
+
+
+def _insar_images(rng: np.random.Generator, size: int, objects: list[dict], low_coherence: bool,
+                  orbital: bool) -> tuple[np.ndarray, np.ndarray, int]:
+    """Wrapped-phase interferogram and coherence as uint8 images, and the atmospheric fringe level (0-3)."""
+    yy, xx = np.mgrid[:size, :size].astype(np.float64)
+    atmosphere = rng.integers(0, 4)
+    phase = np.full((size, size), rng.uniform(0, 2 * np.pi))
+    for _ in range(3):  # smooth atmospheric screen: a few long-wavelength waves
+        fy, fx = rng.uniform(-1.5, 1.5, 2) / size
+        phase += 0.6 * atmosphere * np.sin(2 * np.pi * (fy * yy + fx * xx) + rng.uniform(0, 2 * np.pi))
+    if orbital:
+        phase += 2 * np.pi * rng.uniform(1, 2) * (xx * np.cos(rng.uniform(0, 6)) + yy) / size
+    for obj in objects:
+        ca, sa = np.cos(obj['angle']), np.sin(obj['angle'])
+        dx, dy = xx - obj['cx'], yy - obj['cy']
+        u = (dx * ca + dy * sa) / obj['a']
+        v = (-dx * sa + dy * ca) / obj['b']
+        inside = u ** 2 + v ** 2 < 1
+        field = np.where(inside, _insar_pattern(obj['kind'], u, v, rng), 0.0)
+        phase += 2 * np.pi * HEPHAESTUS_FRINGES[obj['intensity']] * field
+    wrapped = np.mod(phase, 2 * np.pi) / (2 * np.pi) * 255
+    coherence = 0.75 + 0.15 * np.sin(2 * np.pi * (xx * rng.uniform(0.5, 2) + yy * rng.uniform(0.5, 2)) / size)
+    if low_coherence:
+        coherence *= 0.45
+    coherence = np.clip(coherence + rng.normal(0, 0.08, coherence.shape), 0, 1)
+    noise = rng.normal(0, 1, wrapped.shape) * (1 - coherence) * 60  # decorrelation noise where coherence is low
+    insar = np.clip(np.round(wrapped + noise), 0, 255).astype(np.uint8)
+    return insar, np.round(coherence * 255).astype(np.uint8), int(atmosphere)
+
+
+def _insar_annotation(uid: int, frame: str, primary: str, secondary: str, objects: list[dict], atmosphere: int,
+                      low_coherence: bool, orbital: bool, rng: np.random.Generator) -> dict:
+    kinds = [o['kind'] for o in objects]
+    if objects:
+        caption = f'{len(objects)} deformation pattern(s): {", ".join(kinds)}.'
+    else:
+        caption = 'No deformation activity can be detected.'
+    return dict(
+        uniqueID=uid, frameID=frame, primary_date=primary, secondary_date=secondary, corrupted=0,
+        processing_error=0, glacier_fringes=0, orbital_fringes=int(orbital), atmospheric_fringes=atmosphere,
+        low_coherence=int(low_coherence), no_info=0, image_artifacts=0,
+        label=['Deformation'] if objects else ['Non_Deformation'], activity_type=kinds,
+        intensity_level=[o['intensity'] for o in objects] if objects else ['None'],
+        phase='Unrest' if objects else 'Rest', confidence=round(float(rng.uniform(0.6, 1.0)), 2),
+        segmentation_mask=[_insar_polygon(o) for o in objects], is_crowd=int(len(objects) > 1), caption=caption)
+
+
+def hephaestus(out: Path, size: int, n_train: int, n_val: int, seed: int) -> Path:
+    """OUT/hephaestus/Hephaestus_Raw/<FrameID>/interferograms/<primary>_<secondary>/{InSAR.png,Coherence.png} and
+    OUT/hephaestus/annotations/<uniqueID>.json: ``n_train`` annotated interferograms dated 2018-2020, ``n_val`` dated
+    2021 (split them with ``tools/hephaestus_annotations.py split --val-from 20210101``), and half as many again
+    without annotation (for self-supervised pretraining). About 60 % of the annotated ones show deformation (each
+    activity type its own fringe pattern, the intensity its fringe count), a quarter of those several (crowd)."""
+    from datetime import date, timedelta
+
+    from geospatial_mm.datasets.hephaestus_annotations import (ACTIVITY_CLASSES, write_png_atomic,
+                                                               write_text_atomic)
+    rng = np.random.default_rng(seed)
+    root = out / 'hephaestus'
+    raw, annotations = root / 'Hephaestus_Raw', root / 'annotations'
+    n_unlabeled = (n_train + n_val) // 2
+    # dates: training years 2018-2020, validation 2021, unlabeled any; never two equal pairs in a frame
+    starts = [date(2018, 1, 1) + timedelta(days=int(d)) for d in np.linspace(0, 1090, n_train, endpoint=False)]
+    starts += [date(2021, 1, 1) + timedelta(days=int(d)) for d in np.linspace(0, 360, n_val, endpoint=False)]
+    starts += [date(2018, 1, 4) + timedelta(days=int(d)) for d in np.linspace(0, 1450, n_unlabeled, endpoint=False)]
+    for i, primary in enumerate(starts):
+        annotated = i < n_train + n_val
+        frame = HEPHAESTUS_FRAMES[i % len(HEPHAESTUS_FRAMES)]
+        secondary = primary + timedelta(days=int(rng.choice([6, 12])))
+        while (raw / frame / 'interferograms' / f'{primary:%Y%m%d}_{secondary:%Y%m%d}').exists():
+            secondary += timedelta(days=6)  # the next Sentinel-1 acquisition: one folder per date pair
+        pair = f'{primary:%Y%m%d}_{secondary:%Y%m%d}'
+        objects = []
+        if rng.random() < 0.6:
+            count = int(rng.choice([2, 3])) if rng.random() < 0.25 else 1
+            for _ in range(count):
+                kind = ACTIVITY_CLASSES[int(rng.integers(len(ACTIVITY_CLASSES)))]
+                objects.append(_insar_object(rng, size, kind, large=rng.random() < 0.1))
+        low_coherence, orbital = bool(rng.random() < 0.15), bool(rng.random() < 0.2)
+        insar, coherence, atmosphere = _insar_images(rng, size, objects, low_coherence, orbital)
+        folder = raw / frame / 'interferograms' / pair
+        write_png_atomic(str(folder / 'InSAR.png'), insar)
+        write_png_atomic(str(folder / 'Coherence.png'), coherence)
+        if annotated:
+            uid = 10000 + i
+            record = _insar_annotation(uid, frame, f'{primary:%Y%m%d}', f'{secondary:%Y%m%d}', objects, atmosphere,
+                                       low_coherence, orbital, rng)
+            write_text_atomic(str(annotations / f'{uid}.json'), json.dumps(record, indent=2) + '\n')
+    return root
+
+
 MAKERS = dict(burn_scars=burn_scars, sen1floods11=sen1floods11, crop=crop)
+MAKERS['hephaestus'] = hephaestus
 
 
 def main(argv=None) -> int:
