@@ -52,7 +52,7 @@ def main(argv=None) -> int:
 
     if args.command == 'masks':
         count = write_masks(args.annotations, args.raw, args.out)
-        print(f'{count} masks written to {args.out}')
+        print(f'wrote {count} masks to {args.out}')
     elif args.command == 'save-crops':
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always')  # every cut deformation and skipped annotation is reported

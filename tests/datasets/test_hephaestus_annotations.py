@@ -1,11 +1,13 @@
 """Hephaestus annotation tools on crafted polygons: masks, crops around objects (at the border, larger than the crop),
 tiling, crowd frames, save_crops and the temporal split."""
 import hashlib
+import importlib.util
 import json
 import warnings
 
 import numpy as np
 import pytest
+from conftest import ROOT
 from helpers.hephaestus import annotation, rect, write_annotation, write_interferogram
 from PIL import Image
 
@@ -255,3 +257,21 @@ def test_temporal_split_by_primary_date(tmp_path, annotated):
     assert splits['val'] == ['101_000']  # the only annotation dated 2021
     assert sorted(splits['train'] + splits['val']) == sorted(summary.crop_ids)
     assert (out / 'train.txt').read_text().split() == splits['train']
+
+
+def run_cli(*args):
+    """tools/hephaestus_annotations.py in this process."""
+    spec = importlib.util.spec_from_file_location('hephaestus_cli', ROOT / 'tools' / 'hephaestus_annotations.py')
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    return cli.main([str(a) for a in args])
+
+
+def test_cli_masks_writes_one_class_mask_per_annotation(tmp_path, annotated, capsys):
+    ann, raw, _ = annotated
+    assert run_cli('masks', ann, raw, tmp_path / 'masks') == 0
+    assert 'wrote 4 masks' in capsys.readouterr().out
+    for uid in (100, 101, 102, 103):
+        mask = np.asarray(Image.open(tmp_path / 'masks' / f'{uid}.png'))
+        np.testing.assert_array_equal(mask, segmentation_mask(read_annotation(ann / f'{uid}.json'), (64, 96)))
+    assert set(np.unique(np.asarray(Image.open(tmp_path / 'masks' / '100.png')))) == {0, 1, 2, 5}
