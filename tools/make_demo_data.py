@@ -206,7 +206,16 @@ def crop(out: Path, size: int, n_train: int, n_val: int, seed: int) -> Path:
 
 # ------------------------------------------------------------------------------------------ Hephaestus InSAR
 HEPHAESTUS_FRAMES = ('124D_05291_081406', '083A_05300_151515', '036D_12345_131313', '172A_07010_121313')
+HEPHAESTUS_ACTIVITY = ('Mogi', 'Dyke', 'Sill', 'Spheroid', 'Earthquake', 'Unidentified')  # mask values 1-6
 HEPHAESTUS_FRINGES = dict(Low=1.5, Medium=3.0, High=6.0)  # fringes (2*pi cycles) at the peak
+
+
+def _write_atomic(path: Path, save) -> None:
+    """``save(tmp)`` writes the file under a temporary name; it is renamed into place when complete."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name('.' + path.name + '.tmp')
+    save(tmp)
+    tmp.replace(path)
 
 
 def _insar_pattern(kind: str, u: np.ndarray, v: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -299,8 +308,7 @@ def hephaestus(out: Path, size: int, n_train: int, n_val: int, seed: int) -> Pat
     activity type its own fringe pattern, the intensity its fringe count), a quarter of those several (crowd)."""
     from datetime import date, timedelta
 
-    from geospatial_mm.datasets.hephaestus_annotations import (ACTIVITY_CLASSES, write_png_atomic,
-                                                               write_text_atomic)
+    from PIL import Image
     rng = np.random.default_rng(seed)
     root = out / 'hephaestus'
     raw, annotations = root / 'Hephaestus_Raw', root / 'annotations'
@@ -320,18 +328,19 @@ def hephaestus(out: Path, size: int, n_train: int, n_val: int, seed: int) -> Pat
         if rng.random() < 0.6:
             count = int(rng.choice([2, 3])) if rng.random() < 0.25 else 1
             for _ in range(count):
-                kind = ACTIVITY_CLASSES[int(rng.integers(len(ACTIVITY_CLASSES)))]
+                kind = HEPHAESTUS_ACTIVITY[int(rng.integers(len(HEPHAESTUS_ACTIVITY)))]
                 objects.append(_insar_object(rng, size, kind, large=rng.random() < 0.1))
         low_coherence, orbital = bool(rng.random() < 0.15), bool(rng.random() < 0.2)
         insar, coherence, atmosphere = _insar_images(rng, size, objects, low_coherence, orbital)
         folder = raw / frame / 'interferograms' / pair
-        write_png_atomic(str(folder / 'InSAR.png'), insar)
-        write_png_atomic(str(folder / 'Coherence.png'), coherence)
+        for name, image in (('InSAR.png', insar), ('Coherence.png', coherence)):
+            _write_atomic(folder / name, lambda tmp, im=image: Image.fromarray(im).save(tmp, format='PNG'))
         if annotated:
             uid = 10000 + i
             record = _insar_annotation(uid, frame, f'{primary:%Y%m%d}', f'{secondary:%Y%m%d}', objects, atmosphere,
                                        low_coherence, orbital, rng)
-            write_text_atomic(str(annotations / f'{uid}.json'), json.dumps(record, indent=2) + '\n')
+            text = json.dumps(record, indent=2) + '\n'
+            _write_atomic(annotations / f'{uid}.json', lambda tmp, t=text: tmp.write_text(t))
     return root
 
 

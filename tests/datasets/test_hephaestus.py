@@ -46,9 +46,9 @@ def test_interferogram_listing_errors_name_the_folder(raw, tmp_path):
     (root / '124D_05291_081406' / 'interferograms' / 'notes').mkdir()
     with pytest.raises(AnnotationError, match=r'interferograms/notes: expected an interferogram folder'):
         HephaestusInterferograms(data_root=str(root), files=('InSAR.png',))
+    (tmp_path / 'empty').mkdir()
     with pytest.raises(AnnotationError, match=r'empty: expected <FrameID>/interferograms/<primary>_<secondary>/ '
                        r'folders, found none'):
-        (tmp_path / 'empty').mkdir()
         HephaestusInterferograms(data_root=str(tmp_path / 'empty'))
 
 
