@@ -1,10 +1,10 @@
 from .formatting import PackGeospatialDetInputs, PackGeospatialSegInputs
-from .loading import (LoadGeospatialAnnotations, LoadGeospatialImageFromFile, LoadGeospatialImagePair, RandomWindow,
-                      window_transform)
+from .loading import (LoadGeospatialAnnotations, LoadGeospatialBandGroups, LoadGeospatialImageFromFile,
+                      LoadGeospatialImagePair, RandomWindow, window_transform)
 from .torch_transforms import (CastTensor, Reshape, TorchFromNumpy, TorchNormalize, TorchPermute, TorchRandomCrop,
                                TorchRandomFlip, TorchRandomRotate90, TorchResize)
 
 __all__ = ['PackGeospatialDetInputs', 'PackGeospatialSegInputs', 'LoadGeospatialAnnotations',
-           'LoadGeospatialImageFromFile', 'LoadGeospatialImagePair', 'RandomWindow', 'window_transform', 'CastTensor',
-           'Reshape', 'TorchFromNumpy', 'TorchNormalize', 'TorchPermute', 'TorchRandomCrop', 'TorchRandomFlip',
-           'TorchRandomRotate90', 'TorchResize']
+           'LoadGeospatialBandGroups', 'LoadGeospatialImageFromFile', 'LoadGeospatialImagePair', 'RandomWindow',
+           'window_transform', 'CastTensor', 'Reshape', 'TorchFromNumpy', 'TorchNormalize', 'TorchPermute',
+           'TorchRandomCrop', 'TorchRandomFlip', 'TorchRandomRotate90', 'TorchResize']
