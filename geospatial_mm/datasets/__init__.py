@@ -1,4 +1,9 @@
 from . import transforms
 from .geospatial_seg import GeospatialSegDataset, read_split_file
+from .paired_folders import PairedFolderSegDataset, match_group, strip_tokens, token_folder_groups
+from .sen12ms import (DFC2020Dataset, LoadSEN12MSAnnotations, LoadSEN12MSImage, S1S2FolderDataset,
+                      SEN12MSDataset)
 
-__all__ = ['transforms', 'GeospatialSegDataset', 'read_split_file']
+__all__ = ['transforms', 'GeospatialSegDataset', 'read_split_file', 'PairedFolderSegDataset', 'match_group',
+           'strip_tokens', 'token_folder_groups', 'DFC2020Dataset', 'LoadSEN12MSAnnotations', 'LoadSEN12MSImage',
+           'S1S2FolderDataset', 'SEN12MSDataset']
