@@ -4,9 +4,9 @@
 # 5000 iterations.
 #   mim train mmsegmentation configs/dfc2020_deeplabv3plus.py
 #   mim test geospatial_mm configs/dfc2020_deeplabv3plus.py --checkpoint CKPT --eval AA mIoU
-# ImageNet weights from a local file: --cfg-options model.backbone.init_cfg.type=Pretrained
-#   model.backbone.init_cfg.checkpoint=/path/to/resnet101.pth (the stem convolution, of a different channel count,
-#   stays randomly initialised)
+# ImageNet weights (the baseline's --pretrained_backbone) from a local torchvision ResNet-101 file:
+#   --cfg-options model.backbone.pretrained=/path/to/resnet101.pth
+#   (the stem convolution takes 12 channels, not 3: it is reported as a size mismatch and stays random)
 _base_ = [
     './_base_/datasets/sen12ms_dfc2020.py',
     './_base_/schedules/dfc2020_baseline.py',
@@ -20,7 +20,7 @@ model = dict(
     data_preprocessor=dict(type='SegDataPreProcessor', pad_val=0, seg_pad_val=255, size_divisor=16),
     backbone=dict(type='ResNet', depth=101, in_channels=in_channels, num_stages=4, out_indices=(0, 1, 2, 3),
                   strides=(1, 2, 2, 1), dilations=(1, 1, 1, 2), style='pytorch', contract_dilation=True,
-                  norm_cfg=norm_cfg, norm_eval=False, init_cfg=None),
+                  norm_cfg=norm_cfg, norm_eval=False, pretrained=None),
     decode_head=dict(type='DepthwiseSeparableASPPHead', in_channels=2048, in_index=3, channels=256,
                      dilations=(1, 6, 12, 18), c1_in_channels=256, c1_channels=48, dropout_ratio=0.1,
                      num_classes=num_classes, norm_cfg=norm_cfg, align_corners=False,
