@@ -4,6 +4,7 @@
 #   mim train mmsegmentation configs/dfc2020_unet.py
 #   mim test geospatial_mm configs/dfc2020_unet.py --checkpoint CKPT --eval AA mIoU
 _base_ = [
+    './_base_/models/dfc2020_encoder_decoder.py',
     './_base_/datasets/sen12ms_dfc2020.py',
     './_base_/schedules/dfc2020_baseline.py',
     './_base_/default_runtime.py',
@@ -12,8 +13,6 @@ num_classes = 9  # 10 with no_savanna = False
 in_channels = 12  # channels of input_groups
 norm_cfg = dict(type='BN', requires_grad=True)
 model = dict(
-    type='EncoderDecoder',
-    data_preprocessor=dict(type='SegDataPreProcessor', pad_val=0, seg_pad_val=255, size_divisor=16),
     # four 2x down- and up-samplings (bilinear upsampling + convolution), 64 ... 1024 channels
     backbone=dict(type='UNet', in_channels=in_channels, base_channels=64, num_stages=5, strides=(1, 1, 1, 1, 1),
                   enc_num_convs=(2, 2, 2, 2, 2), dec_num_convs=(2, 2, 2, 2), downsamples=(True, True, True, True),
@@ -23,7 +22,5 @@ model = dict(
     decode_head=dict(type='FCNHead', in_channels=64, in_index=4, channels=64, num_convs=0, concat_input=False,
                      dropout_ratio=0.0, num_classes=num_classes, norm_cfg=norm_cfg, align_corners=False,
                      loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0,
-                                      avg_non_ignore=True)),
-    train_cfg=dict(),
-    test_cfg=dict(mode='slide', crop_size=(256, 256), stride=(128, 128)))
+                                      avg_non_ignore=True)))
 optim_wrapper = dict(type='OptimWrapper', optimizer=dict(type='RMSprop', lr=0.01, weight_decay=5e-4))
