@@ -13,6 +13,7 @@ from typing import Sequence
 
 import numpy as np
 import torch
+from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
@@ -78,6 +79,8 @@ class GeospatialSegVisualizationHook(Hook):
 
     def _log(self, runner, batch_idx: int, data_batch, outputs, mode: str) -> None:
         if not self.draw or not outputs or not self.every_n_inner_iters(batch_idx, self.interval):
+            return
+        if not is_main_process():  # the visualizer writes on rank 0 only: draw nothing elsewhere
             return
         meta = runner.visualizer.dataset_meta or {}
         classes = list(meta.get('classes') or [])
