@@ -40,7 +40,7 @@ def strip_tokens(name: str, tokens: Sequence[str]) -> str:
 
 
 def folder_token(name: str, tokens: Sequence[str]) -> tuple[str, str] | None:
-    """``(token, group)`` of a source folder (``'s2_7'`` -> ``('s2', '7')``, ``'s2'`` -> ``('s2', '')``), or None."""
+    """``(token)`` of a source folder (``'s2_7'`` -> ``('s2', '7')``, ``'s2'`` -> ``('s2', '')``), or None."""
     for token in sorted(tokens, key=len, reverse=True):
         if name == token:
             return token, ''
@@ -72,27 +72,24 @@ class Match:
     name: str
     files: dict
     problem: str | None = None
-    group: str = ''
 
 
-def match_group(folders: dict[str, Path], tokens: Sequence[str], suffix: str, required: Sequence[str] | None = None,
-                group: str = '') -> list[Match]:
+def match_group(folders: dict[str, Path], tokens: Sequence[str], suffix: str, group: str = '') -> list[Match]:
     """Match the ``*<suffix>`` files of one group's ``folders`` (token -> folder) by name.
 
-    ``tokens[0]`` is the primary source: every one of its files is a sample. ``required`` (default: every token)
-    must be present; a sample missing one gets a ``problem``, as does a file of another source that no primary file
-    matches. Two files of one folder that match the same name are a problem too.
+    ``tokens[0]`` is the primary source: every one of its files is a sample. A sample missing the file of another
+    token gets a ``problem``, as does a file of another source that no primary file matches, and a file whose name
+    matches another's of the same folder.
     """
-    required = list(tokens if required is None else required)
     primary = tokens[0]
     expected = primary + (f'_{group}' if group else '')
     if primary not in folders:
         orphans = [p for f in folders.values() for p in _files(f, suffix)]
         if not orphans:
             return [Match(group or primary, {}, f'{", ".join(map(str, folders.values()))}: no {expected} folder '
-                                                'beside it', group)]
+                                                'beside it')]
         return [Match(_stem(strip_tokens(p.name, tokens), suffix), {folder_token(p.parent.name, tokens)[0]: p},
-                      f'{p}: no {expected} folder beside {p.parent}', group) for p in orphans]
+                      f'{p}: no {expected} folder beside {p.parent}') for p in orphans]
     by_token: dict[str, dict[str, Path]] = {}
     matches: list[Match] = []
     for token in tokens:
@@ -103,7 +100,7 @@ def match_group(folders: dict[str, Path], tokens: Sequence[str], suffix: str, re
             key = strip_tokens(p.name, tokens)
             if key in keyed:
                 matches.append(Match(_stem(key, suffix), {token: p}, f'{p}: its name matches {keyed[key].name} of '
-                                     f'the same folder once the tokens {list(tokens)} are removed', group))
+                                     f'the same folder once the tokens {list(tokens)} are removed'))
                 continue
             keyed[key] = p
         by_token[token] = keyed
@@ -114,19 +111,17 @@ def match_group(folders: dict[str, Path], tokens: Sequence[str], suffix: str, re
             partner = by_token.get(token, {}).get(key)
             if partner is not None:
                 files[token] = partner
-            elif token in required and problem is None:
+            elif problem is None:
                 where = folders.get(token)
                 problem = (f'{path}: no {token} file matches it in {where}' if where is not None else
                            f'{path}: no {token} folder for it (expected {token}' + (f'_{group}' if group else '') +
                            f' beside {path.parent})')
-        matches.append(Match(_stem(key, suffix), files, problem, group))
+        matches.append(Match(_stem(key, suffix), files, problem))
     for token in tokens[1:]:
-        if token not in required:
-            continue
         for key, path in sorted(by_token.get(token, {}).items()):
             if key not in by_token[primary]:
                 matches.append(Match(_stem(key, suffix), {token: path}, f'{path}: no {primary} file matches it in '
-                                     f'{folders[primary]}', group))
+                                     f'{folders[primary]}'))
     return matches
 
 
