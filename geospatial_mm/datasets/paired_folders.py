@@ -14,6 +14,7 @@ keeps its ``s1`` (it is part of a longer word).
 """
 from __future__ import annotations
 
+import functools
 import os.path as osp
 import re
 from dataclasses import dataclass
@@ -26,7 +27,8 @@ from mmseg.registry import DATASETS
 _SEPARATORS = '_.-'
 
 
-def _token_regex(tokens: Sequence[str]) -> re.Pattern:
+@functools.lru_cache(maxsize=64)
+def _token_regex(tokens: tuple[str, ...]) -> re.Pattern:
     alternatives = '|'.join(re.escape(t) for t in sorted(tokens, key=len, reverse=True))
     return re.compile(rf'(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])', re.IGNORECASE)
 
@@ -34,7 +36,7 @@ def _token_regex(tokens: Sequence[str]) -> re.Pattern:
 def strip_tokens(name: str, tokens: Sequence[str]) -> str:
     """``name`` without the tokens that stand as words of their own, separators collapsed:
     ``strip_tokens('ROIs1158_spring_s2_7_p30.tif', ['s1', 's2'])`` -> ``'ROIs1158_spring_7_p30.tif'``."""
-    out = _token_regex(tokens).sub('', name)
+    out = _token_regex(tuple(tokens)).sub('', name)
     out = re.sub(rf'([{_SEPARATORS}])[{_SEPARATORS}]+', r'\1', out)
     return out.strip(_SEPARATORS) or name
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,8 +129,8 @@ def find_source_folders(folder: str | os.PathLike, suffix: str, path_keys: tuple
             paths = {key_of[t]: str(p) for t, p in match.files.items()}
             primary = paths.get(path_keys[0]) or next(iter(paths.values()), str(folder))
             samples.append(Sample(match.name, paths if not match.problem else {}, primary, problem=match.problem))
-    names = [s.name for s in samples if not s.problem]
-    repeated = sorted({n for n in names if names.count(n) > 1})
+    counts = Counter(s.name for s in samples if not s.problem)
+    repeated = sorted(n for n, c in counts.items() if c > 1)
     if repeated:
         raise ValueError(f'{folder}: several samples would write the same outputs {repeated[:5]} (files of '
                          'different source-folder groups with the same name)')
