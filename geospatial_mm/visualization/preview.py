@@ -72,8 +72,8 @@ def colorize(label: np.ndarray, palette: Sequence[Sequence[int]], ignore_colour=
 
 def preview_figure(panels: Sequence[tuple[str, np.ndarray]], classes: Sequence[str],
                    palette: Sequence[Sequence[int]], title: str | None = None, show_nodata: bool = True):
-    """A matplotlib figure (Agg) with the ``(title, (h, w, 3) uint8)`` panels side by side, 400 x 490 pixels per
-    panel at 100 dpi, and a legend of every class (and of the no-data colour) below. Close it when done."""
+    """A matplotlib figure (Agg) of 400 n x 490 pixels (100 dpi) with the ``n`` ``(title, (h, w, 3) uint8)``
+    panels side by side and a legend of every class (and of the no-data colour) below. Close it when done."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
