@@ -9,6 +9,6 @@ from .version import __version__
 
 compat.apply_all()
 
-from . import datasets, evaluation, io, models  # noqa: E402  (registration, after the shims)
+from . import datasets, evaluation, io, models, visualization  # noqa: E402  (registration, after the shims)
 
-__all__ = ['__version__', 'compat', 'datasets', 'evaluation', 'io', 'models']
+__all__ = ['__version__', 'compat', 'datasets', 'evaluation', 'io', 'models', 'visualization']

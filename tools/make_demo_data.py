@@ -16,6 +16,12 @@
   Coherence.png} (8-bit PNGs of side ``--size``) and OUT/hephaestus/annotations/<uniqueID>.json in the Hephaestus
   annotation format; TRAIN/VAL annotated interferograms dated 2018-2020/2021, half as many again unannotated. Each
   activity type has its own fringe pattern and each intensity level its fringe count.
+* ``sen12ms``: OUT/sen12ms/ROIs{1158_spring,1868_summer,1970_fall,2017_winter}/{s1,s2,lc}_<n>/
+  ROIs<..>_<season>_{s1,s2,lc}_<n>_p<k>.tif (s1: 2 float32 dB bands VV VH; s2: 13 uint16 bands; lc: 4 uint8 bands,
+  the first IGBP classes at a coarse resolution, as SEN12MS's MODIS labels) with SEN12MS_holdOutScenes.txt listing
+  the hold-out scenes written (official hold-out scene numbers), and OUT/dfc2020/ROIs0000_{validation,test}/
+  {s1,s2,lc,dfc}_{validation,0}/ROIs0000_<split>_{s1,s2,lc,dfc}_<n>_p<k>.tif (dfc: DFC classes 1-10 at full
+  resolution). TRAIN patches go to the SEN12MS training scenes, VAL patches to each of hold-out, validation, test.
 
 Every raster is a GeoTIFF with a CRS and transform. The classes differ in their spectra (and, for the crops, in how
 the spectra change between dates), with noise, so a model must learn them but a short run can: training beats chance.
@@ -344,8 +350,113 @@ def hephaestus(out: Path, size: int, n_train: int, n_val: int, seed: int) -> Pat
     return root
 
 
-MAKERS = dict(burn_scars=burn_scars, sen1floods11=sen1floods11, crop=crop)
-MAKERS['hephaestus'] = hephaestus
+# ------------------------------------------------------------------------------------------ SEN12MS / DFC2020
+# Per DFC class (Forest ... Water): Sentinel-2 reflectance of B1 ... B12 (13 bands) and Sentinel-1 VV, VH in dB.
+DFC_S2 = np.array([
+    [0.03, 0.03, 0.05, 0.03, 0.08, 0.22, 0.28, 0.30, 0.32, 0.10, 0.005, 0.14, 0.07],  # Forest
+    [0.05, 0.06, 0.08, 0.09, 0.13, 0.20, 0.23, 0.25, 0.27, 0.09, 0.005, 0.25, 0.17],  # Shrubland
+    [0.06, 0.07, 0.10, 0.12, 0.16, 0.21, 0.24, 0.26, 0.27, 0.09, 0.005, 0.30, 0.22],  # Savanna
+    [0.04, 0.05, 0.08, 0.06, 0.12, 0.28, 0.34, 0.36, 0.38, 0.11, 0.005, 0.24, 0.13],  # Grassland
+    [0.04, 0.05, 0.06, 0.05, 0.07, 0.12, 0.14, 0.15, 0.16, 0.06, 0.004, 0.08, 0.04],  # Wetlands
+    [0.06, 0.07, 0.11, 0.09, 0.16, 0.33, 0.42, 0.45, 0.46, 0.13, 0.006, 0.30, 0.18],  # Croplands
+    [0.10, 0.11, 0.13, 0.15, 0.17, 0.19, 0.20, 0.21, 0.22, 0.08, 0.006, 0.25, 0.22],  # Urban/Built-up
+    [0.80, 0.82, 0.80, 0.78, 0.75, 0.72, 0.70, 0.68, 0.66, 0.30, 0.050, 0.10, 0.08],  # Snow/Ice
+    [0.14, 0.16, 0.21, 0.26, 0.29, 0.31, 0.32, 0.33, 0.34, 0.12, 0.008, 0.40, 0.36],  # Barren
+    [0.06, 0.05, 0.04, 0.03, 0.02, 0.015, 0.012, 0.01, 0.009, 0.005, 0.002, 0.005, 0.004],  # Water
+])
+DFC_S1 = np.array([[-7.5, -13.0], [-9.0, -16.0], [-9.5, -16.5], [-10.5, -17.5], [-6.0, -15.0], [-12.0, -18.5],
+                   [-3.0, -10.0], [-13.0, -22.0], [-15.0, -24.0], [-21.0, -27.0]])
+DFC_WEIGHTS = np.array([0.16, 0.10, 0.06, 0.14, 0.07, 0.15, 0.10, 0.03, 0.08, 0.11])  # class frequencies
+DFC_TO_IGBP = {1: [1, 2, 3, 4, 5], 2: [6, 7], 3: [8, 9], 4: [10], 5: [11], 6: [12, 14], 7: [13], 8: [15], 9: [16],
+               10: [17]}  # the inverse of the published IGBP -> DFC map
+SEASONS = {'ROIs1158_spring': 'EPSG:32633', 'ROIs1868_summer': 'EPSG:32618', 'ROIs1970_fall': 'EPSG:32650',
+           'ROIs2017_winter': 'EPSG:32636'}
+
+
+def land_cover(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
+    """(size, size) DFC codes 1-10: a Voronoi partition of ``cells`` random regions, one class each."""
+    yy, xx = np.mgrid[:size, :size]
+    centres = rng.uniform(0, size, (cells, 2))
+    nearest = np.argmin((yy[None] - centres[:, 0, None, None]) ** 2 + (xx[None] - centres[:, 1, None, None]) ** 2, 0)
+    codes = rng.choice(np.arange(1, 11), size=cells, p=DFC_WEIGHTS / DFC_WEIGHTS.sum())
+    return codes[nearest].astype(np.uint8)
+
+
+def s1_s2_patch(rng: np.random.Generator, dfc: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sentinel-2 (13, H, W) uint16 digital numbers and Sentinel-1 (2, H, W) float32 dB of a land-cover map."""
+    s2 = DFC_S2[dfc - 1].transpose(2, 0, 1) * 10000 * (1 + rng.normal(0, 0.12, (13,) + dfc.shape))
+    s2 = np.clip(s2, 0, 65535).astype(np.uint16)
+    s1 = DFC_S1[dfc - 1].transpose(2, 0, 1) + rng.normal(0, 1.5, (2,) + dfc.shape)
+    s1 = s1.astype(np.float32)
+    if rng.random() < 0.2:  # a few missing radar values (NaN), as in some SEN12MS patches
+        s1[:, rng.integers(0, dfc.shape[0], 3), rng.integers(0, dfc.shape[1], 3)] = np.nan
+    return s2, s1
+
+
+def coarse_igbp(rng: np.random.Generator, dfc: np.ndarray, block: int) -> np.ndarray:
+    """IGBP codes of the majority DFC class of each ``block`` x ``block`` cell (MODIS-like 500 m labels), each
+    DFC class drawn from its IGBP classes."""
+    size = dfc.shape[0]
+    igbp = np.zeros_like(dfc)
+    for r in range(0, size, block):
+        for c in range(0, size, block):
+            cell = dfc[r:r + block, c:c + block]
+            major = np.bincount(cell.ravel(), minlength=11).argmax()
+            igbp[r:r + block, c:c + block] = rng.choice(DFC_TO_IGBP[int(major)])
+    return igbp
+
+
+def _sen12ms_files(rng, folder: Path, prefix: str, scene: str, patch: int, size: int, crs: str, origin,
+                   label: str, file_scene: str | None = None) -> None:
+    """One patch: s1, s2, lc (and dfc) files <prefix>_<kind>_<file_scene>_p<patch>.tif in <kind>_<scene>/ folders
+    (DFC2020 names the validation folders s2_validation but its files ..._s2_0_p<k>.tif)."""
+    cells = max(3, size // 24)
+    dfc = land_cover(rng, size, cells)
+    s2, s1 = s1_s2_patch(rng, dfc)
+    igbp = coarse_igbp(rng, dfc, max(4, size // 16))
+    lc = np.stack([igbp, (igbp + 10).astype(np.uint8), (igbp % 7 + 1).astype(np.uint8),
+                   (igbp % 5 + 1).astype(np.uint8)])  # IGBP, then LCCS land cover / land use / surface hydrology
+    transform = from_origin(origin[0] + 2560 * patch, origin[1], 10, 10)
+    files = dict(s1=s1, s2=s2, lc=lc)
+    if label == 'dfc':
+        files['dfc'] = dfc
+    for kind, data in files.items():
+        write(folder / f'{kind}_{scene}' / f'{prefix}_{kind}_{file_scene or scene}_p{patch}.tif', data, crs,
+              transform)
+
+
+def sen12ms(out: Path, size: int, n_train: int, n_val: int, seed: int) -> Path:
+    """SEN12MS (training scenes and official hold-out scenes) and DFC2020 (validation, test) patches."""
+    rng = np.random.default_rng(seed)
+    root = out / 'sen12ms'
+    holdout_ids = [line.split('/') for line in read_ids(ROOT / 'data_splits' / 'sen12ms' / 'SEN12MS_holdOutScenes.txt')]
+    holdout = {}  # season -> its first official hold-out scene number
+    for season, folder in holdout_ids:
+        holdout.setdefault(season, folder.split('_', 1)[1])
+    seasons = list(SEASONS)
+    listed = []
+    for i, season in enumerate(seasons):
+        crs = SEASONS[season]
+        train_scene = str(200 + i)  # scene numbers beyond the hold-out list's
+        for k in range(i, n_train, len(seasons)):
+            _sen12ms_files(rng, root / season, season, train_scene, k, size, crs, (300000, 5000000 - 30000 * i), 'lc')
+        held = range(i, n_val, len(seasons))
+        if len(held):
+            listed.append(f'{season}/s1_{holdout[season]}')
+            for k in held:
+                _sen12ms_files(rng, root / season, season, holdout[season], k, size, crs,
+                               (400000, 5000000 - 30000 * i), 'lc')
+    (root / 'SEN12MS_holdOutScenes.txt').write_text('\n'.join(listed) + '\n')
+    dfc_root = out / 'dfc2020'
+    for split, scene in (('validation', 'validation'), ('test', '0')):
+        prefix = f'ROIs0000_{split}'
+        for k in range(n_val):
+            _sen12ms_files(rng, dfc_root / prefix, prefix, scene, k, size, 'EPSG:32617',
+                           (500000 + 100000 * (split == 'test'), 4000000), 'dfc', file_scene='0')
+    return root
+
+
+MAKERS = dict(burn_scars=burn_scars, sen1floods11=sen1floods11, crop=crop, hephaestus=hephaestus, sen12ms=sen12ms)
 
 
 def main(argv=None) -> int:
@@ -353,14 +464,15 @@ def main(argv=None) -> int:
     parser.add_argument('out', type=Path, help='output folder (datasets go in sub-folders named as the real ones)')
     parser.add_argument('--datasets', nargs='+', choices=sorted(MAKERS), default=sorted(MAKERS))
     parser.add_argument('--size', type=int, default=None,
-                        help='raster side in pixels (default: 512 for burn scars and Sen1Floods11, 224 for crops)')
+                        help='raster side in pixels (default: 512 for burn scars and Sen1Floods11, 224 for crops, '
+                        '256 for SEN12MS / DFC2020)')
     parser.add_argument('--scenes', type=int, nargs=2, default=(12, 4), metavar=('TRAIN', 'VAL'))
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--scene-sizes', type=int, nargs='+', default=[], metavar='SIDE',
                         help='burn scars only: also write scenes/ with one scene of each side length, for inference')
     args = parser.parse_args(argv)
     for name in args.datasets:
-        size = args.size or (224 if name == 'crop' else 512)
+        size = args.size or {'crop': 224, 'sen12ms': 256}.get(name, 512)
         extra = dict(scene_sizes=args.scene_sizes) if name == 'burn_scars' else {}
         path = MAKERS[name](args.out, size, args.scenes[0], args.scenes[1], args.seed, **extra)
         print(f'{name}: {path}')

@@ -7,7 +7,9 @@
 
 Inputs: every ``*<input_type>`` file of -input is one sample; for a multi-temporal config that takes one file per
 date, every sub-folder of -input is one sample (its files, in name order, are the dates); for a pre/post config,
--input holds the pre images and --post-input the post images, matched by name with the 'pre'/'post' parts removed.
+-input holds the pre images and --post-input the post images, matched by name with the 'pre'/'post' parts removed;
+for a config reading several files per sample (LoadGeospatialBandGroups, e.g. path keys s2_path and s1_path), -input
+holds the sub-folders s2/ and s1/ (or s2_<x>/ and s1_<x>/ pairs), files matched by name with '_s2_'/'_s1_' ignored.
 
 Outputs, per sample, in -output: ``<name>_pred.tif`` (uint8 classes, the config's palette as colour table, class
 names in the metadata, 255 where the input is nodata), with --probabilities ``<name>_prob.tif`` (float32, one band

@@ -23,7 +23,7 @@ def parse_args(argv=None):
     parser.add_argument('config', help='config file')
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument('--eval', nargs='+', metavar='METRIC',
-                        help='metrics: mIoU mDice mFscore (segmentation), bbox segm (detection), accuracy top5 '
+                        help='metrics: mIoU mDice mFscore AA (segmentation), bbox segm (detection), accuracy top5 '
                         'precision recall f1-score mAP multilabel-* (classification), and those of the package\'s '
                         'tasks')
     parser.add_argument('--metrics-out', help='also write the metrics to this JSON file')

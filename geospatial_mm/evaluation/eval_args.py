@@ -63,12 +63,20 @@ def evaluator_from_names(cfg, names: list[str]):
 
 # ---------------------------------------------------------------------------------------------- mmseg
 def _seg_iou(base, names):
-    evaluator = _find(base, 'IoUMetric') or dict(type='IoUMetric')
-    evaluator['iou_metrics'] = list(names)
+    """mmseg's IoUMetric; with AA (average accuracy, = IoUMetric's mAcc) the AAIoUMetric that also reports it."""
+    evaluator = _find(base, 'IoUMetric', 'AAIoUMetric') or dict(type='IoUMetric')
+    metrics = [n for n in names if n != 'AA']
+    if 'AA' in names:
+        evaluator['type'] = 'AAIoUMetric'
+        if not {'mIoU', 'mDice'} & set(metrics):
+            metrics.insert(0, 'mIoU')  # computes the per-class accuracy that AA averages
+    else:
+        evaluator['type'] = 'IoUMetric'
+    evaluator['iou_metrics'] = metrics
     return evaluator
 
 
-register_eval_metric('mmseg', ['mIoU', 'mDice', 'mFscore'], _seg_iou)
+register_eval_metric('mmseg', ['mIoU', 'mDice', 'mFscore', 'AA'], _seg_iou)
 
 
 # ---------------------------------------------------------------------------------------------- mmdet

@@ -5,7 +5,7 @@ import copy
 import os
 from dataclasses import dataclass
 
-GEO_LOADERS = ('LoadGeospatialImageFromFile', 'LoadGeospatialImagePair')
+GEO_LOADERS = ('LoadGeospatialImageFromFile', 'LoadGeospatialImagePair', 'LoadGeospatialBandGroups')
 # dropped from the test pipeline: labels are not there at prediction time, and the tile grid chooses the windows
 DROPPED = ('LoadGeospatialAnnotations', 'LoadAnnotations', 'LoadSegAnnotations', 'RandomWindow')
 
@@ -78,17 +78,41 @@ def build_model(cfg, checkpoint: str, device: str = 'cpu'):
 class InputSpec:
     """What the per-tile pipeline reads: its loader and how samples are laid out on disk."""
     loader: dict
-    path_keys: tuple  # e.g. ('img_path',) or ('img_path', 'post_img_path')
+    path_keys: tuple  # e.g. ('img_path',), ('img_path', 'post_img_path') or ('s2_path', 's1_path')
     is_pair: bool
     bands_per_frame: int | None  # C of the (C, T, H, W) input, when the pipeline reshapes to frames
     num_frames: int
     stacked_frames: bool | None  # one file holds every date (True), one file per date (False), unknown (None)
+    source_bands: dict | None = None  # band groups from several files: path key -> its bands
+
+    @property
+    def multi_source(self) -> bool:
+        """Several files of different content per sample (LoadGeospatialBandGroups), in sibling folders."""
+        return self.source_bands is not None
 
     @property
     def band_indices(self) -> list[int] | None:
         if self.loader.get('frames'):
             return [b for frame in self.loader['frames'] for b in frame]
         return self.loader.get('bands')
+
+    def bands_for(self, path_key: str) -> list[int] | None:
+        """The 0-based bands read from the file of ``path_key`` (None: all)."""
+        return self.source_bands[path_key] if self.multi_source else self.band_indices
+
+
+def loader_class(transform_cfg: dict):
+    """The registered class of a pipeline step if it is one of the package's raster loaders (or a subclass), else
+    None."""
+    from mmengine.registry import TRANSFORMS
+
+    from geospatial_mm.datasets.transforms import (LoadGeospatialBandGroups, LoadGeospatialImageFromFile,
+                                                   LoadGeospatialImagePair)
+    cls = TRANSFORMS.get(transform_cfg.get('type')) if isinstance(transform_cfg.get('type'), str) else None
+    if cls is not None and issubclass(cls, (LoadGeospatialImageFromFile, LoadGeospatialImagePair,
+                                            LoadGeospatialBandGroups)):
+        return cls
+    return None
 
 
 def inference_pipeline(cfg, bands=None) -> tuple[list[dict], InputSpec]:
@@ -98,13 +122,24 @@ def inference_pipeline(cfg, bands=None) -> tuple[list[dict], InputSpec]:
     the list is cut into as many equal groups.
     """
     pipeline = [dict(copy.deepcopy(t)) for t in test_dataset_cfg(cfg)['pipeline']]
-    pipeline = [t for t in pipeline if t.get('type') not in DROPPED]
-    loaders = [t for t in pipeline if t.get('type') in GEO_LOADERS]
+    pipeline = [t for t in pipeline if t.get('type') not in DROPPED and not _is_label_loader(t)]
+    loaders = [t for t in pipeline if loader_class(t) is not None]
     if len(loaders) != 1:
         found = [t.get('type') for t in pipeline]
-        raise ValueError(f'streaming inference reads windows through one of {GEO_LOADERS} in the test pipeline; '
-                         f'the config\'s test pipeline has {found}')
+        raise ValueError(f'streaming inference reads windows through one of {GEO_LOADERS} (or a subclass) in the '
+                         f'test pipeline; the config\'s test pipeline has {found}')
     loader = loaders[0]
+    from geospatial_mm.datasets.transforms import LoadGeospatialBandGroups
+    if issubclass(loader_class(loader), LoadGeospatialBandGroups):
+        if bands is not None:
+            raise ValueError(f'-bands cannot be used with {loader["type"]}, which reads band groups from several '
+                             'files: choose its bands in the config')
+        from mmengine.registry import TRANSFORMS
+        built = TRANSFORMS.build(dict(loader))
+        source_bands = {sub.path_key: list(sub.bands) for sub in built.loaders}
+        return pipeline, InputSpec(loader=loader, path_keys=tuple(built.path_keys), is_pair=False,
+                                   bands_per_frame=None, num_frames=1, stacked_frames=True,
+                                   source_bands=source_bands)
     if bands is not None:
         bands = [int(b) for b in bands]
         if loader.get('frames'):
@@ -116,7 +151,8 @@ def inference_pipeline(cfg, bands=None) -> tuple[list[dict], InputSpec]:
             loader['frames'] = [bands[i * size:(i + 1) * size] for i in range(groups)]
         else:
             loader['bands'] = bands
-    is_pair = loader['type'] == 'LoadGeospatialImagePair'
+    from geospatial_mm.datasets.transforms import LoadGeospatialImagePair
+    is_pair = issubclass(loader_class(loader), LoadGeospatialImagePair)
     path_keys = tuple(loader.get('path_keys', ('img_path', 'post_img_path'))) if is_pair else \
         (loader.get('path_key', 'img_path'),)
     bands_per_frame, num_frames = None, 1
@@ -132,3 +168,20 @@ def inference_pipeline(cfg, bands=None) -> tuple[list[dict], InputSpec]:
     spec = InputSpec(loader=loader, path_keys=path_keys, is_pair=is_pair, bands_per_frame=bands_per_frame,
                      num_frames=num_frames, stacked_frames=stacked)
     return pipeline, spec
+
+
+def _is_label_loader(transform_cfg: dict) -> bool:
+    """Label loading steps (labels are not there at prediction time)."""
+    from mmengine.registry import TRANSFORMS
+
+    from geospatial_mm.datasets.transforms import LoadGeospatialAnnotations
+    cls = TRANSFORMS.get(transform_cfg.get('type')) if isinstance(transform_cfg.get('type'), str) else None
+    return cls is not None and issubclass(cls, LoadGeospatialAnnotations)
+
+
+def label_loader_cfg(cfg) -> dict:
+    """The test pipeline's label loader (a LoadGeospatialAnnotations or subclass), or a default one."""
+    for t in test_dataset_cfg(cfg)['pipeline']:
+        if _is_label_loader(t):
+            return dict(t)
+    return dict(type='LoadGeospatialAnnotations')

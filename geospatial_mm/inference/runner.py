@@ -13,7 +13,7 @@ import time
 import traceback
 from pathlib import Path
 
-from .sources import Sample, find_frame_groups, find_pairs, find_single, suffix_pattern
+from .sources import Sample, find_frame_groups, find_pairs, find_single, find_source_folders, suffix_pattern
 
 
 class SetupError(RuntimeError):
@@ -36,6 +36,8 @@ def discover(predictor, input_path: str, input_type: str, post_input: str | None
         return find_pairs(input_path, post_input, suffix, spec.path_keys[:2])
     if post_input:
         raise ValueError('--post-input is only for configs that take pre/post pairs (LoadGeospatialImagePair)')
+    if spec.multi_source:
+        return find_source_folders(input_path, suffix, spec.path_keys)
     path = Path(input_path)
     if path.is_file():
         return [Sample(path.name[:-len(suffix)] if path.name.endswith(suffix) else path.stem,
@@ -63,6 +65,32 @@ def outputs_complete(paths: dict) -> bool:
     return True
 
 
+def rgb_panels(predictor) -> list[tuple[str, list[tuple[str, int, object]]]]:
+    """The input panels of a preview: ``(name, [(path key, file band, loader) for red, green, blue])``, from the
+    config's ``preview_rgb_bands`` (indices among the loaded channels, default 0, 1, 2) and its loader, whose
+    ``convert`` turns file values into what the model sees."""
+    from mmengine.registry import TRANSFORMS
+
+    from geospatial_mm.datasets.transforms import LoadGeospatialBandGroups, LoadGeospatialImagePair
+    rgb_idx = [int(i) for i in predictor.cfg.get('preview_rgb_bands', [0, 1, 2])]
+    loader = TRANSFORMS.build(dict(predictor.spec.loader))
+    if isinstance(loader, LoadGeospatialBandGroups):
+        channels = loader.channel_sources()
+        if max(rgb_idx) >= len(channels):
+            raise ValueError(f'preview_rgb_bands {rgb_idx} out of range: the loader gives {len(channels)} channels')
+        return [('input', [(sub.path_key, band, sub) for sub, band in (channels[i] for i in rgb_idx)])]
+    loaders = loader.loaders if isinstance(loader, LoadGeospatialImagePair) else [loader]
+    panels = []
+    for sub in loaders:
+        frame_bands = sub.frames[0] if sub.frames else sub.bands
+        if frame_bands is not None and max(rgb_idx) >= len(frame_bands):
+            raise ValueError(f'preview_rgb_bands {rgb_idx} out of range: the loader reads {len(frame_bands)} bands')
+        name = 'input' if len(loaders) == 1 else sub.path_key.replace('_path', '').replace('img', 'image')
+        panels.append((name, [(sub.path_key, frame_bands[i] if frame_bands is not None else i, sub)
+                              for i in rgb_idx]))
+    return panels
+
+
 def write_preview(predictor, sample: Sample, outputs: dict, preview_dir: str, labels_dir: str | None,
                   max_side: int = 768) -> Path:
     """``<name>_preview.png``: RGB composite(s) | prediction | label (when ``labels_dir`` has the sample's label)."""
@@ -70,35 +98,29 @@ def write_preview(predictor, sample: Sample, outputs: dict, preview_dir: str, la
 
     from geospatial_mm.io import read_meta
     from geospatial_mm.visualization.preview import colorize, read_decimated, rgb_composite, save_preview
+    from .model import label_loader_cfg
     cfg = predictor.cfg
-    loader = predictor.spec.loader
-    frame_bands = loader['frames'][0] if loader.get('frames') else loader.get('bands')
-    rgb_idx = list(cfg.get('preview_rgb_bands', [0, 1, 2]))
-    file_bands = [frame_bands[i] for i in rgb_idx] if frame_bands is not None else rgb_idx
     palette = predictor.palette or [tuple(np.random.default_rng(i).integers(0, 256, 3)) for i in
                                     range(predictor.num_classes)]
-    panels = []
-    inputs = []
-    for key in predictor.spec.path_keys:
-        paths = sample.paths[key]
-        inputs.append((key, paths if isinstance(paths, str) else paths[0]))
-    pred, meta = read_decimated(str(outputs['classes']), [0], max_side)
+    pred, _ = read_decimated(str(outputs['classes']), [0], max_side)
     shape = pred.shape[1:]
-    for key, path in inputs:
-        data, in_meta = read_decimated(path, file_bands, max_side, resampling='average')
-        nodata = loader.get('nodata', in_meta.nodata)
-        invalid = (data == nodata).any(axis=0) if nodata is not None else None
-        scale = loader.get('scale')
-        values = data.astype(np.float32) * (scale if scale else 1.0)
-        name = 'input' if len(inputs) == 1 else key.replace('_path', '').replace('img', 'image')
-        panels.append((f'{name} (RGB)', rgb_composite(values, invalid, cfg.get('preview_brightness'))))
+    panels = []
+    for name, channels in rgb_panels(predictor):
+        values, invalid = [], np.zeros(shape, bool)
+        for path_key, band, loader in channels:
+            paths = sample.paths[path_key]
+            data, in_meta = read_decimated(paths if isinstance(paths, str) else paths[0], [band], max_side,
+                                           resampling='average')
+            converted, nodata = loader.convert(data, in_meta.nodata)
+            values.append(converted[0])
+            invalid |= nodata
+        panels.append((f'{name} (RGB)', rgb_composite(np.stack(values), invalid, cfg.get('preview_brightness'))))
     panels.append(('prediction', colorize(pred[0], palette)))
     label_path = find_label(predictor, sample, labels_dir)
     if label_path is not None:
         from mmengine.registry import TRANSFORMS
-        ann_cfg = next((t for t in _test_pipeline(cfg) if t.get('type') == 'LoadGeospatialAnnotations'),
-                       dict(type='LoadGeospatialAnnotations'))
-        converter = TRANSFORMS.build(dict(ann_cfg))
+        ann_cfg = label_loader_cfg(cfg)
+        converter = TRANSFORMS.build(ann_cfg)
         raw, _ = read_decimated(str(label_path), [ann_cfg.get('band', 0)], max_side)
         label = converter.convert(raw[0], read_meta(str(label_path)), str(label_path))
         if label.shape != shape:
@@ -108,19 +130,26 @@ def write_preview(predictor, sample: Sample, outputs: dict, preview_dir: str, la
                         title=Path(sample.primary).name)
 
 
-def _test_pipeline(cfg) -> list:
-    from .model import test_dataset_cfg
-    return list(test_dataset_cfg(cfg)['pipeline'])
-
-
 def find_label(predictor, sample: Sample, labels_dir: str | None) -> Path | None:
-    """``<labels_dir>/<sample name><seg_map_suffix of the config's test dataset>``, if it exists."""
+    """``<labels_dir>/<sample name><seg_map_suffix of the config's test dataset>``, if it exists; else a file of
+    ``labels_dir`` whose name is that once the folder's token is removed (``dfc_validation/x_dfc_0_p1.tif`` for
+    the sample ``x_0_p1`` of source folders, the token being the folder name up to its first '_')."""
     if not labels_dir:
         return None
+    from geospatial_mm.datasets.paired_folders import strip_tokens
     from .model import test_dataset_cfg
     suffix = test_dataset_cfg(predictor.cfg).get('seg_map_suffix', '.tif')
     path = Path(labels_dir) / f'{sample.name}{suffix}'
-    return path if path.is_file() else None
+    if path.is_file():
+        return path
+    folder = Path(labels_dir)
+    token = folder.name.split('_')[0]
+    if not folder.is_dir() or not token:
+        return None
+    for candidate in sorted(folder.iterdir()):
+        if candidate.name.endswith(suffix) and strip_tokens(candidate.name, [token]) == f'{sample.name}{suffix}':
+            return candidate
+    return None
 
 
 def run(args) -> int:

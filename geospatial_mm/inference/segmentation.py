@@ -165,7 +165,7 @@ class SegmentationRasterPredictor:
             paths = sample.paths[key]
             for path in [paths] if isinstance(paths, str) else paths:
                 meta = read_meta(path, backend)
-                check_bands(path, self.spec.band_indices, meta.count)
+                check_bands(path, self.spec.bands_for(key), meta.count)
                 metas.append(meta)
         primary = metas[0]
         for meta in metas[1:]:

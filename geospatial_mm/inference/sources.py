@@ -1,9 +1,11 @@
-"""Finding the samples of an input folder: single rasters, one sub-folder of dates per multi-temporal sample, or
-pre/post pairs in two folders matched by name."""
+"""Finding the samples of an input folder: single rasters, one sub-folder of dates per multi-temporal sample,
+pre/post pairs in two folders matched by name, or several files per sample in sibling source folders (``s1/`` and
+``s2/``) matched by name."""
 from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -97,4 +99,39 @@ def find_pairs(pre_folder: str | os.PathLike, post_folder: str | os.PathLike, su
         else:
             samples.append(Sample(name, {}, str(post[key]),
                                   problem=f'{post[key]}: no pre image matches it in {pre_folder}'))
+    return samples
+
+
+def source_token(path_key: str) -> str:
+    """The folder token of a loader's path key: ``'s2_path'`` -> ``'s2'``."""
+    return path_key[:-len('_path')] if path_key.endswith('_path') and len(path_key) > 5 else path_key
+
+
+def find_source_folders(folder: str | os.PathLike, suffix: str, path_keys: tuple[str, ...]) -> list[Sample]:
+    """Samples of several files (a loader with path keys ``s2_path``, ``s1_path``, ...) in sibling folders named after
+    the keys (``s2/``, ``s1/``, or ``s2_<x>/``, ``s1_<x>/`` pairs of folders), files matched by name with the
+    folder tokens ignored (``x_s2_001.tif`` <-> ``x_s1_001.tif``). See :mod:`geospatial_mm.datasets.paired_folders`.
+    The first key's file is the primary (its size and georeference go to the outputs)."""
+    from geospatial_mm.datasets.paired_folders import match_group, token_folder_groups
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f'{folder}: input folder not found')
+    tokens = [source_token(k) for k in path_keys]
+    key_of = dict(zip(tokens, path_keys))
+    groups = token_folder_groups(folder, tokens)
+    if not groups:
+        raise FileNotFoundError(f'{folder}: this config reads {len(tokens)} file(s) per sample ({", ".join(path_keys)}'
+                                f'): expected the sub-folders {", ".join(t + "/" for t in tokens)} (or '
+                                f'{", ".join(t + "_<name>/" for t in tokens)}), found none')
+    samples = []
+    for group, folders in sorted(groups.items()):
+        for match in match_group(folders, tokens, suffix, group=group):
+            paths = {key_of[t]: str(p) for t, p in match.files.items()}
+            primary = paths.get(path_keys[0]) or next(iter(paths.values()), str(folder))
+            samples.append(Sample(match.name, paths if not match.problem else {}, primary, problem=match.problem))
+    counts = Counter(s.name for s in samples if not s.problem)
+    repeated = sorted(n for n, c in counts.items() if c > 1)
+    if repeated:
+        raise ValueError(f'{folder}: several samples would write the same outputs {repeated[:5]} (files of '
+                         'different source-folder groups with the same name)')
     return samples

@@ -70,17 +70,17 @@ def colorize(label: np.ndarray, palette: Sequence[Sequence[int]], ignore_colour=
     return out
 
 
-def save_preview(path: str | Path, panels: Sequence[tuple[str, np.ndarray]], classes: Sequence[str],
-                 palette: Sequence[Sequence[int]], title: str | None = None, show_nodata: bool = True) -> Path:
-    """A PNG with the ``(title, (h, w, 3) uint8)`` panels side by side and a legend of every class (and of the
-    no-data colour) below."""
+def preview_figure(panels: Sequence[tuple[str, np.ndarray]], classes: Sequence[str],
+                   palette: Sequence[Sequence[int]], title: str | None = None, show_nodata: bool = True):
+    """A matplotlib figure (Agg) of 400 n x 490 pixels (100 dpi) with the ``n`` ``(title, (h, w, 3) uint8)``
+    panels side by side and a legend of every class (and of the no-data colour) below. Close it when done."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
     n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(4 * n, 4.9), squeeze=False)
+    fig, axes = plt.subplots(1, n, figsize=(4 * n, 4.9), dpi=100, squeeze=False)
     for ax, (name, image) in zip(axes[0], panels):
         ax.imshow(image, interpolation='nearest')
         ax.set_title(name)
@@ -93,6 +93,27 @@ def save_preview(path: str | Path, panels: Sequence[tuple[str, np.ndarray]], cla
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.06 + 0.04 * ((len(handles) - 1) // 6), 1, 0.97))
+    return fig
+
+
+def render_preview(panels: Sequence[tuple[str, np.ndarray]], classes: Sequence[str],
+                   palette: Sequence[Sequence[int]], title: str | None = None, show_nodata: bool = True) -> np.ndarray:
+    """The figure of :func:`save_preview` as an ``(H, W, 3)`` uint8 array (for a visualizer's ``add_image``)."""
+    import matplotlib.pyplot as plt
+    fig = preview_figure(panels, classes, palette, title, show_nodata)
+    try:
+        fig.canvas.draw()
+        return np.ascontiguousarray(np.asarray(fig.canvas.buffer_rgba())[..., :3])
+    finally:
+        plt.close(fig)
+
+
+def save_preview(path: str | Path, panels: Sequence[tuple[str, np.ndarray]], classes: Sequence[str],
+                 palette: Sequence[Sequence[int]], title: str | None = None, show_nodata: bool = True) -> Path:
+    """A PNG with the ``(title, (h, w, 3) uint8)`` panels side by side and a legend of every class (and of the
+    no-data colour) below, written atomically."""
+    import matplotlib.pyplot as plt
+    fig = preview_figure(panels, classes, palette, title, show_nodata)
     try:
         return write_png_atomic(path, lambda tmp: fig.savefig(tmp, dpi=100, format='png'))
     finally:

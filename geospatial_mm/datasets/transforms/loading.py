@@ -68,10 +68,14 @@ class LoadGeospatialImageFromFile(BaseTransform):
         frames: band groups of one file stacked as frames, e.g. ``[[0, 1, 2], [3, 4, 5]]`` (exclusive with several
             files; ``bands`` is then ignored).
         scale: multiply valid pixels by this constant (e.g. 0.0001 for reflectance stored as int16 x 10000).
+        clip: ``(low, high)`` in file units: values are clipped to it before scaling (e.g. ``(0, 10000)``).
+        offset: added after scaling (e.g. ``clip=(-25, 0), scale=1/25, offset=1`` maps -25..0 dB to 0..1).
+        nan_replace: NaN values of a float raster are replaced by this value (in file units, before clipping and
+            scaling), each value on its own; they are then ordinary values, not nodata.
         nodata: the nodata value; None takes the file's own (if it has one).
         nodata_replace: value written into nodata pixels (in output units, after scaling).
-        nan_is_nodata: treat NaN as nodata in float rasters.
-        to_float32: output float32 (else the file's dtype; nodata is then replaced but nothing is scaled).
+        nan_is_nodata: treat NaN as nodata in float rasters (unless ``nan_replace`` replaces them).
+        to_float32: output float32 (else the file's dtype; nodata is then replaced but nothing is clipped or scaled).
         backend: ``'rasterio'`` (windowed reads) or ``'tifffile'``.
         key / path_key: where to put the image / where to find its path(s).
     """
@@ -79,9 +83,18 @@ class LoadGeospatialImageFromFile(BaseTransform):
     def __init__(self, bands: Sequence[int] | None = None, frames: Sequence[Sequence[int]] | None = None,
                  scale: float | None = None, nodata: float | None = None, nodata_replace: float = 0.0,
                  nan_is_nodata: bool = True, to_float32: bool = True, backend: str = 'rasterio',
-                 key: str = 'img', path_key: str = 'img_path', window_key: str = 'read_window') -> None:
+                 key: str = 'img', path_key: str = 'img_path', window_key: str = 'read_window',
+                 clip: Sequence[float] | None = None, offset: float | None = None,
+                 nan_replace: float | None = None) -> None:
         if frames is not None and bands is not None:
             raise ValueError('give either bands or frames (band groups), not both')
+        if clip is not None and (len(clip) != 2 or not clip[0] <= clip[1]):
+            raise ValueError(f'clip must be (low, high) with low <= high, got {clip}')
+        if not to_float32 and (clip is not None or offset is not None or scale is not None):
+            raise ValueError('clip, scale and offset need to_float32=True')
+        self.clip = tuple(float(c) for c in clip) if clip is not None else None
+        self.offset = offset
+        self.nan_replace = nan_replace
         self.bands = list(bands) if bands is not None else None
         self.frames = [list(f) for f in frames] if frames is not None else None
         if self.frames is not None and len({len(f) for f in self.frames}) != 1:
@@ -99,7 +112,16 @@ class LoadGeospatialImageFromFile(BaseTransform):
     # -- reading -----------------------------------------------------------------------------------------------
     def _read(self, path: str, bands, window) -> tuple[np.ndarray, np.ndarray, RasterMeta]:
         data, meta = read_raster(path, bands, window, self.backend)  # one open for header and pixels
-        nodata = self.nodata if self.nodata is not None else meta.nodata
+        data, invalid = self.convert(data, meta.nodata)
+        return data, invalid, meta
+
+    def convert(self, data: np.ndarray, file_nodata: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """File values ``(C, H, W)`` -> ``(output values, nodata mask (H, W))``: NaN replacement, nodata detection
+        (``nodata``, else ``file_nodata``), float32, clipping, scaling, offset, nodata replacement. Previews use it
+        on decimated reads, so they show the values the model sees."""
+        if self.nan_replace is not None and data.dtype.kind == 'f':
+            data = np.where(np.isnan(data), np.asarray(self.nan_replace, data.dtype), data)
+        nodata = self.nodata if self.nodata is not None else file_nodata
         invalid = np.zeros(data.shape[1:], dtype=bool)
         if nodata is not None and not np.isnan(nodata):
             invalid |= (data == np.asarray(nodata).astype(data.dtype)).any(axis=0)
@@ -107,11 +129,17 @@ class LoadGeospatialImageFromFile(BaseTransform):
             invalid |= np.isnan(data).any(axis=0)
         if self.to_float32:
             data = data.astype(np.float32)
+            if self.clip is not None:
+                np.clip(data, self.clip[0], self.clip[1], out=data)
             if self.scale is not None:
                 data *= np.float32(self.scale)
+            if self.offset is not None:
+                data += np.float32(self.offset)
+        elif invalid.any():
+            data = data.copy()
         if invalid.any():
             data[:, invalid] = self.nodata_replace
-        return data, invalid, meta
+        return data, invalid
 
     def load(self, paths: list[str], window) -> dict:
         if self.frames is not None and len(paths) != 1:
@@ -161,7 +189,8 @@ class LoadGeospatialImageFromFile(BaseTransform):
 
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}(bands={self.bands}, frames={self.frames}, scale={self.scale}, '
-                f'nodata={self.nodata}, nodata_replace={self.nodata_replace}, backend={self.backend!r})')
+                f'clip={self.clip}, offset={self.offset}, nan_replace={self.nan_replace}, nodata={self.nodata}, '
+                f'nodata_replace={self.nodata_replace}, backend={self.backend!r})')
 
 
 @TRANSFORMS.register_module()
@@ -206,6 +235,86 @@ class LoadGeospatialImagePair(BaseTransform):
         results['ori_shape'] = results['img_shape']
         results['num_frames'] = 1
         return results
+
+
+@TRANSFORMS.register_module()
+class LoadGeospatialBandGroups(BaseTransform):
+    """Band groups from several co-registered files of one sample (e.g. Sentinel-2 and Sentinel-1 rasters), each
+    file read with its own settings, concatenated along channels into one float32 ``(H, W, C)`` image.
+
+    Args:
+        sources: one dict per file, in channel order: ``path_key`` (where the sample's path of that file is),
+            ``bands`` (0-based, required) and any other :class:`LoadGeospatialImageFromFile` argument for that file
+            (``scale``, ``clip``, ``offset``, ``nan_replace``, ``nodata``, ``nodata_replace``, ...).
+        key: where the image goes.
+        backend, window_key: as for :class:`LoadGeospatialImageFromFile`, shared by every file.
+
+    The files must have the same size, CRS and transform (an error names the file that differs). A pixel is nodata
+    (``nodata_mask``) when it is nodata in any file; its values are then every file's ``nodata_replace``.
+    ``geo_meta`` is that of the first file, with ``path`` listing every file and ``sources`` giving each file's path
+    key, path and bands.
+    """
+
+    def __init__(self, sources: Sequence[dict], key: str = 'img', backend: str = 'rasterio',
+                 window_key: str = 'read_window') -> None:
+        if not sources:
+            raise ValueError('LoadGeospatialBandGroups needs at least one source')
+        self.sources = [dict(s) for s in sources]
+        self.loaders = []
+        for i, source in enumerate(self.sources):
+            args = dict(source)
+            path_key = args.pop('path_key', None)
+            if not path_key or args.get('bands') is None:
+                raise ValueError(f'source {i} of LoadGeospatialBandGroups needs a path_key and its bands, got {source}')
+            if 'frames' in args or 'key' in args or 'to_float32' in args:
+                raise ValueError(f'source {i}: frames, key and to_float32 are not per-source settings')
+            self.loaders.append(LoadGeospatialImageFromFile(path_key=path_key, backend=backend, window_key=window_key,
+                                                            **args))
+        keys = [loader.path_key for loader in self.loaders]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f'every source needs its own path_key, got {keys}')
+        self.key = key
+        self.window_key = window_key
+
+    @property
+    def path_keys(self) -> list[str]:
+        return [loader.path_key for loader in self.loaders]
+
+    def channel_sources(self) -> list[tuple[LoadGeospatialImageFromFile, int]]:
+        """For every output channel: the loader of its file and its 0-based band in that file."""
+        return [(loader, band) for loader in self.loaders for band in loader.bands]
+
+    def transform(self, results: dict) -> dict:
+        window = results.get(self.window_key)
+        missing = [k for k in self.path_keys if not results.get(k)]
+        if missing:
+            raise KeyError(f'sample {results.get("img_path") or results.get(self.path_keys[0])} has no path for '
+                           f'{missing} (LoadGeospatialBandGroups reads {self.path_keys})')
+        paths = [os.fspath(results[k]) for k in self.path_keys]
+        loaded = [loader.load([p], window) for loader, p in zip(self.loaders, paths)]
+        for p, out in zip(paths[1:], loaded[1:]):
+            why = _same_georef(loaded[0]['meta'], out['meta'])
+            if why:
+                raise RasterError(f'{p}: not co-registered with {paths[0]} of the same sample: {why}')
+        nodata_mask = np.logical_or.reduce([o['nodata_mask'] for o in loaded])
+        if nodata_mask.any():  # a pixel that is nodata in one file is nodata in all: each file's replacement value
+            for loader, out in zip(self.loaders, loaded):
+                out['img'][nodata_mask] = loader.nodata_replace
+        img = np.concatenate([o['img'] for o in loaded], axis=2) if len(loaded) > 1 else loaded[0]['img']
+        results[self.key] = img
+        results['img_shape'] = img.shape[:2]
+        results['ori_shape'] = img.shape[:2]
+        results['num_frames'] = 1
+        results['nodata_mask'] = nodata_mask
+        results['geo_meta'] = dict(loaded[0]['geo_meta'], path=paths, bands=[b for loader in self.loaders
+                                                                              for b in loader.bands],
+                                   sources=[dict(path_key=k, path=p, bands=list(loader.bands), count=o['meta'].count)
+                                            for k, p, loader, o in zip(self.path_keys, paths, self.loaders, loaded)])
+        results['img_keys'] = [self.key]
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(sources={self.sources})'
 
 
 @TRANSFORMS.register_module()

@@ -1,0 +1,207 @@
+"""Samples made of several files in sibling folders, one folder per source, matched by name.
+
+The layout of SEN12MS, DFC2020 and of unlabeled Sentinel-1/Sentinel-2 folder pairs::
+
+    root/s1/x_s1_001.tif    root/s2/x_s2_001.tif      (or root/s1/x_001.tif and root/s2/x_001.tif)
+    scene/s1_7/ROIs1158_spring_s1_7_p30.tif   scene/s2_7/...   scene/lc_7/...        (SEN12MS)
+    ROIs0000_validation/s1_validation/ROIs0000_validation_s1_0_p0.tif   .../s2_validation/...   .../dfc_validation/...
+
+Each source has a *token* (``s1``, ``s2``, ``lc``, ``dfc``). Its folder is named after the token, alone or followed by
+``_<group>`` (``s2``, ``s2_7``, ``s2_validation``); folders of the same group belong together. Within a group, files
+match when their names are equal once every token standing as a word of its own (between ``_``, ``.``, ``-`` or the
+ends of the name) is removed: ``x_s1_001.tif`` and ``x_s2_001.tif`` both become ``x_001.tif``, and ``ROIs1158``
+keeps its ``s1`` (it is part of a longer word).
+"""
+from __future__ import annotations
+
+import functools
+import os.path as osp
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from mmseg.datasets import BaseSegDataset
+from mmseg.registry import DATASETS
+
+_SEPARATORS = '_.-'
+
+
+@functools.lru_cache(maxsize=64)
+def _token_regex(tokens: tuple[str, ...]) -> re.Pattern:
+    alternatives = '|'.join(re.escape(t) for t in sorted(tokens, key=len, reverse=True))
+    return re.compile(rf'(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])', re.IGNORECASE)
+
+
+def strip_tokens(name: str, tokens: Sequence[str]) -> str:
+    """``name`` without the tokens that stand as words of their own, separators collapsed:
+    ``strip_tokens('ROIs1158_spring_s2_7_p30.tif', ['s1', 's2'])`` -> ``'ROIs1158_spring_7_p30.tif'``."""
+    out = _token_regex(tuple(tokens)).sub('', name)
+    out = re.sub(rf'([{_SEPARATORS}])[{_SEPARATORS}]+', r'\1', out)
+    return out.strip(_SEPARATORS) or name
+
+
+def folder_token(name: str, tokens: Sequence[str]) -> tuple[str, str] | None:
+    """``(token)`` of a source folder (``'s2_7'`` -> ``('s2', '7')``, ``'s2'`` -> ``('s2', '')``), or None."""
+    for token in sorted(tokens, key=len, reverse=True):
+        if name == token:
+            return token, ''
+        if name.startswith(token + '_') and len(name) > len(token) + 1:
+            return token, name[len(token) + 1:]
+    return None
+
+
+def token_folder_groups(root: str | Path, tokens: Sequence[str]) -> dict[str, dict[str, Path]]:
+    """The source folders directly under ``root``: ``{group: {token: folder}}`` (folders of other tokens are not
+    looked at)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f'{root}: folder not found')
+    groups: dict[str, dict[str, Path]] = {}
+    for sub in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith('.')):
+        found = folder_token(sub.name, tokens)
+        if found:
+            token, group = found
+            groups.setdefault(group, {})[token] = sub
+    return groups
+
+
+@dataclass
+class Match:
+    """Files of one sample: ``name`` (the primary file's name without tokens and suffix), ``files`` (token ->
+    path); ``problem`` says why the sample is incomplete (then ``files`` holds the file the problem is about and
+    may lack the primary)."""
+    name: str
+    files: dict
+    problem: str | None = None
+
+
+def match_group(folders: dict[str, Path], tokens: Sequence[str], suffix: str, group: str = '') -> list[Match]:
+    """Match the ``*<suffix>`` files of one group's ``folders`` (token -> folder) by name.
+
+    ``tokens[0]`` is the primary source: every one of its files is a sample. A sample missing the file of another
+    token gets a ``problem``, as does a file of another source that no primary file matches, and a file whose name
+    matches another's of the same folder.
+    """
+    primary = tokens[0]
+    expected = primary + (f'_{group}' if group else '')
+    if primary not in folders:
+        orphans = [p for f in folders.values() for p in _files(f, suffix)]
+        if not orphans:
+            return [Match(group or primary, {}, f'{", ".join(map(str, folders.values()))}: no {expected} folder '
+                                                'beside it')]
+        return [Match(_stem(strip_tokens(p.name, tokens), suffix), {folder_token(p.parent.name, tokens)[0]: p},
+                      f'{p}: no {expected} folder beside {p.parent}') for p in orphans]
+    by_token: dict[str, dict[str, Path]] = {}
+    matches: list[Match] = []
+    for token in tokens:
+        if token not in folders:
+            continue
+        keyed: dict[str, Path] = {}
+        for p in _files(folders[token], suffix):
+            key = strip_tokens(p.name, tokens)
+            if key in keyed:
+                matches.append(Match(_stem(key, suffix), {token: p}, f'{p}: its name matches {keyed[key].name} of '
+                                     f'the same folder once the tokens {list(tokens)} are removed'))
+                continue
+            keyed[key] = p
+        by_token[token] = keyed
+    for key, path in sorted(by_token[primary].items()):
+        files = {primary: path}
+        problem = None
+        for token in tokens[1:]:
+            partner = by_token.get(token, {}).get(key)
+            if partner is not None:
+                files[token] = partner
+            elif problem is None:
+                where = folders.get(token)
+                problem = (f'{path}: no {token} file matches it in {where}' if where is not None else
+                           f'{path}: no {token} folder for it (expected {token}' + (f'_{group}' if group else '') +
+                           f' beside {path.parent})')
+        matches.append(Match(_stem(key, suffix), files, problem))
+    for token in tokens[1:]:
+        for key, path in sorted(by_token.get(token, {}).items()):
+            if key not in by_token[primary]:
+                matches.append(Match(_stem(key, suffix), {token: path}, f'{path}: no {primary} file matches it in '
+                                     f'{folders[primary]}'))
+    return matches
+
+
+def _stem(key: str, suffix: str) -> str:
+    stem = key[:-len(suffix)] if key.endswith(suffix) and len(key) > len(suffix) else Path(key).stem
+    return stem.strip(_SEPARATORS) or key
+
+
+def _files(folder: Path, suffix: str) -> list[Path]:
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.name.endswith(suffix)
+                  and not p.name.startswith('.'))
+
+
+@DATASETS.register_module()
+class PairedFolderSegDataset(BaseSegDataset):
+    """Samples whose sources lie in sibling folders (see the module's description), e.g. unlabeled Sentinel-1/2
+    pairs under ``root/s1`` and ``root/s2``.
+
+    Args:
+        sources: path key -> token, in channel order, the first being the primary (its file is ``img_path`` and
+            names the sample); the key ``seg_map_path`` marks the labels. E.g.
+            ``dict(s2_path='s2', s1_path='s1', seg_map_path='dfc')``.
+        img_suffix: the files' ending (``.tif``).
+        scene_glob: folders under ``data_prefix['img_path']`` (itself under ``data_root``) that hold source folders
+            (e.g. ``'ROIs*'``); None: the source folders are directly there.
+
+    Every file must have its partners: a missing one is an error naming the file and where its partner was
+    expected. ``metainfo`` must give the classes (subclasses give them).
+    """
+
+    METAINFO = dict(classes=None, palette=None)
+
+    def __init__(self, sources: dict, img_suffix: str = '.tif', scene_glob: str | None = None, **kwargs) -> None:
+        if not sources:
+            raise ValueError('PairedFolderSegDataset needs sources=dict(<path key>=<folder token>, ...)')
+        self.sources = dict(sources)
+        self.scene_glob = scene_glob
+        metainfo = kwargs.get('metainfo') or {}
+        if not metainfo.get('classes'):
+            raise ValueError(f'{type(self).__name__} needs metainfo=dict(classes=(...), palette=[...])')
+        kwargs.setdefault('data_prefix', dict(img_path=''))
+        super().__init__(img_suffix=img_suffix, seg_map_suffix=img_suffix, **kwargs)
+
+    # -- what subclasses refine ------------------------------------------------------------------------------------
+    def scene_folders(self, root: Path) -> list[Path]:
+        """Folders holding source folders."""
+        if not root.is_dir():
+            raise FileNotFoundError(f'{root}: data folder not found')
+        if not self.scene_glob:
+            return [root]
+        scenes = sorted(p for p in root.glob(self.scene_glob) if p.is_dir())
+        if not scenes:
+            raise FileNotFoundError(f'{root}: no folder matches {self.scene_glob!r}')
+        return scenes
+
+    def select_groups(self, scene: Path, groups: dict[str, dict[str, Path]]) -> list[str]:
+        """The groups of ``scene`` that belong to this dataset (all of them here)."""
+        return sorted(groups)
+
+    # -- mmseg -----------------------------------------------------------------------------------------------------
+    def load_data_list(self) -> list[dict]:
+        root = Path(self.data_prefix.get('img_path') or self.data_root or '.')
+        tokens = list(self.sources.values())
+        key_of = {token: key for key, token in self.sources.items()}
+        data_list = []
+        for scene in self.scene_folders(root):
+            groups = token_folder_groups(scene, tokens)
+            if not groups:
+                raise FileNotFoundError(f'{scene}: no source folder: expected sub-folders named '
+                                        + ', '.join(f'{t} or {t}_<name>' for t in tokens))
+            for group in self.select_groups(scene, groups):
+                for match in match_group(groups[group], tokens, self.img_suffix, group=group):
+                    if match.problem:
+                        raise FileNotFoundError(match.problem)
+                    info = {key_of[t]: str(p) for t, p in match.files.items()}
+                    info.update(img_path=str(match.files[tokens[0]]), sample_id=match.name,
+                                label_map=self.label_map, reduce_zero_label=self.reduce_zero_label, seg_fields=[])
+                    data_list.append(info)
+        if not data_list:
+            raise FileNotFoundError(f'{root}: no sample (no {tokens[0]} file ending with {self.img_suffix!r})')
+        return sorted(data_list, key=lambda d: osp.basename(d['img_path']))

@@ -1,0 +1,3 @@
+from .average_accuracy import AAIoUMetric
+
+__all__ = ['AAIoUMetric']
