@@ -45,7 +45,7 @@ class TilingOptions:
     def __post_init__(self) -> None:
         if self.size <= 0:
             raise ValueError(f'the tile size must be positive, got {self.size}')
-        if not 0 <= self.overlap < self.size:
+        if self.random_tiles is None and not 0 <= self.overlap < self.size:  # random tiles ignore the overlap
             raise ValueError(f'the overlap must be at least 0 and less than the tile size {self.size}, '
                              f'got {self.overlap}')
         if self.connectivity not in CONNECTIVITY:
