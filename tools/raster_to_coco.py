@@ -9,6 +9,7 @@ raster is clipped to it (a window when the grids line up, as ``rio clip --like``
 raster's grid otherwise). Writes, under -o:
 
     images/<split>/<class raster name>_r<row>_c<col>.tif     the data tiles (bands -b), georeferenced
+    labels/<split>/<class raster name>_r<row>_c<col>.tif     the class raster's tiles
     annotations/instances_<split>.json                       COCO: every connected component of a class is one
                                                              instance (polygon, or RLE when it has holes)
 

@@ -10,8 +10,8 @@ random positions; tiles with fewer than ``min_positive`` labelled pixels can be 
 Every connected component of each class inside a tile is one instance. Its segmentation is a COCO polygon when one
 outline without holes reproduces the component exactly (checked by rasterising it with pycocotools), otherwise -
 holes, parts touching only at a corner - a COCO RLE of the exact mask. Components smaller than ``min_area`` pixels
-are dropped. Tiles are GeoTIFFs in the data's type with the class raster's CRS and the transform of their window,
-so every tile stays georeferenced.
+are dropped. Tiles of both rasters are GeoTIFFs in their own data type with the class raster's CRS and the transform
+of their window, so every tile stays georeferenced.
 """
 from __future__ import annotations
 
@@ -310,8 +310,8 @@ def make_coco_tiles(pairs: Sequence[tuple[str, str]], out_dir: str | os.PathLike
                     split: str = 'train') -> TilingReport:
     """Tile every ``(data raster, class raster)`` pair into ``out_dir``.
 
-    Writes ``images/<split>/<class raster name>_r<row>_c<col>.tif`` and ``annotations/instances_<split>.json``
-    for ``split`` (or for 'train' and 'val' with ``val_fraction``, see :func:`split_rows`); class value ``v`` is
+    Writes ``images/<split>/<class raster name>_r<row>_c<col>.tif`` (data tiles), the class raster's tiles under the
+    same names in ``labels/<split>/``, and ``annotations/instances_<split>.json`` for ``split`` (or for 'train' and 'val' with ``val_fraction``, see :func:`split_rows`); class value ``v`` is
     category ``v`` named ``classes[v - 1]``.
     """
     from geospatial_mm.engine.launch import write_json_atomic
@@ -377,11 +377,13 @@ def _tile_region(reader: LabelGridReader, coco: CocoSplit, out_dir: Path, stem: 
         row, col, h, w = window
         file_name = f'{stem}_r{row:05d}_c{col:05d}.tif'
         image_id = len(coco.images) + 1
+        transform = reader.tile_transform(window)
         write_tile(out_dir / 'images' / coco.name / file_name, reader.read_data(window, bands), reader.label.crs,
-                   reader.tile_transform(window), reader.data.nodata, descriptions)
+                   transform, reader.data.nodata, descriptions)
+        write_tile(out_dir / 'labels' / coco.name / file_name, label[None], reader.label.crs, transform,
+                   reader.label.nodata, ['class'])
         coco.images.append(dict(id=image_id, file_name=file_name, width=w, height=h, window=[row, col, h, w],
-                                source=reader.data_path, label=reader.label_path,
-                                transform=list(reader.tile_transform(window))[:6]))
+                                source=reader.data_path, label=reader.label_path, transform=list(transform)[:6]))
         for value, mask in component_masks(label, valid, class_values, options.connectivity, options.min_area):
             coco.annotations.append(annotation(mask, value, image_id, len(coco.annotations) + 1))
     return len(written)

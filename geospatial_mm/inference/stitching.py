@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .tiling import Tile
+from .tiling import RollingBand, Tile
 
 
 @dataclass
@@ -43,8 +43,11 @@ class Resolved:
         return 'uint16' if self.count < np.iinfo(np.uint16).max else 'uint32'
 
 
-class InstanceStitcher:
-    """Paint and merge tile instances into a rolling band of ``band_height`` rows of a ``width``-pixel raster."""
+class InstanceStitcher(RollingBand):
+    """Paint and merge tile instances into a rolling band of ``band_height`` rows of a ``width``-pixel raster.
+
+    ``advance_to(row)`` / ``finish(height)`` hand out ``(top row, provisional ids)`` of the rows that are final.
+    """
 
     def __init__(self, width: int, band_height: int, merge_thr: float = 0.5) -> None:
         if not 0 < merge_thr <= 1:
@@ -138,6 +141,7 @@ class InstanceStitcher:
 
     # -- rows -------------------------------------------------------------------------------------------------
     def _take(self, n: int) -> tuple[int, np.ndarray]:
+        """The first ``n`` rows as (top row, provisional ids), counted into the areas; then shift the band up."""
         top = self.top
         out = self.ids[:n].copy()
         counts = np.bincount(out.ravel(), minlength=len(self.area))
@@ -151,18 +155,6 @@ class InstanceStitcher:
         self.covered[keep:] = False
         self.top += n
         return top, out
-
-    def advance_to(self, row: int) -> tuple[int, np.ndarray] | None:
-        """Hand out rows ``[top, row)`` (provisional ids); None when there are none."""
-        n = row - self.top
-        if n <= 0:
-            return None
-        if n > self.band_height:
-            raise RuntimeError(f'cannot advance by {n} rows, more than the band of {self.band_height}')
-        return self._take(n)
-
-    def finish(self, height: int) -> tuple[int, np.ndarray] | None:
-        return self.advance_to(height)
 
     def resolve(self, min_area: int = 0) -> Resolved:
         """Lookup tables from provisional ids to final instances (call after :meth:`finish`)."""

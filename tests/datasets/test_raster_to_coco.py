@@ -120,6 +120,9 @@ def test_data_larger_than_the_labels_is_clipped_and_every_tile_is_georeferenced(
                 assert (src.count, src.height, src.width, src.dtypes[0]) == (1, h, w, 'int32')
                 # the tile's pixels are the data's pixels at the same place on the ground
                 assert np.array_equal(src.read(1), data[1, row + 7:row + 7 + h, col + 11:col + 11 + w])
+            with rasterio.open(tmp_path / 'out' / 'labels' / split / image['file_name']) as src:
+                assert src.transform == LABEL_TRANSFORM * Affine.translation(col, row) and src.nodata == 255
+                assert np.array_equal(src.read(1), label[row:row + h, col:col + w])
             # each tile's instances are the connected components of its window
             window = label[row:row + h, col:col + w]
             n = sum(int(m.sum() >= 4) for m in _components(window))
