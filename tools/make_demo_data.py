@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Write small, learnable synthetic datasets laid out on disk exactly like the real ones.
 
-    python tools/make_demo_data.py OUT [--datasets burn_scars sen1floods11 crop] [--size 512] [--scenes 8 4]
+    python tools/make_demo_data.py OUT [--datasets burn_scars sen1floods11 crop slumps] [--size 512] [--scenes 8 4]
 
 * ``burn_scars``: OUT/hls_burn_scars/{training,validation}/subsetted_512x512_HLS.S30.T<tile>.<yyyyddd>.v1.4_merged.tif
   (6 float32 reflectance bands, nodata -9999) and ``.mask.tif`` (int16: 1 burn scar, 0 unburnt, -1 missing);
@@ -211,10 +211,11 @@ SLUMP_SOIL = np.array([900, 1150, 1350, 1700, 3300, 2900], float)  # bare, wet t
 def slump_shapes(rng: np.random.Generator, height: int, width: int, count: int,
                  centres: list | None = None) -> np.ndarray:
     """uint8 class raster (1 slump, 0 background) of ``count`` separate irregular slumps, some with a vegetated
-    island (a hole); ``centres`` (row, col, radius) places slumps there first."""
+    island (a hole); ``centres`` (row, col, radius) places slumps without a hole there first."""
     yy, xx = np.mgrid[:height, :width]
     label = np.zeros((height, width), np.uint8)
     placed = list(centres or [])
+    given = len(placed)
     attempts = 0
     while len(placed) < count and attempts < 200 * count:
         attempts += 1
@@ -222,12 +223,13 @@ def slump_shapes(rng: np.random.Generator, height: int, width: int, count: int,
         cy, cx = rng.uniform(r, height - r), rng.uniform(r, width - r)
         if all((cy - py) ** 2 + (cx - px) ** 2 > (r + pr + 6) ** 2 for py, px, pr in placed):
             placed.append((cy, cx, r))
-    for cy, cx, r in placed:
+    for k, (cy, cx, r) in enumerate(placed):
         angle = np.arctan2(yy - cy, xx - cx)
         wobble = 1 + 0.18 * np.sin(3 * angle + rng.uniform(0, 6.3)) + 0.1 * np.sin(5 * angle + rng.uniform(0, 6.3))
         dist = np.hypot((yy - cy) / rng.uniform(0.7, 1.0), xx - cx)
         shape = dist <= r * wobble
-        if r > 9 and rng.random() < 0.35:  # an island of tundra left inside the scar
+        island = r > 9 and rng.random() < 0.35
+        if island and k >= given:  # an island of tundra left inside the scar (not in the slumps placed on purpose)
             shape &= np.hypot(yy - cy, xx - cx) > 0.3 * r
         label[shape] = 1
     return label
@@ -279,7 +281,8 @@ def main(argv=None) -> int:
     parser.add_argument('out', type=Path, help='output folder (datasets go in sub-folders named as the real ones)')
     parser.add_argument('--datasets', nargs='+', choices=sorted(MAKERS), default=sorted(MAKERS))
     parser.add_argument('--size', type=int, default=None,
-                        help='raster side in pixels (default: 512 for burn scars and Sen1Floods11, 224 for crops)')
+                        help='raster side in pixels (default: 224 for crops, 512 for the others; slumps: the labelled '
+                        'part of the scene)')
     parser.add_argument('--scenes', type=int, nargs=2, default=(12, 4), metavar=('TRAIN', 'VAL'))
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--scene-sizes', type=int, nargs='+', default=[], metavar='SIDE',

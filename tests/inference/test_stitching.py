@@ -13,6 +13,7 @@ from shapely.geometry import shape
 from test_streaming import make_checkpoint
 
 from geospatial_mm.inference.detection import DetectionRasterPredictor
+from geospatial_mm.inference.runner import outputs_complete
 from geospatial_mm.inference.sources import Sample
 from geospatial_mm.inference.stitching import InstanceStitcher
 from geospatial_mm.inference.tiling import TileGrid
@@ -178,6 +179,9 @@ def test_detection_predictor_writes_merged_georeferenced_instances_and_polygons(
         assert feature['properties']['area_pixels'] == pixels
         assert geometry.area == pytest.approx(pixels * 4.0)  # 2 m pixels, holes kept
         assert geometry.geom_type == 'Polygon'  # the parts of a cut object are one polygon again
+    assert outputs_complete(paths)  # what --skip-existing checks: the GeoJSON counts too
+    paths['geojson'].unlink()
+    assert not outputs_complete(paths)
     holed = next(f for f in features if f['id'] == ids[100, 10])
     assert len(holed['geometry']['coordinates']) == 2  # outer ring and the hole
     x, y = rasterio.transform.xy(transform, 100, 10, offset='ul')
