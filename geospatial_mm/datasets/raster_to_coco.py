@@ -122,7 +122,7 @@ class LabelGridReader:
         a, b, c, d, e, f = tuple(data.transform)[:6]
         la, lb, lc, ld, le, lf = tuple(label.transform)[:6]
         same_crs = data.crs == label.crs
-        same_pixels = np.allclose([a, b, d, e], [la, lb, ld, le], rtol=1e-9, atol=1e-12 * max(abs(a), abs(e)))
+        same_pixels = np.allclose([a, b, d, e], [la, lb, ld, le], rtol=1e-9, atol=1e-12)
         if same_crs and same_pixels and b == 0 and d == 0:
             col = (lc - c) / a
             row = (lf - f) / e

@@ -186,3 +186,18 @@ def test_detection_predictor_writes_merged_georeferenced_instances_and_polygons(
     assert len(holed['geometry']['coordinates']) == 2  # outer ring and the hole
     x, y = rasterio.transform.xy(transform, 100, 10, offset='ul')
     assert shape(holed['geometry']).bounds[:2] == (x, y - 80.0)  # (left, bottom) of rows 100-139 on the ground
+
+
+def test_a_raster_smaller_than_a_tile_is_padded_and_cut_back(tmp_path, det_ckpt):
+    truth = np.zeros((40, 50), np.int32)
+    truth[10:20, 30:45] = 1
+    path = write_geotiff(tmp_path / 'small.tif', np.ones((6, 40, 50), np.uint16), crs='EPSG:32608')
+    predictor = OracleDetector(TINY_DET, str(det_ckpt), min_area=200)
+    predictor.truth = truth
+    paths = predictor.predict(Sample('small', {'img_path': str(path)}, str(path)), tmp_path / 'out')
+    with rasterio.open(paths['instances']) as src:
+        assert src.shape == (40, 50) and not src.read(1).any()  # the only object (150 px) is below --min-area
+    predictor.min_area = 0
+    paths = predictor.predict(Sample('small', {'img_path': str(path)}, str(path)), tmp_path / 'out')
+    with rasterio.open(paths['instances']) as src:
+        assert np.array_equal(src.read(1), truth.astype(np.uint16))
