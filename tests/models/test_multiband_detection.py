@@ -7,12 +7,17 @@ from conftest import ROOT
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmengine.config import Config
-from mmengine.registry import init_default_scope
+from mmengine.registry import DefaultScope
 
 import geospatial_mm  # noqa: F401
 from geospatial_mm.models.backbones import MultiBandResNet, PretrainedMismatchError, adapt_first_conv
 
-init_default_scope('mmdet')
+
+@pytest.fixture(autouse=True)
+def mmdet_scope():
+    """Build in mmdet's registries whatever scope other tests left set."""
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        yield
 
 
 def _sample(h, w):
