@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """Write small, learnable synthetic datasets laid out on disk exactly like the real ones.
 
-    python tools/make_demo_data.py OUT [--datasets burn_scars sen1floods11 crop] [--size 512] [--scenes 8 4]
+    python tools/make_demo_data.py OUT [--datasets burn_scars sen1floods11 crop slumps] [--size 512] [--scenes 8 4]
 
 * ``burn_scars``: OUT/hls_burn_scars/{training,validation}/subsetted_512x512_HLS.S30.T<tile>.<yyyyddd>.v1.4_merged.tif
   (6 float32 reflectance bands, nodata -9999) and ``.mask.tif`` (int16: 1 burn scar, 0 unburnt, -1 missing);
@@ -22,6 +22,9 @@
   the hold-out scenes written (official hold-out scene numbers), and OUT/dfc2020/ROIs0000_{validation,test}/
   {s1,s2,lc,dfc}_{validation,0}/ROIs0000_<split>_{s1,s2,lc,dfc}_<n>_p<k>.tif (dfc: DFC classes 1-10 at full
   resolution). TRAIN patches go to the SEN12MS training scenes, VAL patches to each of hold-out, validation, test.
+* ``slumps``: OUT/slumps/WV02_20160709_M1BS_10300100591D6600-toa_pansharpen.tif (6-band uint16 TOA reflectance
+  x 10000, nodata 0) and trialrun_label.tif (uint8 class raster: 1 slump, 0 background) over a --size x --size part
+  of it; scenes/slump_scene_000.tif with its class raster in scene_labels/ for model_inference.
 
 Every raster is a GeoTIFF with a CRS and transform. The classes differ in their spectra (and, for the crops, in how
 the spectra change between dates), with noise, so a model must learn them but a short run can: training beats chance.
@@ -456,7 +459,79 @@ def sen12ms(out: Path, size: int, n_train: int, n_val: int, seed: int) -> Path:
     return root
 
 
-MAKERS = dict(burn_scars=burn_scars, sen1floods11=sen1floods11, crop=crop, hephaestus=hephaestus, sen12ms=sen12ms)
+# ------------------------------------------------------------------------------------------ slumps
+SLUMP_SCENE = 'WV02_20160709_M1BS_10300100591D6600-toa_pansharpen'
+SLUMP_TUNDRA = np.array([420, 610, 560, 2900, 2300, 1500], float)  # TOA reflectance x 10000, 6 bands
+SLUMP_SOIL = np.array([900, 1150, 1350, 1700, 3300, 2900], float)  # bare, wet thaw-slump floor: bright, low NIR
+
+
+def slump_shapes(rng: np.random.Generator, height: int, width: int, count: int,
+                 centres: list | None = None) -> np.ndarray:
+    """uint8 class raster (1 slump, 0 background) of ``count`` separate irregular slumps, some with a vegetated
+    island (a hole); ``centres`` (row, col, radius) places slumps without a hole there first."""
+    yy, xx = np.mgrid[:height, :width]
+    label = np.zeros((height, width), np.uint8)
+    placed = list(centres or [])
+    given = len(placed)
+    attempts = 0
+    while len(placed) < count and attempts < 200 * count:
+        attempts += 1
+        r = float(rng.uniform(6, 14))
+        cy, cx = rng.uniform(r, height - r), rng.uniform(r, width - r)
+        if all((cy - py) ** 2 + (cx - px) ** 2 > (r + pr + 6) ** 2 for py, px, pr in placed):
+            placed.append((cy, cx, r))
+    for k, (cy, cx, r) in enumerate(placed):
+        angle = np.arctan2(yy - cy, xx - cx)
+        wobble = 1 + 0.18 * np.sin(3 * angle + rng.uniform(0, 6.3)) + 0.1 * np.sin(5 * angle + rng.uniform(0, 6.3))
+        dist = np.hypot((yy - cy) / rng.uniform(0.7, 1.0), xx - cx)
+        shape = dist <= r * wobble
+        island = r > 9 and rng.random() < 0.35
+        if island and k >= given:  # an island of tundra left inside the scar (not in the slumps placed on purpose)
+            shape &= np.hypot(yy - cy, xx - cx) > 0.3 * r
+        label[shape] = 1
+    return label
+
+
+def slump_image(rng: np.random.Generator, label: np.ndarray) -> np.ndarray:
+    """6-band uint16 TOA reflectance x 10000: tundra with patchy texture, bare soil on the slumps."""
+    from scipy import ndimage
+    h, w = label.shape
+    texture = ndimage.gaussian_filter(rng.normal(0, 1, (h, w)), 3) * 6
+    img = SLUMP_TUNDRA[:, None, None] * (1 + 0.08 * texture[None])
+    img = np.where(label[None] == 1, SLUMP_SOIL[:, None, None], img)
+    img *= 1 + rng.normal(0, 0.06, img.shape)
+    return np.clip(img, 1, 10000).astype(np.uint16)  # 0 is nodata
+
+
+def slumps(out: Path, size: int, n_train: int, n_val: int, seed: int) -> Path:
+    """A 6-band scene (``<SLUMP_SCENE>.tif``, uint16, nodata 0) larger than its class raster
+    (``trialrun_label.tif``, uint8: 1 slump, 0 background), which covers a ``size`` x ``size`` part of it, as in the
+    original layout (a label raster drawn over part of a WorldView scene); and ``scenes/slump_scene_000.tif`` (a
+    separate ``size`` x ``size`` scene for model_inference) with its class raster in ``scene_labels/``, one slump
+    straddling the scene's middle column. ``n_train`` and ``n_val`` are not used: tools/raster_to_coco.py cuts the
+    training and validation tiles."""
+    rng = np.random.default_rng(seed)
+    root = out / 'slumps'
+    margin = 24
+    full = size + 2 * margin
+    label = slump_shapes(rng, full, full, max(2, int(full * full / 1500)))
+    label[:, :margin // 2] = 0  # nodata strip at the swath edge, outside the labelled area
+    img = slump_image(rng, label)
+    img[:, :, :margin // 2] = 0
+    origin = (512000.0, 7620000.0)  # UTM 8N, Tuktoyaktuk coastlands; 2 m pixels
+    write(root / f'{SLUMP_SCENE}.tif', img, 'EPSG:32608', from_origin(*origin, 2, 2), nodata=0)
+    write(root / 'trialrun_label.tif', label[margin:margin + size, margin + 8:margin + 8 + size], 'EPSG:32608',
+          from_origin(origin[0] + 2 * (margin + 8), origin[1] - 2 * margin, 2, 2))
+    scene_label = slump_shapes(rng, size, size, max(2, int(size * size / 1500)), [(size / 2, size / 2, 13.0)])
+    scene_origin = (origin[0] + 2 * full + 1000, origin[1])
+    write(root / 'scenes' / 'slump_scene_000.tif', slump_image(rng, scene_label), 'EPSG:32608',
+          from_origin(*scene_origin, 2, 2), nodata=0)
+    write(root / 'scene_labels' / 'slump_scene_000.tif', scene_label, 'EPSG:32608', from_origin(*scene_origin, 2, 2))
+    return root
+
+
+MAKERS = dict(burn_scars=burn_scars, sen1floods11=sen1floods11, crop=crop, hephaestus=hephaestus, sen12ms=sen12ms,
+              slumps=slumps)
 
 
 def main(argv=None) -> int:
@@ -464,8 +539,8 @@ def main(argv=None) -> int:
     parser.add_argument('out', type=Path, help='output folder (datasets go in sub-folders named as the real ones)')
     parser.add_argument('--datasets', nargs='+', choices=sorted(MAKERS), default=sorted(MAKERS))
     parser.add_argument('--size', type=int, default=None,
-                        help='raster side in pixels (default: 512 for burn scars and Sen1Floods11, 224 for crops, '
-                        '256 for SEN12MS / DFC2020)')
+                        help='raster side in pixels (default: 224 for crops, 256 for SEN12MS / DFC2020, 512 for the '
+                        'others; slumps: the labelled part of the scene)')
     parser.add_argument('--scenes', type=int, nargs=2, default=(12, 4), metavar=('TRAIN', 'VAL'))
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--scene-sizes', type=int, nargs='+', default=[], metavar='SIDE',

@@ -13,7 +13,10 @@ holds the sub-folders s2/ and s1/ (or s2_<x>/ and s1_<x>/ pairs), files matched 
 
 Outputs, per sample, in -output: ``<name>_pred.tif`` (uint8 classes, the config's palette as colour table, class
 names in the metadata, 255 where the input is nodata), with --probabilities ``<name>_prob.tif`` (float32, one band
-per class, -1 where nodata), with --preview-dir ``<name>_preview.png``. Same size, CRS and transform as the input.
+per class, -1 where nodata), with --preview-dir ``<name>_preview.png``. A detection config (default_scope mmdet, e.g.
+configs/slumps_mask_rcnn.py) writes instead ``<name>_instances.tif`` (instance ids, 0 none; instances cut by tile
+borders merged), ``<name>_class_score.tif`` (band 1 class 1..K, band 2 score) and with --geojson
+``<name>_instances.geojson`` (polygons in the raster's CRS). Same size, CRS and transform as the input.
 Scenes of any size are processed in tiles with bounded memory; outputs are written under temporary names and renamed
 when complete. A sample that fails is reported and the others still run; the exit status is then 1.
 """
@@ -52,10 +55,24 @@ def build_parser():
     parser.add_argument('-device', '--device', default='cpu', help="'cpu', 'cuda' or 'cuda:N'")
     parser.add_argument('--post-input', help='folder of post-event images, for pre/post configs')
     parser.add_argument('--batch-size', type=int, default=8, help='tiles per forward pass (default 8)')
-    parser.add_argument('--tile', type=int, help='tile size in pixels (default: the config\'s sliding window)')
-    parser.add_argument('--stride', type=int, help='tile step in pixels (default: the config\'s, or tile/2)')
+    parser.add_argument('--tile', type=int,
+                        help='tile size in pixels (default: the config\'s sliding window; detection configs: '
+                        'tile_size)')
+    parser.add_argument('--stride', type=int,
+                        help='tile step in pixels (default: the config\'s, or tile/2; detection configs: tile minus '
+                        'tile_overlap)')
     parser.add_argument('--probabilities', action='store_true', help='also write per-class probabilities')
     parser.add_argument('--cog', action='store_true', help='write Cloud-Optimised GeoTIFFs')
+    parser.add_argument('--geojson', action='store_true',
+                        help='detection configs: also write the instances as GeoJSON polygons in the raster\'s CRS')
+    parser.add_argument('--score-thr', type=float, default=0.5,
+                        help='detection configs: leave out instances scoring below (default 0.5)')
+    parser.add_argument('--merge-thr', type=float, default=0.5,
+                        help='detection configs: two instances of neighbouring tiles are one object cut by the border '
+                        'when the pixels they share in the tiles\' overlap reach this fraction of the smaller one '
+                        'there (default 0.5)')
+    parser.add_argument('--min-area', type=int, default=0,
+                        help='detection configs: drop instances of fewer pixels (default 0: keep all)')
     parser.add_argument('--skip-existing', action='store_true', help='skip samples whose outputs are complete')
     parser.add_argument('--preview-dir', help='write a preview PNG per sample (RGB | prediction | label) here')
     parser.add_argument('--labels', help='folder of label rasters shown in the previews (named as in the config)')

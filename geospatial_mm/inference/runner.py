@@ -51,12 +51,14 @@ def discover(predictor, input_path: str, input_type: str, post_input: str | None
 
 
 def outputs_complete(paths: dict) -> bool:
-    """Every output exists and opens as a raster (outputs are only ever renamed into place when complete)."""
+    """Every output exists and its rasters open (outputs are only ever renamed into place when complete)."""
     import rasterio
     from rasterio.errors import RasterioError
     for p in paths.values():
         if not Path(p).is_file():
             return False
+        if Path(p).suffix.lower() not in ('.tif', '.tiff'):
+            continue
         try:
             with rasterio.open(p):
                 pass
@@ -152,6 +154,27 @@ def find_label(predictor, sample: Sample, labels_dir: str | None) -> Path | None
     return None
 
 
+def build_predictor(args, device: str):
+    """The predictor for the config's library: instance rasters for mmdet configs, class maps otherwise."""
+    from .model import load_config
+    cfg = load_config(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    common = dict(device=device, batch_size=args.batch_size, tile=args.tile, stride=args.stride, bands=args.bands)
+    if cfg.get('default_scope') == 'mmdet':
+        from .detection import DetectionRasterPredictor
+        for option, given in (('--probabilities', args.probabilities), ('--preview-dir', args.preview_dir)):
+            if given:
+                raise ValueError(f'{option} is for segmentation configs; a detection config writes instance ids, '
+                                 'classes and scores (and --geojson polygons)')
+        return DetectionRasterPredictor(cfg, args.ckpt, score_thr=args.score_thr, merge_thr=args.merge_thr,
+                                        min_area=args.min_area, geojson=args.geojson, **common)
+    if args.geojson:
+        raise ValueError('--geojson writes the instances of detection configs (default_scope mmdet)')
+    from .segmentation import SegmentationRasterPredictor
+    return SegmentationRasterPredictor(cfg, args.ckpt, **common)
+
+
 def run(args) -> int:
     """Run the tool; returns the exit status (0: every sample has its outputs, 1: some failed)."""
     from mmengine.dist import all_gather_object, get_dist_info, init_dist
@@ -164,11 +187,8 @@ def run(args) -> int:
     if device.startswith('cuda') and world > 1 and device == 'cuda':
         device = f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}'
 
-    from .segmentation import SegmentationRasterPredictor
     try:
-        predictor = SegmentationRasterPredictor(args.config, args.ckpt, device=device, batch_size=args.batch_size,
-                                                tile=args.tile, stride=args.stride, bands=args.bands,
-                                                cfg_options=args.cfg_options)
+        predictor = build_predictor(args, device)
         samples = discover(predictor, args.input, args.input_type, args.post_input)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise SetupError(f'{type(exc).__name__}: {exc}') from exc
@@ -199,7 +219,8 @@ def run(args) -> int:
                 if args.preview_dir:
                     record['outputs']['preview'] = str(write_preview(predictor, sample, outputs, args.preview_dir,
                                                                      args.labels))
-                log(f'[{i}/{len(mine)}] {sample.primary} -> {outputs["classes"]} ({time.time() - start:.1f} s)',
+                log(f'[{i}/{len(mine)}] {sample.primary} -> {next(iter(outputs.values()))} '
+                    f'({time.time() - start:.1f} s)',
                     rank, world)
         except Exception as exc:  # reported per file; the other files still run
             record['status'] = 'failed'

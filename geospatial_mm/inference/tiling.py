@@ -67,7 +67,30 @@ class TileGrid:
                 index += 1
 
 
-class RowBandAccumulator:
+class RollingBand:
+    """A band of ``band_height`` rows that rolls down a raster: :meth:`advance_to` hands out the rows above a row as
+    final (what they are is the subclass's :meth:`_take`) and moves the band down."""
+    band_height: int
+    top: int  # raster row of the band's first row
+
+    def _take(self, n: int):
+        raise NotImplementedError
+
+    def advance_to(self, row: int):
+        """Hand out rows ``[top, row)`` as final; None when there are none."""
+        n = row - self.top
+        if n <= 0:
+            return None
+        if n > self.band_height:
+            raise RuntimeError(f'cannot advance by {n} rows, more than the band of {self.band_height}')
+        return self._take(n)
+
+    def finish(self, height: int):
+        """Hand out the remaining rows up to the raster's ``height``."""
+        return self.advance_to(height)
+
+
+class RowBandAccumulator(RollingBand):
     """Weighted sums of per-tile predictions over a band of rows that rolls down the raster.
 
     ``add`` accumulates a tile's ``(K, h, w)`` values times its ``(h, w)`` weights (and ORs its nodata mask);
@@ -112,16 +135,3 @@ class RowBandAccumulator:
         self.nodata[keep:] = False
         self.top += n
         return top, values, nodata
-
-    def advance_to(self, row: int) -> tuple[int, np.ndarray, np.ndarray] | None:
-        """Hand out rows ``[top, row)`` as final; None when there are none."""
-        n = row - self.top
-        if n <= 0:
-            return None
-        if n > self.band_height:
-            raise RuntimeError(f'cannot advance by {n} rows, more than the band of {self.band_height}')
-        return self._take(n)
-
-    def finish(self, height: int) -> tuple[int, np.ndarray, np.ndarray] | None:
-        """Hand out the remaining rows up to the raster's ``height``."""
-        return self.advance_to(height)

@@ -79,7 +79,7 @@ class PackGeospatialSegInputs(BaseTransform):
 @TRANSFORMS.register_module()
 class PackGeospatialDetInputs(BaseTransform):
     """Pack for mmdet: mmdet's ``PackDetInputs`` on an N-band image given as a tensor or an array, with
-    ``geo_meta`` in the metainfo."""
+    ``geo_meta`` in the metainfo (and ``scale_factor`` (1, 1) when no transform resized the image)."""
 
     def __init__(self, meta_keys: Sequence[str] = ('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor',
                                                     'flip', 'flip_direction') + GEO_META_KEYS) -> None:
@@ -90,6 +90,8 @@ class PackGeospatialDetInputs(BaseTransform):
         inputs = pack_images(results)
         staged = dict(results)
         staged['img'] = inputs.permute(1, 2, 0).numpy()  # mmdet's packer wants (H, W, C); its copy is replaced below
+        # mmdet's heads map predictions back by scale_factor: an image no transform resized has (1, 1)
+        staged.setdefault('scale_factor', (1.0, 1.0))
         packed = PackDetInputs(meta_keys=self.meta_keys).transform(staged)
         packed['inputs'] = inputs
         return packed

@@ -1,0 +1,242 @@
+"""Whole-raster instance segmentation with an MMDetection config, in bounded memory.
+
+The raster is cut into overlapping tiles (``tile_size`` / ``tile_overlap`` of the config, or ``--tile`` /
+``--stride``) that a reader thread reads through the config's own test pipeline, as for segmentation. Each batch of
+tiles goes through the detector; the instances above ``score_thr`` are painted into a rolling band of rows by an
+:class:`~geospatial_mm.inference.stitching.InstanceStitcher`, which merges the parts of objects cut by tile borders.
+Finished rows go to a temporary raster of provisional ids; a second pass turns them into the outputs:
+
+* ``<name>_instances.tif``: instance ids (uint16, or uint32 beyond 65534 instances), 0 where there is none;
+* ``<name>_class_score.tif``: float32, band 1 the class (1..K as in the COCO files, 0 none), band 2 the score;
+* ``<name>_instances.geojson`` (with ``geojson=True``): one polygon feature per instance (holes kept) in the raster's
+  CRS, with its id, class, score and area.
+
+Every output is written under a temporary name and renamed when complete.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .model import load_config
+from .segmentation import SegmentationRasterPredictor, prefetch
+from .sources import Sample
+from .stitching import InstanceStitcher, Resolved
+from .tiling import TileGrid
+from .writer import AtomicRasterWriter, gdal_env, remove_stale_temporaries
+
+BLOCK_ROWS = 256  # rows per read/write of the second pass
+
+
+class DetectionRasterPredictor(SegmentationRasterPredictor):
+    """Predict instance rasters (and optionally GeoJSON polygons) for rasters with a detection config.
+
+    Shares model building, the per-tile input pipeline, input checks and tile reading with the segmentation
+    predictor; see :class:`~geospatial_mm.inference.segmentation.SegmentationRasterPredictor` for the common
+    arguments. ``tile`` defaults to the config's ``tile_size`` (else 512) and ``stride`` to ``tile`` minus the
+    config's ``tile_overlap`` (else a quarter of the tile).
+
+    Args:
+        score_thr: instances scoring below are left out.
+        merge_thr: how well two instances of neighbouring tiles must agree in their overlap to be one object (see
+            :class:`~geospatial_mm.inference.stitching.InstanceStitcher`).
+        min_area: final instances of fewer pixels are dropped.
+        geojson: also write the polygons as GeoJSON.
+    """
+
+    def __init__(self, config, checkpoint: str, device: str = 'cpu', batch_size: int = 8, tile: int | None = None,
+                 stride: int | None = None, bands=None, cfg_options: dict | None = None, score_thr: float = 0.5,
+                 merge_thr: float = 0.5, min_area: int = 0, geojson: bool = False) -> None:
+        cfg = load_config(config)
+        if cfg_options:
+            cfg.merge_from_dict(cfg_options)
+        if cfg.get('default_scope') != 'mmdet':
+            raise ValueError(f'a detection predictor needs an mmdet config, found default_scope '
+                             f'{cfg.get("default_scope")!r}')
+        tile = int(tile or cfg.get('tile_size', 512))
+        stride = int(stride or tile - int(cfg.get('tile_overlap', tile // 4)))
+        if stride == tile:
+            raise ValueError(f'tiles of {tile} px every {stride} px do not overlap: objects cut by a tile border '
+                             'could not be merged; choose a stride smaller than the tile')
+        if not 0 <= score_thr <= 1:
+            raise ValueError(f'score_thr must be between 0 and 1, got {score_thr}')
+        super().__init__(cfg, checkpoint, device=device, batch_size=batch_size, tile=tile, stride=stride,
+                         bands=bands)
+        self.score_thr = score_thr
+        self.merge_thr = merge_thr
+        self.min_area = min_area
+        self.geojson = geojson
+
+    def output_paths(self, sample: Sample, out_dir: str | Path, probabilities: bool = False) -> dict:
+        if probabilities:
+            raise ValueError('--probabilities is for segmentation configs; a detection config writes instance ids, '
+                             'classes and scores')
+        out_dir = Path(out_dir)
+        paths = dict(instances=out_dir / f'{sample.name}_instances.tif',
+                     class_score=out_dir / f'{sample.name}_class_score.tif')
+        if self.geojson:
+            paths['geojson'] = out_dir / f'{sample.name}_instances.geojson'
+        return paths
+
+    @torch.inference_mode()
+    def detect(self, inputs: list[torch.Tensor], data_samples: list) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """``(masks (n, tile, tile) bool, labels (n,), scores (n,))`` above ``score_thr`` for each tile of a
+        batch (the detector's own ``predict``)."""
+        data = self.model.data_preprocessor(dict(inputs=inputs, data_samples=data_samples), False)
+        results = self.model.predict(data['inputs'], data['data_samples'], rescale=True)
+        out = []
+        for result in results:
+            pred = result.pred_instances
+            keep = pred.scores >= self.score_thr
+            if 'masks' not in pred:
+                raise RuntimeError('the detector predicts no masks: whole-raster prediction needs an instance '
+                                   'segmentation model (e.g. Mask R-CNN)')
+            out.append((pred.masks[keep].bool().cpu().numpy(), pred.labels[keep].cpu().numpy(),
+                        pred.scores[keep].float().cpu().numpy()))
+        return out
+
+    def predict(self, sample: Sample, out_dir: str | Path, probabilities: bool = False, cog: bool = False,
+                on_tiles: Callable[[int], None] | None = None, on_start: Callable[[int], None] | None = None) -> dict:
+        """Predict ``sample`` into ``out_dir``; returns the output paths (see :meth:`output_paths`)."""
+        meta = self.check(sample)
+        paths = self.output_paths(sample, out_dir, probabilities)
+        grid = TileGrid(meta.height, meta.width, self.tile, self.stride)
+        if on_start:
+            on_start(len(grid))
+        final = Path(paths['instances'])
+        final.parent.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(final)
+        provisional = final.with_name(f'.{final.name}.{os.getpid()}.tmp.provisional.tif')
+        try:
+            stitcher = self._first_pass(sample, grid, meta, provisional, on_tiles)
+            resolved = stitcher.resolve(self.min_area)
+            self._second_pass(sample, meta, provisional, resolved, paths, cog)
+        finally:
+            provisional.unlink(missing_ok=True)
+        return paths
+
+    def _first_pass(self, sample: Sample, grid: TileGrid, meta, provisional: Path,
+                    on_tiles: Callable[[int], None] | None) -> InstanceStitcher:
+        """Tiles -> stitched provisional ids, written to ``provisional`` row band by row band."""
+        import rasterio
+        stitcher = InstanceStitcher(meta.width, grid.tile_height, self.merge_thr)
+        profile = dict(driver='GTiff', height=meta.height, width=meta.width, count=1, dtype='uint32',
+                       compress='deflate', tiled=False)
+        if meta.transform is not None:
+            from affine import Affine
+            profile.update(crs=meta.crs, transform=Affine(*meta.transform))
+        with gdal_env(), rasterio.open(provisional, 'w', **profile) as dst:
+            def flush(done) -> None:
+                if done is not None:
+                    top, ids = done
+                    if stitcher.num_provisional >= np.iinfo(np.uint32).max:
+                        raise RuntimeError(f'{sample.primary}: more than {np.iinfo(np.uint32).max} detections')
+                    from rasterio.windows import Window
+                    dst.write(ids.astype(np.uint32)[None], window=Window(0, top, ids.shape[1], ids.shape[0]))
+
+            row_index = 0
+            for batch in self._batches(prefetch(lambda: self._tiles(sample, grid), 2 * self.batch_size)):
+                detections = self.detect([t.inputs for t in batch], [t.data_sample for t in batch])
+                for item, (masks, labels, scores) in zip(batch, detections):
+                    t = item.tile
+                    if t.row_index != row_index:
+                        row_index = t.row_index
+                        flush(stitcher.advance_to(t.row))
+                    stitcher.add(t, masks[:, :t.height, :t.width], labels, scores)
+                if on_tiles:
+                    on_tiles(len(batch))
+            flush(stitcher.finish(meta.height))
+        return stitcher
+
+    def _second_pass(self, sample: Sample, meta, provisional: Path, resolved: Resolved, paths: dict,
+                     cog: bool) -> None:
+        """Provisional ids -> final instance ids, class and score rasters (and polygons), block of rows by block."""
+        import rasterio
+        from rasterio.windows import Window
+        common = dict(height=meta.height, width=meta.width, crs=meta.crs, transform=meta.transform, cog=cog)
+        names = {f'CLASS_{i + 1}': n for i, n in enumerate(self.classes)}
+        tags = dict(classes=['none'] + self.classes, source=sample.primary, checkpoint=Path(self.checkpoint).name,
+                    tile=self.tile, stride=self.stride, score_thr=self.score_thr, merge_thr=self.merge_thr,
+                    min_area=self.min_area, instances=resolved.count)
+        writers = dict(
+            instances=AtomicRasterWriter(paths['instances'], count=1, dtype=resolved.dtype, nodata=None,
+                                         band_descriptions=['instance'], tags=dict(tags, **names), **common),
+            class_score=AtomicRasterWriter(paths['class_score'], count=2, dtype='float32', nodata=None,
+                                           band_descriptions=['class', 'score'], tags=dict(tags, **names),
+                                           overview_resampling='nearest', **common))
+        class_value = np.where(resolved.label >= 0, resolved.label + 1, 0).astype(np.float32)
+        pieces: dict[int, list] = {}
+        opened = []
+        try:
+            with gdal_env(), rasterio.open(provisional) as src:
+                for w in writers.values():
+                    opened.append(w.__enter__())
+                for top in range(0, meta.height, BLOCK_ROWS):
+                    n = min(BLOCK_ROWS, meta.height - top)
+                    ids = src.read(1, window=Window(0, top, meta.width, n)).astype(np.int64)
+                    final = resolved.final_id[ids]
+                    writers['instances'].write(final.astype(resolved.dtype), top)
+                    writers['class_score'].write(np.stack([class_value[ids], resolved.score[ids]]), top)
+                    if self.geojson:
+                        self._polygon_pieces(final, top, meta, pieces)
+                for w in writers.values():
+                    w.commit()
+            if self.geojson:
+                self._write_geojson(paths['geojson'], pieces, resolved, meta, sample)
+        finally:
+            for w in opened:
+                w.abort()  # no-op after commit(); removes the temporary files otherwise
+
+    @staticmethod
+    def _polygon_pieces(final: np.ndarray, top: int, meta, pieces: dict) -> None:
+        """Outlines of every instance in a block of rows (holes kept), in the raster's coordinates."""
+        from affine import Affine
+        from rasterio.features import shapes
+        from shapely.geometry import shape
+        if not final.any():
+            return
+        transform = Affine(*meta.transform) if meta.transform is not None else Affine.identity()
+        transform = transform * Affine.translation(0, top)
+        values = final.astype(np.int32) if final.max() < np.iinfo(np.int32).max else final.astype(np.float64)
+        for geom, value in shapes(values, mask=final > 0, connectivity=8, transform=transform):
+            pieces.setdefault(int(value), []).append(shape(geom))
+
+    def _write_geojson(self, path: Path, pieces: dict, resolved: Resolved, meta, sample: Sample) -> None:
+        from shapely import union_all
+        from shapely.geometry import mapping
+
+        from geospatial_mm.engine.launch import write_json_atomic
+        label_of = {}
+        score_of = {}
+        for prov in np.nonzero(resolved.final_id)[0]:
+            fid = int(resolved.final_id[prov])
+            label_of[fid] = int(resolved.label[prov])
+            score_of[fid] = float(resolved.score[prov])
+        pixel_area = abs(meta.transform[0] * meta.transform[4] - meta.transform[1] * meta.transform[3]) \
+            if meta.transform is not None else 1.0
+        features = []
+        for fid in sorted(pieces):
+            geometry = union_all(pieces[fid])
+            label = label_of[fid]
+            features.append(dict(type='Feature', id=fid, geometry=mapping(geometry), properties=dict(
+                id=fid, class_id=label + 1, class_name=self.classes[label], score=round(score_of[fid], 6),
+                area_pixels=int(resolved.areas[fid]), area=float(resolved.areas[fid] * pixel_area))))
+        collection = dict(type='FeatureCollection', name=Path(sample.primary).stem, features=features)
+        crs = _geojson_crs(meta.crs)
+        if crs is not None:
+            collection['crs'] = crs
+        write_json_atomic(str(path), collection)
+
+
+def _geojson_crs(wkt: str | None) -> dict | None:
+    """A named-CRS member (GeoJSON 2008, read by GDAL and QGIS) for coordinates in the raster's CRS."""
+    if wkt is None:
+        return None
+    from rasterio.crs import CRS
+    crs = CRS.from_wkt(wkt)
+    epsg = crs.to_epsg()
+    return dict(type='name', properties=dict(name=f'urn:ogc:def:crs:EPSG::{epsg}' if epsg else crs.to_wkt()))

@@ -1,0 +1,175 @@
+"""Instances predicted on overlapping tiles -> one raster of instance ids, with objects cut by tile borders merged.
+
+Tiles arrive in the row-major order of a :class:`~geospatial_mm.inference.tiling.TileGrid`. Each tile's instances
+(boolean masks with a class and a score) are painted into a band of rows that rolls down the raster, as the
+segmentation predictor's logits are:
+
+* **merging**: a new instance is compared with the instances already painted in the part of its tile that earlier
+  tiles covered (the overlap). The earlier instance of the same class that agrees best with it there is the same
+  object, cut by a tile border, if their agreement - the pixels both hold in that shared region, as a fraction of
+  the smaller of their two areas there - reaches ``merge_thr``: their ids are joined (union-find). The smaller area
+  counts because a tile often sees only a sliver of an object that the previous tile saw whole. Only the best match is
+  joined, so one detection that wrongly spans two neighbouring objects does not fuse them; distinct objects that
+  merely touch share no pixels and stay apart. An object that no single tile sees whole comes out as one instance as
+  long as consecutive tiles see its parts in their overlap;
+* **painting**: an instance takes only pixels that no instance holds yet (higher scores first within a tile, earlier
+  tiles first across tiles), so a pixel belongs to one instance; an instance of which more than half is held by a
+  higher-scoring instance of the same tile is a duplicate and left out (non-maximum suppression on masks);
+* rows above the next row of tiles are final and handed out with their provisional ids; since ids may still be joined
+  later, :meth:`InstanceStitcher.resolve` gives the lookup tables (provisional id -> final id, class, score) that a
+  second pass over the written rows applies. Final ids are numbered 1, 2, ... in the order of their first pixel's
+  provisional id; instances smaller than ``min_area`` pixels are dropped (id 0).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .tiling import RollingBand, Tile
+
+
+@dataclass
+class Resolved:
+    """Lookup tables of :meth:`InstanceStitcher.resolve`, indexed by provisional id (0: background)."""
+    final_id: np.ndarray  # int64, 0 for background and dropped instances
+    label: np.ndarray  # class index of the final instance (-1 for background)
+    score: np.ndarray  # float32, 0 for background
+    count: int  # number of final instances
+    areas: np.ndarray  # pixels of each final instance, indexed by final id
+
+    @property
+    def dtype(self) -> str:
+        return 'uint16' if self.count < np.iinfo(np.uint16).max else 'uint32'
+
+
+class InstanceStitcher(RollingBand):
+    """Paint and merge tile instances into a rolling band of ``band_height`` rows of a ``width``-pixel raster.
+
+    ``advance_to(row)`` / ``finish(height)`` hand out ``(top row, provisional ids)`` of the rows that are final.
+    """
+
+    def __init__(self, width: int, band_height: int, merge_thr: float = 0.5) -> None:
+        if not 0 < merge_thr <= 1:
+            raise ValueError(f'merge_thr must be in (0, 1], got {merge_thr}')
+        self.width = width
+        self.band_height = band_height
+        self.merge_thr = merge_thr
+        self.top = 0
+        self.ids = np.zeros((band_height, width), np.int64)
+        self.covered = np.zeros((band_height, width), bool)  # pixels that earlier tiles predicted
+        self.parent = [0]  # union-find over provisional ids; 0 is background
+        self.label = [-1]
+        self.score = [0.0]
+        self.area = [0]  # pixels of each provisional id in rows already handed out
+
+    # -- union-find ------------------------------------------------------------------------------------------
+    def find(self, i: int) -> int:
+        root = i
+        while self.parent[root] != root:
+            root = self.parent[root]
+        while self.parent[i] != root:  # path compression
+            self.parent[i], i = root, self.parent[i]
+        return root
+
+    def join(self, a: int, b: int) -> int:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return ra
+        keep, gone = (ra, rb) if ra < rb else (rb, ra)
+        self.parent[gone] = keep
+        self.score[keep] = max(self.score[keep], self.score[gone])
+        return keep
+
+    def _new(self, label: int, score: float) -> int:
+        i = len(self.parent)
+        self.parent.append(i)
+        self.label.append(int(label))
+        self.score.append(float(score))
+        self.area.append(0)
+        return i
+
+    @property
+    def num_provisional(self) -> int:
+        return len(self.parent) - 1
+
+    # -- tiles ------------------------------------------------------------------------------------------------
+    def add(self, tile: Tile, masks: np.ndarray, labels: np.ndarray, scores: np.ndarray) -> None:
+        """Paint one tile's instances: ``masks`` ``(n, h, w)`` bool over the tile's window, ``labels`` ``(n,)``
+        class indices, ``scores`` ``(n,)``."""
+        r = tile.row - self.top
+        if r < 0 or r + tile.height > self.band_height:
+            raise RuntimeError(f'tile at row {tile.row} is outside the band of rows starting at {self.top}')
+        if masks.shape[1:] != (tile.height, tile.width):
+            raise ValueError(f'masks of shape {masks.shape[1:]} for a tile of {tile.height}x{tile.width} pixels')
+        rows, cols = slice(r, r + tile.height), slice(tile.col, tile.col + tile.width)
+        ids = self.ids[rows, cols]  # views: painting writes into the band
+        covered = self.covered[rows, cols]
+        first_new = len(self.parent)
+        for i in np.argsort(-np.asarray(scores), kind='stable'):
+            mask = masks[i]
+            area = np.count_nonzero(mask)
+            if not area:
+                continue
+            if 2 * np.count_nonzero(mask & (ids >= first_new)) > area:
+                continue  # mostly a higher-scoring instance of this tile: a duplicate (mask non-maximum suppression)
+            new = self._new(labels[i], scores[i])
+            shared = mask & covered
+            if shared.any():
+                self._merge_with_earlier(new, mask, ids, covered, shared, first_new)
+            ids[mask & (ids == 0)] = new
+        covered[:] = True
+
+    def _merge_with_earlier(self, new: int, mask: np.ndarray, ids: np.ndarray, covered: np.ndarray,
+                            shared: np.ndarray, first_new: int) -> None:
+        """Join ``new`` with the earlier instance of its class that agrees best with it where the tiles overlap,
+        if their agreement reaches ``merge_thr``."""
+        roots = {self.find(i) for i in np.unique(ids[shared]).tolist() if 0 < i < first_new}
+        roots = [r for r in sorted(roots) if self.label[r] == self.label[new]]
+        if not roots:
+            return
+        in_window = [i for i in np.unique(ids).tolist() if 0 < i < first_new]
+        mine = np.count_nonzero(shared)
+        best, best_agreement = None, self.merge_thr
+        for root in roots:
+            theirs = np.isin(ids, [i for i in in_window if self.find(i) == root]) & covered
+            agreement = np.count_nonzero(shared & theirs) / min(mine, np.count_nonzero(theirs))
+            if agreement >= best_agreement:
+                best, best_agreement = root, agreement
+        if best is not None:
+            self.join(new, best)
+
+    # -- rows -------------------------------------------------------------------------------------------------
+    def _take(self, n: int) -> tuple[int, np.ndarray]:
+        """The first ``n`` rows as (top row, provisional ids), counted into the areas; then shift the band up."""
+        top = self.top
+        out = self.ids[:n].copy()
+        counts = np.bincount(out.ravel(), minlength=len(self.area))
+        for i in np.nonzero(counts[1:])[0] + 1:
+            self.area[i] += int(counts[i])
+        keep = self.band_height - n
+        if keep > 0:
+            self.ids[:keep] = self.ids[n:]
+            self.covered[:keep] = self.covered[n:]
+        self.ids[keep:] = 0
+        self.covered[keep:] = False
+        self.top += n
+        return top, out
+
+    def resolve(self, min_area: int = 0) -> Resolved:
+        """Lookup tables from provisional ids to final instances (call after :meth:`finish`)."""
+        n = len(self.parent)
+        roots = np.array([self.find(i) for i in range(n)], np.int64)
+        root_area = np.bincount(roots, weights=np.asarray(self.area, np.float64), minlength=n)
+        final_of_root = np.zeros(n, np.int64)
+        count = 0
+        areas = [0]
+        for root in range(1, n):
+            if roots[root] == root and root_area[root] > 0 and root_area[root] >= min_area:
+                count += 1
+                final_of_root[root] = count
+                areas.append(int(root_area[root]))
+        final_id = final_of_root[roots]
+        label = np.where(final_id > 0, np.asarray(self.label, np.int64)[roots], -1)
+        score = np.where(final_id > 0, np.asarray(self.score, np.float32)[roots], 0).astype(np.float32)
+        return Resolved(final_id=final_id, label=label, score=score, count=count, areas=np.asarray(areas, np.int64))
