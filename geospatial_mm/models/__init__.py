@@ -1,6 +1,9 @@
 from .backbones import PrithviViT
 from .data_preprocessors import TemporalSegDataPreProcessor
+from .heads import SiameseChangeHead
+from .losses import SoftmaxFocalLoss
 from .necks import TokensToFeatureMap
-from .segmentors import TemporalEncoderDecoder
+from .segmentors import SiameseEncoderDecoder, TemporalEncoderDecoder
 
-__all__ = ['PrithviViT', 'TemporalSegDataPreProcessor', 'TokensToFeatureMap', 'TemporalEncoderDecoder']
+__all__ = ['PrithviViT', 'TemporalSegDataPreProcessor', 'SiameseChangeHead', 'SoftmaxFocalLoss', 'TokensToFeatureMap',
+           'SiameseEncoderDecoder', 'TemporalEncoderDecoder']
