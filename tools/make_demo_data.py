@@ -238,10 +238,10 @@ def xbd_scene(rng: np.random.Generator, size: int, every_grade: bool = False):
     """Pre and post images (3, H, W) uint8 and the buildings as ``[(polygon, grade or 'un-classified'), ...]``.
 
     Roofs are grey/red/brown on a textured green-brown ground; after the disaster a building is unchanged
-    (no-damage), covered by blue tarps and water (minor), darkened by fire or mud (major) or replaced by rubble
-    (destroyed). Lighting differs between the dates. About a third of the scenes have no damage at all and some
-    have no building, as in xBD. With ``every_grade`` the first four buildings have the four grades (so that each
-    tier holds every grade).
+    (no-damage), covered by blue tarps and water (minor), darkened by fire or mud (major) or gone, bare ground
+    strewn with debris (destroyed). Lighting differs between the dates. A fifth of the scenes have no damage at all
+    and some have no building, as in xBD. With ``every_grade`` the first four buildings have the four grades (so
+    that each tier holds every grade).
     """
     from rasterio.features import rasterize
     yy, xx = np.mgrid[:size, :size]
@@ -251,8 +251,8 @@ def xbd_scene(rng: np.random.Generator, size: int, every_grade: bool = False):
     post = (ground[:, None, None] + texture[None]) * rng.uniform(0.85, 1.15) + rng.normal(0, 7, (3, size, size))
     buildings = []
     if every_grade or rng.random() > 0.08:
-        target = int(rng.integers(4, 8) * max(1.0, (size / 64) ** 2))
-        undamaged = not every_grade and rng.random() < 0.3
+        target = int(rng.integers(5, 9) * max(1.0, (size / 64) ** 2))
+        undamaged = not every_grade and rng.random() < 0.2
         for _ in range(40 * target):
             if len(buildings) == target:
                 break
@@ -266,7 +266,7 @@ def xbd_scene(rng: np.random.Generator, size: int, every_grade: bool = False):
             elif undamaged:
                 grade = 'no-damage'
             else:
-                grade = XBD_GRADES[int(rng.choice(4, p=[0.45, 0.2, 0.17, 0.18]))]
+                grade = XBD_GRADES[int(rng.choice(4, p=[0.4, 0.2, 0.2, 0.2]))]
             buildings.append((shape, grade))
     for shape, grade in buildings:
         mask = rasterize([(shape, 1)], out_shape=(size, size), fill=0, dtype='uint8').astype(bool)
@@ -279,8 +279,8 @@ def xbd_scene(rng: np.random.Generator, size: int, every_grade: bool = False):
             after = 0.45 * roof + 0.55 * np.array([60.0, 110.0, 215.0])[:, None]
         elif grade == 'major-damage':
             after = 0.35 * roof + 0.2 * np.array([90.0, 60.0, 30.0])[:, None]
-        else:
-            after = np.array([175.0, 150.0, 120.0])[:, None] + rng.normal(0, 35, (3, int(mask.sum())))
+        else:  # gone: bare ground strewn with debris
+            after = ground[:, None] * 1.15 + rng.normal(0, 25, (3, int(mask.sum())))
         post[:, mask] = after
     clip = lambda a: np.clip(np.round(a), 0, 255).astype(np.uint8)  # noqa: E731
     return clip(pre), clip(post), buildings
