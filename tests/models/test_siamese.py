@@ -144,3 +144,16 @@ def test_softmax_focal_loss_matches_the_formula():
     assert plain(logits, target).item() == pytest.approx(F.cross_entropy(logits, target).item(), rel=1e-5)
     with pytest.raises(ValueError, match='2 class weights'):
         MODELS.build(dict(type='SoftmaxFocalLoss', alpha=[0.5, 0.5]))(logits, target)
+
+
+def test_any_mmseg_pyramid_backbone_fits_by_config():
+    """SegFormer's Mix Transformer instead of the ResNet: only the head's input widths change."""
+    model = build(**{'model.backbone': dict(_delete_=True, type='MixVisionTransformer', in_channels=3, embed_dims=8,
+                                            num_stages=4, num_layers=[1, 1, 1, 1], num_heads=[1, 2, 4, 8],
+                                            out_indices=(0, 1, 2, 3)),
+                     'model.decode_head.in_channels': [8, 16, 32, 64]}).train()
+    losses = model.loss(torch.randn(2, 6, 64, 64), data_samples(2))
+    (losses['decode.loss_focal'] + losses['decode.loc_loss_focal']).backward()
+    assert model.backbone.layers[0][0].projection.weight.grad is not None
+    with torch.no_grad():
+        assert model.eval().encode_decode(torch.randn(1, 6, 64, 64), metas(1)).shape == (1, 5, 64, 64)
