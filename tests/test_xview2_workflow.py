@@ -12,7 +12,7 @@ from helpers.xbd_data import CONFIG, as_cli, load_tool, make_xbd, tiny_options
 from geospatial_mm.evaluation.metrics import xview2_counts, xview2_score
 
 MIM = BIN / 'mim'
-EPOCHS = 20  # 20 x 12 iterations of 4 pairs (64 px)
+EPOCHS = 20  # 20 x 11 iterations of 4 pairs (64 px)
 
 
 @pytest.fixture(scope='module')

@@ -10,7 +10,7 @@ model = dict(
         type='ResNet', depth=50, in_channels=3, num_stages=4, out_indices=(0, 1, 2, 3), style='pytorch',
         norm_cfg=norm_cfg, norm_eval=False,
         # ImageNet weights only from a local file (nothing is downloaded), e.g. torchvision's resnet50 state dict:
-        # --cfg-options model.backbone.init_cfg.type=Pretrained model.backbone.init_cfg.checkpoint=/path/r50.pth
+        # --cfg-options model.backbone.pretrained=/path/to/resnet50.pth
         init_cfg=None),
     decode_head=dict(
         type='SiameseChangeHead', in_channels=[256, 512, 1024, 2048], decoder_channels=(256, 128, 64, 32, 16),
