@@ -124,3 +124,26 @@ def test_pytorch_launcher_initialises_gloo_without_cuda(tmp_path):
                                              'CUDA_VISIBLE_DEVICES': ''})
     assert 'backend gloo dist (0, 1)' in proc.stdout
     assert 'ddp device_ids None' in proc.stdout
+
+
+def test_mmseg_focal_loss_works_on_cpu_with_class_index_targets():
+    """mmseg 1.2.2 keeps the wrong one-hot column on CPU (open-mmlab/mmsegmentation#3249) and crashes; the shim
+    computes the sigmoid focal loss of the right one-hot target, with per-class alpha and the ignore index."""
+    from mmseg.models.losses import FocalLoss
+    torch.manual_seed(0)
+    pred = torch.randn(2, 3, 4, 5)
+    target = torch.randint(0, 3, (2, 4, 5))
+    target[0, 0] = 255
+    alpha = [0.1, 0.6, 0.3]
+    loss = FocalLoss(gamma=2.0, alpha=alpha)(pred, target)
+    p = pred.sigmoid().permute(0, 2, 3, 1).reshape(-1, 3)
+    t = target.reshape(-1)
+    valid = (t != 255).float()[:, None]
+    one_hot = torch.nn.functional.one_hot(torch.where(t == 255, 0, t), 3).float()
+    a = torch.tensor(alpha)
+    pt = one_hot * p + (1 - one_hot) * (1 - p)
+    weight = one_hot * a + (1 - one_hot) * (1 - a)
+    expected = (-weight * (1 - pt) ** 2 * pt.log() * valid).mean()
+    torch.testing.assert_close(loss, expected, rtol=1e-5, atol=1e-7)
+    per_pixel = FocalLoss(gamma=2.0, alpha=alpha, reduction='none')(pred, target)
+    assert per_pixel.shape == pred.shape and (per_pixel[0, :, 0] == 0).all()

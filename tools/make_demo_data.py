@@ -25,9 +25,13 @@
 * ``slumps``: OUT/slumps/WV02_20160709_M1BS_10300100591D6600-toa_pansharpen.tif (6-band uint16 TOA reflectance
   x 10000, nodata 0) and trialrun_label.tif (uint8 class raster: 1 slump, 0 background) over a --size x --size part
   of it; scenes/slump_scene_000.tif with its class raster in scene_labels/ for model_inference.
+* ``xbd``: OUT/xBD/{tier1,tier3,hold,test}/{images,labels}/<disaster>_<id>_{pre,post}_disaster.{png,json}: RGB
+  uint8 PNG pairs (no georeference, like the real ones) and xBD label JSONs (building polygons as WKT, with damage
+  subtypes in the post labels); tools/xbd_masks.py turns them into targets.
 
-Every raster is a GeoTIFF with a CRS and transform. The classes differ in their spectra (and, for the crops, in how
-the spectra change between dates), with noise, so a model must learn them but a short run can: training beats chance.
+The HLS, Sen1Floods11 and crop rasters are GeoTIFFs with a CRS and transform. The classes differ in their spectra
+(and, for the crops, in how the spectra change between dates; for xBD, in how roofs change between the pre and the
+post image), with noise, so a model must learn them but a short run can: training beats chance.
 Use ``--cfg-options`` to point a config at the demo splits (the README and tools/demo.sh show how).
 """
 from __future__ import annotations
@@ -530,8 +534,157 @@ def slumps(out: Path, size: int, n_train: int, n_val: int, seed: int) -> Path:
     return root
 
 
+# ------------------------------------------------------------------------------------------ xBD (xView2)
+XBD_DISASTERS = dict(tier1=[('hurricane-harvey', 'flooding'), ('santa-rosa-wildfire', 'fire'),
+                            ('mexico-earthquake', 'earthquake'), ('palu-tsunami', 'tsunami')],
+                     tier3=[('joplin-tornado', 'wind'), ('woolsey-fire', 'fire'), ('nepal-flooding', 'flooding')],
+                     hold=[('hurricane-michael', 'wind'), ('socal-fire', 'fire')],
+                     test=[('guatemala-volcano', 'volcano'), ('midwest-flooding', 'flooding')])
+XBD_GRADES = ['no-damage', 'minor-damage', 'major-damage', 'destroyed']
+
+
+def xbd_uid(rng: np.random.Generator) -> str:
+    h = ''.join(f'{int(v):x}' for v in rng.integers(0, 16, 32))
+    return f'{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}'
+
+
+def xbd_max_side(size: int) -> float:
+    """Buildings are 6 pixels to this many pixels wide (11.5 in 64 px scenes, 32 from 178 px up)."""
+    return min(32.0, max(11.0, 0.18 * size))
+
+
+def xbd_building(rng: np.random.Generator, size: int):
+    """A rotated rectangle, an L shape or a building with a courtyard (a polygon with a hole), in pixel
+    coordinates; it may cross the image border."""
+    from shapely import affinity
+    from shapely.geometry import Polygon, box
+    side = rng.uniform(6.0, xbd_max_side(size), 2)
+    cx, cy = rng.uniform(-0.3 * side[0], size + 0.3 * side[0]), rng.uniform(-0.3 * side[1], size + 0.3 * side[1])
+    shape = box(cx - side[0] / 2, cy - side[1] / 2, cx + side[0] / 2, cy + side[1] / 2)
+    kind = rng.random()
+    if kind < 0.2 and min(side) >= 8:  # L shape: one corner cut off
+        shape = shape.difference(box(cx, cy, cx + side[0], cy + side[1]))
+    elif kind < 0.3 and min(side) >= 10:  # courtyard
+        inner = box(cx - side[0] / 4, cy - side[1] / 4, cx + side[0] / 4, cy + side[1] / 4)
+        shape = Polygon(shape.exterior.coords, [inner.exterior.coords])
+    return affinity.rotate(shape, rng.uniform(-30, 30), origin='centroid')
+
+
+def xbd_scene(rng: np.random.Generator, size: int, every_grade: bool = False):
+    """Pre and post images (3, H, W) uint8 and the buildings as ``[(polygon, grade or 'un-classified'), ...]``.
+
+    Roofs are grey/red/brown on a textured green-brown ground; after the disaster a building is unchanged
+    (no-damage), covered by blue tarps and water (minor), darkened by fire or mud (major) or gone, bare ground
+    strewn with debris (destroyed). Lighting differs between the dates. A fifth of the scenes have no damage at all
+    and some have no building, as in xBD. With ``every_grade`` the first four buildings have the four grades (so
+    that each tier holds every grade).
+    """
+    from rasterio.features import rasterize
+    yy, xx = np.mgrid[:size, :size]
+    ground = np.array([95, 110, 70], float) * rng.uniform(0.85, 1.15, 3)
+    texture = np.sin(xx / rng.uniform(4, 9) + rng.uniform(0, 6)) * np.cos(yy / rng.uniform(4, 9)) * 12
+    pre = ground[:, None, None] + texture[None] + rng.normal(0, 7, (3, size, size))
+    post = (ground[:, None, None] + texture[None]) * rng.uniform(0.85, 1.15) + rng.normal(0, 7, (3, size, size))
+    buildings, boxes = [], []
+    if every_grade or rng.random() > 0.08:
+        # 5-8 buildings in a 64 px scene, as many per area of the same mean size in larger ones
+        scale = (size / 64) ** 2 * ((6.0 + xbd_max_side(64)) / (6.0 + xbd_max_side(size))) ** 2
+        target = int(round(rng.integers(5, 9) * max(1.0, scale)))
+        undamaged = not every_grade and rng.random() < 0.2
+        for _ in range(40 * target):
+            if len(buildings) == target:
+                break
+            shape = xbd_building(rng, size)
+            if shape.is_empty:
+                continue
+            x0, y0, x1, y1 = shape.bounds
+            near = [i for i, (a0, b0, a1, b1) in enumerate(boxes)
+                    if a0 <= x1 + 1.5 and x0 - 1.5 <= a1 and b0 <= y1 + 1.5 and y0 - 1.5 <= b1]
+            if any(shape.buffer(1.5).intersects(buildings[i][0]) for i in near):
+                continue
+            if every_grade and len(buildings) < len(XBD_GRADES):
+                grade = XBD_GRADES[len(buildings)]
+            elif rng.random() < 0.04:
+                grade = 'un-classified'
+            elif undamaged:
+                grade = 'no-damage'
+            else:
+                grade = XBD_GRADES[int(rng.choice(4, p=[0.4, 0.2, 0.2, 0.2]))]
+            buildings.append((shape, grade))
+            boxes.append((x0, y0, x1, y1))
+    # the buildings do not touch: one rasterisation, each building's pixels read in its bounding window
+    index = rasterize([(shape, i + 1) for i, (shape, _) in enumerate(buildings)], out_shape=(size, size), fill=0,
+                      dtype='int32') if buildings else None
+    for i, (shape, grade) in enumerate(buildings):
+        x0, y0, x1, y1 = shape.bounds
+        rows = slice(max(0, int(np.floor(y0))), max(0, min(size, int(np.ceil(y1)) + 1)))
+        cols = slice(max(0, int(np.floor(x0))), max(0, min(size, int(np.ceil(x1)) + 1)))
+        mask = index[rows, cols] == i + 1
+        roof = np.array([[170, 170, 175], [180, 90, 70], [150, 120, 90]][int(rng.integers(3))], float)
+        roof = roof[:, None] * rng.uniform(0.9, 1.1) + rng.normal(0, 5, (3, int(mask.sum())))
+        pre[:, rows, cols][:, mask] = roof
+        if grade in ('no-damage', 'un-classified'):
+            after = roof
+        elif grade == 'minor-damage':
+            after = 0.45 * roof + 0.55 * np.array([60.0, 110.0, 215.0])[:, None]
+        elif grade == 'major-damage':
+            after = 0.35 * roof + 0.2 * np.array([90.0, 60.0, 30.0])[:, None]
+        else:  # gone: bare ground strewn with debris
+            after = ground[:, None] * 1.15 + rng.normal(0, 25, (3, int(mask.sum())))
+        post[:, rows, cols][:, mask] = after
+    clip = lambda a: np.clip(np.round(a), 0, 255).astype(np.uint8)  # noqa: E731
+    return clip(pre), clip(post), buildings
+
+
+def xbd_label(buildings, name: str, disaster: str, disaster_type: str, size: int, post: bool,
+              rng: np.random.Generator) -> dict:
+    """An xBD label: features.xy (pixel WKT) and features.lng_lat (geographic WKT) and the metadata."""
+    from shapely import affinity
+    lon, lat = rng.uniform(-120, -80), rng.uniform(25, 45)
+    xy, lng_lat = [], []
+    for shape, grade in buildings:
+        props = dict(feature_type='building', uid=xbd_uid(rng))
+        if post:
+            props['subtype'] = grade
+        xy.append(dict(properties=dict(props), wkt=shape.wkt))
+        geo = affinity.affine_transform(shape, [5e-6, 0, 0, -5e-6, lon, lat])
+        lng_lat.append(dict(properties=dict(props), wkt=geo.wkt))
+    meta = dict(sensor='WORLDVIEW02', provider_asset_type='WORLDVIEW02', gsd=2.0, capture_date='2018-10-14T17:00:00Z',
+                off_nadir_angle=20.0, pan_resolution=0.5, sun_azimuth=160.0, sun_elevation=50.0, target_azimuth=30.0,
+                disaster=disaster, disaster_type=disaster_type, catalog_id=xbd_uid(rng)[:16], original_width=size,
+                original_height=size, width=size, height=size, id=xbd_uid(rng),
+                img_name=f'{name}_{"post" if post else "pre"}_disaster.png')
+    return dict(features=dict(lng_lat=lng_lat, xy=xy), metadata=meta)
+
+
+def xbd(out: Path, size: int, n_train: int, n_val: int, seed: int) -> Path:
+    """OUT/xBD/{tier1,tier3,hold,test}/{images,labels}/<disaster>_<id>_{pre,post}_disaster.{png,json}: ``n_train``
+    pairs in tier1, half as many in tier3, ``n_val`` in hold and in test. No targets: tools/xbd_masks.py makes them
+    from the labels, as for the real download."""
+    import json
+
+    from geospatial_mm.io import write_png
+    rng = np.random.default_rng(seed)
+    root = out / 'xBD'
+    counts = dict(tier1=n_train, tier3=max(2, n_train // 2), hold=n_val, test=n_val)
+    for tier, n in counts.items():
+        for i in range(n):
+            disaster, disaster_type = XBD_DISASTERS[tier][i % len(XBD_DISASTERS[tier])]
+            name = f'{disaster}_{i:08d}'
+            pre, post, buildings = xbd_scene(rng, size, every_grade=i == 0)
+            for when, img in (('pre', pre), ('post', post)):
+                write_png(root / tier / 'images' / f'{name}_{when}_disaster.png', img)
+                label = xbd_label(buildings, name, disaster, disaster_type, size, when == 'post', rng)
+                path = root / tier / 'labels' / f'{name}_{when}_disaster.json'
+                path.parent.mkdir(parents=True, exist_ok=True)
+                tmp = path.with_name('.' + path.name + '.tmp')
+                tmp.write_text(json.dumps(label))
+                tmp.replace(path)
+    return root
+
+
 MAKERS = dict(burn_scars=burn_scars, sen1floods11=sen1floods11, crop=crop, hephaestus=hephaestus, sen12ms=sen12ms,
-              slumps=slumps)
+              slumps=slumps, xbd=xbd)
 
 
 def main(argv=None) -> int:

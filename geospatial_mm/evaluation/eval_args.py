@@ -121,3 +121,11 @@ register_eval_metric('mmpretrain', ['precision', 'recall', 'f1-score'], _cls_sin
 register_eval_metric('mmpretrain', ['multilabel-precision', 'multilabel-recall', 'multilabel-f1-score'],
                      _cls_multi_label)
 register_eval_metric('mmpretrain', ['mAP'], _cls_average_precision)
+
+
+# ---------------------------------------------------------------------------------------------- xView2 (mmseg)
+def _seg_xview2(base, names):
+    return _find(base, 'XView2Metric') or dict(type='XView2Metric')
+
+
+register_eval_metric('mmseg', ['xview2'], _seg_xview2)

@@ -144,6 +144,8 @@ class SegmentationRasterPredictor:
         self.blend_weights = tile_weights(self.tile, self.tile).numpy()
         decode_head = getattr(self.model, 'decode_head', None)
         self.threshold = float(getattr(decode_head, 'threshold', None) or 0.5)
+        # a head whose logits are not softmax logits says how to read them as probabilities
+        self.to_probabilities = getattr(decode_head, 'probabilities_from_logits', None) or softmax
 
     # -- samples ----------------------------------------------------------------------------------------------
     @property
@@ -275,7 +277,7 @@ class SegmentationRasterPredictor:
                         probs = np.concatenate([1.0 - probs, probs])
                     else:
                         classes = logits.argmax(axis=0).astype(class_dtype)
-                        probs = softmax(logits) if probabilities else None
+                        probs = self.to_probabilities(logits) if probabilities else None
                     classes[nodata] = class_nodata
                     writers['classes'].write(classes, top)
                     if probabilities:

@@ -71,6 +71,10 @@ def find_frame_groups(folder: str | os.PathLike, suffix: str, num_frames: int,
     return samples
 
 
+def _tokens(filename: str) -> set[str]:
+    return {m.lower() for m in _PRE_POST.findall(filename)}
+
+
 def pair_key(filename: str) -> str:
     """The name shared by a pre and a post image: the 'pre' / 'post' tokens removed."""
     return _PRE_POST.sub('', filename)
@@ -79,13 +83,15 @@ def pair_key(filename: str) -> str:
 def find_pairs(pre_folder: str | os.PathLike, post_folder: str | os.PathLike, suffix: str,
                path_keys: tuple[str, str] = ('img_path', 'post_img_path')) -> list[Sample]:
     """Pre images in one folder, post images in another, matched by name once 'pre'/'post' are removed
-    (``x_pre_disaster.tif`` <-> ``x_post_disaster.tif``; identical names match too)."""
+    (``x_pre_disaster.tif`` <-> ``x_post_disaster.tif``; identical names match too). A file whose name has a
+    'post' token is never a pre image and one with a 'pre' token never a post image, so both may be in one folder
+    (as in xBD's ``images/``)."""
     pre_folder, post_folder = Path(pre_folder), Path(post_folder)
     for f in (pre_folder, post_folder):
         if not f.is_dir():
             raise FileNotFoundError(f'{f}: input folder not found')
-    pre = {pair_key(p.name): p for p in _files(pre_folder, suffix)}
-    post = {pair_key(p.name): p for p in _files(post_folder, suffix)}
+    pre = {pair_key(p.name): p for p in _files(pre_folder, suffix) if 'post' not in _tokens(p.name)}
+    post = {pair_key(p.name): p for p in _files(post_folder, suffix) if 'pre' not in _tokens(p.name)}
     if not pre:
         raise FileNotFoundError(f'{pre_folder}: no input file ends with {suffix!r}')
     samples = []

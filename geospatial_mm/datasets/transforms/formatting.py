@@ -49,21 +49,30 @@ def pack_images(results: dict) -> torch.Tensor:
 @TRANSFORMS.register_module()
 class PackGeospatialSegInputs(BaseTransform):
     """Pack for mmseg: ``inputs`` (C[,T],H,W) and a ``SegDataSample`` with ``gt_sem_seg`` (1,H,W) int64, the nodata
-    mask as ``nodata_mask`` pixel data, and ``meta_keys`` (mmseg's plus ``geo_meta``, ``num_frames``, ...)."""
+    mask as ``nodata_mask`` pixel data, and ``meta_keys`` (mmseg's plus ``geo_meta``, ``num_frames``, ...).
 
-    def __init__(self, meta_keys: Sequence[str] = SEG_META_KEYS) -> None:
+    ``seg_keys`` maps label maps of the results to fields of the data sample; by default ``gt_seg_map`` becomes
+    ``gt_sem_seg``. A model with a second target adds it, e.g. ``dict(gt_seg_map='gt_sem_seg',
+    gt_loc_seg_map='gt_loc_seg')``; every listed map present in the results is packed as int64 pixel data.
+    """
+
+    def __init__(self, meta_keys: Sequence[str] = SEG_META_KEYS,
+                 seg_keys: dict | None = None) -> None:
         self.meta_keys = tuple(meta_keys)
+        self.seg_keys = dict(seg_keys) if seg_keys is not None else dict(gt_seg_map='gt_sem_seg')
 
     def transform(self, results: dict) -> dict:
         from mmseg.structures import SegDataSample
         packed = dict(inputs=pack_images(results))
         sample = SegDataSample()
-        if 'gt_seg_map' in results:
-            seg = results['gt_seg_map']
+        for key, field in self.seg_keys.items():
+            if key not in results:
+                continue
+            seg = results[key]
             seg = torch.from_numpy(np.ascontiguousarray(seg)) if isinstance(seg, np.ndarray) else seg
             if seg.ndim != 2:
-                raise ValueError(f'gt_seg_map must be (H, W), found {tuple(seg.shape)} ({results.get("seg_map_path")})')
-            sample.gt_sem_seg = PixelData(data=seg[None].long())
+                raise ValueError(f'{key} must be (H, W), found {tuple(seg.shape)} ({results.get("seg_map_path")})')
+            sample.set_data({field: PixelData(data=seg[None].long())})
         if 'nodata_mask' in results:
             mask = results['nodata_mask']
             mask = torch.from_numpy(np.ascontiguousarray(mask)) if isinstance(mask, np.ndarray) else mask
@@ -73,7 +82,7 @@ class PackGeospatialSegInputs(BaseTransform):
         return packed
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(meta_keys={self.meta_keys})'
+        return f'{self.__class__.__name__}(meta_keys={self.meta_keys}, seg_keys={self.seg_keys})'
 
 
 @TRANSFORMS.register_module()

@@ -1,3 +1,4 @@
+from .siamese_encoder_decoder import SiameseEncoderDecoder
 from .temporal_encoder_decoder import TemporalEncoderDecoder
 
-__all__ = ['TemporalEncoderDecoder']
+__all__ = ['SiameseEncoderDecoder', 'TemporalEncoderDecoder']

@@ -1,0 +1,3 @@
+from .siamese_change_head import SiameseChangeHead
+
+__all__ = ['SiameseChangeHead']

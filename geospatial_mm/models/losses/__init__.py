@@ -1,0 +1,3 @@
+from .softmax_focal_loss import SoftmaxFocalLoss
+
+__all__ = ['SoftmaxFocalLoss']

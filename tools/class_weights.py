@@ -1,0 +1,149 @@
+#!/usr/bin/env python
+"""Pixel counts per class of a config's training labels, and class weights from inverse class frequency.
+
+    python tools/class_weights.py configs/xview2_siamese_unet.py --out data/xBD/class_stats.json \\
+        --label-keys seg_map_path loc_seg_map_path \\
+        --assign seg_map_path=model.decode_head.loss_decode.alpha loc_seg_map_path=model.decode_head.loss_loc.alpha
+
+Builds the dataset of the config's --dataloader (default train_dataloader; --cfg-options apply), reads every label
+named by each --label-keys path key once and writes, atomically, a JSON file with, per key: the pixel count of each
+class, its frequency, the weights ``(1 / frequency) ** power`` normalised to sum to 1 (a class without pixels gets
+0) — the per-class ``alpha`` of a focal loss — and the counts of every sample (by sample id), which
+``RareClassWeightedSampler(stats_file=...)`` reads instead of scanning the labels again.
+
+The number of classes of ``seg_map_path`` is the length of the dataset's classes; for other keys give
+``--num-classes KEY=N`` or it is the largest value found + 1. Pixels equal to --ignore-index are not counted.
+``--assign KEY=CONFIG_KEY`` prints (and stores under ``cfg_options``) the ``--cfg-options`` that put the weights into
+the config; when the dataloader's sampler is a RareClassWeightedSampler its ``stats_file`` option is added.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from concurrent.futures import ProcessPoolExecutor
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # noqa: E402  run from a checkout
+
+from geospatial_mm.engine.launch import LazyDictAction, write_json_atomic  # noqa: E402
+
+
+def _pairs(values: list[str] | None, what: str, convert=str) -> dict:
+    out = {}
+    for item in values or []:
+        key, sep, value = item.partition('=')
+        if not sep or not key or not value:
+            raise ValueError(f'{what}: expected KEY=VALUE, got {item!r}')
+        out[key] = convert(value)
+    return out
+
+
+def build_dataset(config: str, dataloader: str, cfg_options: dict):
+    import geospatial_mm  # noqa: F401  (registers the package, applies the shims)
+    from mmengine.config import Config
+    from mmengine.registry import DATASETS, init_default_scope
+
+    if not os.path.isfile(config):
+        raise FileNotFoundError(f'{config}: config file not found')
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    if dataloader not in cfg:
+        raise KeyError(f'{config}: no {dataloader} in the config')
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    loader = cfg[dataloader]
+    dataset_cfg = loader['dataset'].copy()
+    dataset_cfg['pipeline'] = []  # only the file lists are needed
+    return DATASETS.build(dataset_cfg), loader
+
+
+def _histogram(job: tuple) -> np.ndarray:
+    from geospatial_mm.datasets import label_histogram
+    return label_histogram(*job)
+
+
+def class_statistics(dataset, label_keys: list[str], num_classes: dict, ignore_index: int, power: float,
+                     workers: int = 1) -> dict:
+    from geospatial_mm.datasets import inverse_frequency_weights
+    from geospatial_mm.datasets.class_stats import sample_key
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    if not infos:
+        raise ValueError('the dataset is empty')
+    classes = list(dataset.metainfo.get('classes') or [])
+    labels = {}
+    for key in label_keys:
+        missing = [info.get('img_path') for info in infos if key not in info]
+        if missing:
+            raise KeyError(f'sample {missing[0]} has no {key!r}; the dataset gives '
+                           f'{sorted(k for k in infos[0] if k.endswith("_path"))}')
+        k = num_classes.get(key) or (len(classes) if key == 'seg_map_path' and classes else None)
+        bound = k if k is not None else ignore_index  # every value below the ignore index counts when unknown
+        jobs = [(info[key], bound, ignore_index) for info in infos]
+        if workers > 1:
+            with ProcessPoolExecutor(workers) as pool:
+                rows = list(pool.map(_histogram, jobs, chunksize=16))
+        else:
+            rows = [_histogram(job) for job in jobs]
+        counts = np.stack(rows)
+        if k is None:
+            seen = np.nonzero(counts.sum(0))[0]
+            k = int(seen.max()) + 1 if seen.size else 1
+            counts = counts[:, :k]
+        total = counts.sum(0)
+        labels[key] = dict(
+            num_classes=k, classes=classes if key == 'seg_map_path' and len(classes) == k else None,
+            pixel_counts=total.tolist(), frequencies=(total / max(total.sum(), 1)).tolist(),
+            weights=inverse_frequency_weights(total, power),
+            per_sample={sample_key(info, key): row.tolist() for info, row in zip(infos, counts)})
+    return labels
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('config', help='config file')
+    parser.add_argument('--out', required=True, help='JSON file to write')
+    parser.add_argument('--dataloader', default='train_dataloader', help='whose dataset (default train_dataloader)')
+    parser.add_argument('--label-keys', nargs='+', default=['seg_map_path'],
+                        help='path keys of the labels to count (default seg_map_path)')
+    parser.add_argument('--num-classes', nargs='+', metavar='KEY=N', help='classes of a label key')
+    parser.add_argument('--ignore-index', type=int, default=255)
+    parser.add_argument('--power', type=float, default=1.0, help='weights = (1 / frequency) ** power (default 1)')
+    parser.add_argument('--assign', nargs='+', metavar='KEY=CONFIG_KEY',
+                        help='config entries that take the weights of a label key')
+    parser.add_argument('--workers', type=int, default=1, help='processes reading labels (default 1)')
+    parser.add_argument('--cfg-options', nargs='+', action=LazyDictAction, default={},
+                        help='override config entries, as for tools/train.py')
+    args = parser.parse_args(argv)
+    try:
+        num_classes = _pairs(args.num_classes, '--num-classes', int)
+        assign = _pairs(args.assign, '--assign')
+        unknown = sorted(set(assign) - set(args.label_keys))
+        if unknown:
+            raise ValueError(f'--assign names label keys {unknown} that are not in --label-keys {args.label_keys}')
+        dataset, loader = build_dataset(args.config, args.dataloader, args.cfg_options)
+        labels = class_statistics(dataset, args.label_keys, num_classes, args.ignore_index, args.power,
+                                  max(1, args.workers))
+    except (FileNotFoundError, KeyError, ValueError) as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 1
+    out = os.path.abspath(args.out)
+    cfg_options = [f'{target}={labels[key]["weights"]}'.replace(' ', '') for key, target in assign.items()]
+    sampler = loader.get('sampler') or {}
+    if sampler.get('type') == 'RareClassWeightedSampler':
+        cfg_options.append(f'{args.dataloader}.sampler.stats_file={out}')
+    stats = dict(config=os.path.abspath(args.config), dataloader=args.dataloader, samples=len(dataset),
+                 ignore_index=args.ignore_index, power=args.power, labels=labels, cfg_options=cfg_options)
+    write_json_atomic(out, stats)
+    for key, section in labels.items():
+        print(f'{key}: {section["num_classes"]} classes, pixel counts {section["pixel_counts"]}, weights '
+              f'{[round(w, 6) for w in section["weights"]]}')
+    print(f'written {out}')
+    if cfg_options:
+        print('--cfg-options ' + ' '.join(cfg_options))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
