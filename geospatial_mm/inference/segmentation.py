@@ -19,6 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from geospatial_mm.datasets.transforms.loading import window_transform
 from geospatial_mm.io import RasterError, check_bands, keep_open, read_meta
 from .blending import tile_weights
 from .model import build_model, dataset_meta, inference_pipeline, load_config
@@ -27,6 +28,7 @@ from .tiling import RowBandAccumulator, Tile, TileGrid
 from .writer import AtomicRasterWriter, gdal_env
 
 CLASS_NODATA = 255
+STRIP_WIDTH = 2048  # widest window read at once for a strip of tiles
 PROB_NODATA = -1.0
 
 
@@ -36,6 +38,7 @@ class PreparedTile:
     inputs: torch.Tensor
     data_sample: object
     nodata: np.ndarray | None
+    logit_size: tuple[int, int] | None = None  # the tile's pixels (padded to the tile size for small rasters)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -144,6 +147,9 @@ class SegmentationRasterPredictor:
         self.blend_weights = tile_weights(self.tile, self.tile).numpy()
         decode_head = getattr(self.model, 'decode_head', None)
         self.threshold = float(getattr(decode_head, 'threshold', None) or 0.5)
+        # strips of tiles read at once when every transform works pixel by pixel (0: tile by tile)
+        pointwise = all(getattr(t, 'pointwise', False) for t in self.pipeline.transforms)
+        self.strip_width = max(STRIP_WIDTH, self.tile) if pointwise else 0
         # a head whose logits are not softmax logits says how to read them as probabilities
         self.to_probabilities = getattr(decode_head, 'probabilities_from_logits', None) or softmax
 
@@ -186,30 +192,74 @@ class SegmentationRasterPredictor:
         inputs, data_sample = packed['inputs'], packed['data_samples']
         nodata = None
         if 'nodata_mask' in data_sample:
-            nodata = data_sample.nodata_mask.data[0].numpy()
-        pad_h, pad_w = self.tile - tile.height, self.tile - tile.width
-        if pad_h > 0 or pad_w > 0:  # a raster smaller than the tile: pad, predict, keep only the raster's part
-            inputs = F.pad(inputs, (0, max(pad_w, 0), 0, max(pad_h, 0)))
-            data_sample.set_metainfo(dict(img_shape=tuple(inputs.shape[-2:]), ori_shape=tuple(inputs.shape[-2:])))
-        return PreparedTile(tile, inputs, data_sample, nodata)
+            mask = data_sample.nodata_mask.data[0]
+            if tuple(mask.shape) != (tile.height, tile.width):  # the pipeline resized the tile; logits are resized back
+                mask = F.interpolate(mask[None, None].float(), size=(tile.height, tile.width), mode='nearest')[0, 0] > 0
+            nodata = mask.numpy()
+        return self._padded(PreparedTile(tile, inputs, data_sample, nodata))
+
+    def _prepare_strip(self, sample: Sample, tiles: list[Tile], window: tuple) -> list[PreparedTile]:
+        """Run the pipeline once over a strip of neighbouring tiles and cut the tiles out of its output (valid for
+        pipelines of pixel-by-pixel transforms): neighbours overlap, so this reads and converts each pixel once per
+        strip instead of once per tile."""
+        results = dict(sample.paths)
+        results['read_window'] = window
+        packed = self.pipeline(results)
+        if packed is None:
+            raise RuntimeError(f'{sample.primary}: the test pipeline dropped the window {window}')
+        inputs, strip_sample = packed['inputs'], packed['data_samples']
+        nodata = strip_sample.nodata_mask.data[0].numpy() if 'nodata_mask' in strip_sample else None
+        meta = strip_sample.metainfo
+        geo = meta.get('geo_meta')
+        prepared = []
+        for tile in tiles:
+            c = tile.col - window[1]
+            tile_meta = dict(meta, img_shape=(tile.height, tile.width), ori_shape=(tile.height, tile.width))
+            if geo is not None:
+                tile_meta['geo_meta'] = dict(geo, window=tile.window, transform=window_transform(
+                    geo.get('transform'), (0, c, tile.height, tile.width)))
+            # contiguous here, in the reader thread: batching strided views costs the model's thread a slow copy
+            tile_inputs = inputs[..., c:c + tile.width].contiguous()
+            tile_nodata = nodata[:, c:c + tile.width] if nodata is not None else None
+            prepared.append(self._padded(PreparedTile(tile, tile_inputs, type(strip_sample)(metainfo=tile_meta),
+                                                      tile_nodata)))
+        return prepared
+
+    def _padded(self, item: PreparedTile) -> PreparedTile:
+        """Set the size the tile's logits must have; pad the input of a raster smaller than the tile size to it (only
+        the raster's part of the prediction is kept). An input the pipeline resized is left as it is: its logits are
+        resized back to the tile's own pixels."""
+        t = item.tile
+        item.logit_size = (t.height, t.width)
+        if tuple(item.inputs.shape[-2:]) == (t.height, t.width) and (t.height < self.tile or t.width < self.tile):
+            item.inputs = F.pad(item.inputs, (0, self.tile - t.width, 0, self.tile - t.height))
+            item.data_sample.set_metainfo(dict(img_shape=(self.tile, self.tile), ori_shape=(self.tile, self.tile)))
+            item.logit_size = (self.tile, self.tile)
+        return item
 
     def _tiles(self, sample: Sample, grid: TileGrid) -> Iterator[PreparedTile]:
         """Runs in the reader thread: one thread for its torch ops (a per-thread setting; the model's forward keeps
         its threads: splitting small per-tile ops across threads only adds synchronisation), and every input kept
-        open, so overlapping windows share GDAL's cached blocks."""
+        open. A pipeline of pixel-by-pixel transforms runs once per strip of tiles, any other once per tile."""
         torch.set_num_threads(1)
         with keep_open():
-            for tile in grid:
-                yield self._prepare(sample, tile)
+            if self.strip_width:
+                for tiles, window in grid.strips(self.strip_width):
+                    yield from self._prepare_strip(sample, tiles, window)
+            else:
+                for tile in grid:
+                    yield self._prepare(sample, tile)
 
     @torch.inference_mode()
-    def forward_logits(self, inputs: list[torch.Tensor], data_samples: list) -> torch.Tensor:
-        """``(B, K, tile, tile)`` logits of a batch of prepared tiles (the segmentor's own ``encode_decode``)."""
+    def forward_logits(self, inputs: list[torch.Tensor], data_samples: list,
+                       size: tuple[int, int] | None = None) -> torch.Tensor:
+        """``(B, K, h, w)`` logits of a batch of prepared tiles (the segmentor's own ``encode_decode``), resized to
+        ``size`` when the model's output has another size (a test pipeline that resizes)."""
         data = self.model.data_preprocessor(dict(inputs=inputs, data_samples=data_samples), False)
         metas = [s.metainfo for s in data['data_samples']]
         logits = self.model.encode_decode(data['inputs'], metas)
-        if logits.shape[-2:] != (self.tile, self.tile):
-            logits = F.interpolate(logits, size=(self.tile, self.tile), mode='bilinear', align_corners=False)
+        if size is not None and tuple(logits.shape[-2:]) != tuple(size):
+            logits = F.interpolate(logits, size=size, mode='bilinear', align_corners=False)
         return logits
 
     def _batches(self, tiles: Iterator[PreparedTile]) -> Iterator[list[PreparedTile]]:
@@ -286,7 +336,8 @@ class SegmentationRasterPredictor:
 
                 row_index = 0
                 for batch in self._batches(prefetch(lambda: self._tiles(sample, grid), 2 * self.batch_size)):
-                    logits = self.forward_logits([t.inputs for t in batch], [t.data_sample for t in batch])
+                    logits = self.forward_logits([t.inputs for t in batch], [t.data_sample for t in batch],
+                                                 batch[0].logit_size)
                     logits = logits.float().cpu().numpy()
                     for item, p in zip(batch, logits):
                         t = item.tile

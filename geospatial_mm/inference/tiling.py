@@ -59,6 +59,24 @@ class TileGrid:
     def __len__(self) -> int:
         return len(self.row_starts) * len(self.col_starts)
 
+    def strips(self, max_width: int) -> Iterator[tuple[list[Tile], tuple[int, int, int, int]]]:
+        """The tiles in runs of neighbours of one tile row whose union is at most ``max_width`` pixels wide (at
+        least one tile), each with that union's window ``(row, col, height, width)``, in the order of iteration."""
+        row_tiles: list[Tile] = []
+        for tile in self:
+            if row_tiles and (tile.row_index != row_tiles[0].row_index
+                              or tile.col + tile.width - row_tiles[0].col > max_width):
+                yield row_tiles, self._union(row_tiles)
+                row_tiles = []
+            row_tiles.append(tile)
+        if row_tiles:
+            yield row_tiles, self._union(row_tiles)
+
+    @staticmethod
+    def _union(tiles: list[Tile]) -> tuple[int, int, int, int]:
+        first, last = tiles[0], tiles[-1]
+        return first.row, first.col, first.height, last.col + last.width - first.col
+
     def __iter__(self) -> Iterator[Tile]:
         index = 0
         for r, row in enumerate(self.row_starts):

@@ -14,14 +14,20 @@ from typing import Sequence
 import numpy as np
 
 # GDAL's block cache defaults to 5 % of the machine's memory; streaming needs far less, and a large cache makes memory
-# grow with the raster's size. A user's own GDAL_CACHEMAX wins.
-DEFAULT_GDAL_CACHEMAX_MB = 128
+# grow with the raster's size. A GDAL_CACHEMAX set in the environment wins (GDAL reads it itself).
+DEFAULT_GDAL_CACHEMAX = 64 * 1024 * 1024
 
 
 def gdal_env(**options):
-    """A rasterio environment with a bounded block cache."""
+    """A rasterio environment with a bounded block cache.
+
+    rasterio hands an integer GDAL_CACHEMAX to GDAL as a number of bytes (GDAL itself reads small numbers in the
+    environment variable as megabytes): 64 means 64 bytes, i.e. no cache at all, and every overlapping window would
+    decode its compressed blocks again.
+    """
     import rasterio
-    options.setdefault('GDAL_CACHEMAX', int(os.environ.get('GDAL_CACHEMAX', DEFAULT_GDAL_CACHEMAX_MB)))
+    if 'GDAL_CACHEMAX' not in os.environ:
+        options.setdefault('GDAL_CACHEMAX', DEFAULT_GDAL_CACHEMAX)
     return rasterio.Env(**options)
 
 

@@ -56,6 +56,8 @@ class PackGeospatialSegInputs(BaseTransform):
     gt_loc_seg_map='gt_loc_seg')``; every listed map present in the results is packed as int64 pixel data.
     """
 
+    pointwise = True  # pixel by pixel: streaming inference may run it once on a strip and cut the tiles out
+
     def __init__(self, meta_keys: Sequence[str] = SEG_META_KEYS,
                  seg_keys: dict | None = None) -> None:
         self.meta_keys = tuple(meta_keys)

@@ -80,6 +80,8 @@ class LoadGeospatialImageFromFile(BaseTransform):
         key / path_key: where to put the image / where to find its path(s).
     """
 
+    pointwise = True  # pixel by pixel: streaming inference may run it once on a strip and cut the tiles out
+
     def __init__(self, bands: Sequence[int] | None = None, frames: Sequence[Sequence[int]] | None = None,
                  scale: float | None = None, nodata: float | None = None, nodata_replace: float = 0.0,
                  nan_is_nodata: bool = True, to_float32: bool = True, backend: str = 'rasterio',
@@ -205,6 +207,8 @@ class LoadGeospatialImagePair(BaseTransform):
         **load_kwargs: :class:`LoadGeospatialImageFromFile` arguments, shared by every image.
     """
 
+    pointwise = True  # pixel by pixel: streaming inference may run it once on a strip and cut the tiles out
+
     def __init__(self, path_keys: Sequence[str] = ('img_path', 'post_img_path'),
                  keys: Sequence[str] = ('img', 'img_post'), stack: bool = False, **load_kwargs) -> None:
         if len(path_keys) != len(keys) or len(keys) < 2:
@@ -254,6 +258,8 @@ class LoadGeospatialBandGroups(BaseTransform):
     ``geo_meta`` is that of the first file, with ``path`` listing every file and ``sources`` giving each file's path
     key, path and bands.
     """
+
+    pointwise = True  # pixel by pixel: streaming inference may run it once on a strip and cut the tiles out
 
     def __init__(self, sources: Sequence[dict], key: str = 'img', backend: str = 'rasterio',
                  window_key: str = 'read_window') -> None:

@@ -42,6 +42,8 @@ class TorchFromNumpy(BaseTransform):
     """``(H, W, C)`` numpy images -> float ``(C, H, W)`` tensors; ``(H, W)`` maps -> tensors (labels int64,
     nodata mask bool)."""
 
+    pointwise = True  # pixel by pixel: streaming inference may run it once on a strip and cut the tiles out
+
     def __init__(self, keys: Sequence[str] | None = None) -> None:
         self.keys = keys
 
@@ -61,6 +63,8 @@ class TorchFromNumpy(BaseTransform):
 class TorchNormalize(BaseTransform):
     """``(x - mean) / std`` per band. ``means``/``stds`` have one value per band; for stacked frames the values
     repeat for every frame (a ``(C*T, H, W)`` image with C-long means) and for ``(C, T, H, W)`` they apply along C."""
+
+    pointwise = True  # pixel by pixel: streaming inference may run it once on a strip and cut the tiles out
 
     def __init__(self, means: Sequence[float], stds: Sequence[float], keys: Sequence[str] | None = None) -> None:
         if len(means) != len(stds):
@@ -202,6 +206,8 @@ class Reshape(BaseTransform):
     ``frames_first=False`` it is a plain reshape.
     """
 
+    pointwise = True  # pixel by pixel: streaming inference may run it once on a strip and cut the tiles out
+
     def __init__(self, keys: Sequence[str], new_shape: Sequence[int], frames_first: bool = True) -> None:
         self.keys = list(keys)
         self.new_shape = tuple(new_shape)
@@ -229,6 +235,8 @@ class Reshape(BaseTransform):
 @TRANSFORMS.register_module()
 class CastTensor(BaseTransform):
     """Cast the given tensors to ``dtype`` (a torch dtype name such as 'float32' or 'int64')."""
+
+    pointwise = True  # pixel by pixel: streaming inference may run it once on a strip and cut the tiles out
 
     def __init__(self, keys: Sequence[str], dtype: str = 'float32') -> None:
         self.keys = list(keys)
