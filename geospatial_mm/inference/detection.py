@@ -27,7 +27,7 @@ from .segmentation import SegmentationRasterPredictor, prefetch
 from .sources import Sample
 from .stitching import InstanceStitcher, Resolved
 from .tiling import TileGrid
-from .writer import AtomicRasterWriter, gdal_env, remove_stale_temporaries
+from .writer import AtomicRasterWriter, gdal_env, remove_stale_temporaries, streaming_cache_bytes
 
 BLOCK_ROWS = 256  # rows per read/write of the second pass
 
@@ -102,7 +102,8 @@ class DetectionRasterPredictor(SegmentationRasterPredictor):
     def predict(self, sample: Sample, out_dir: str | Path, probabilities: bool = False, cog: bool = False,
                 on_tiles: Callable[[int], None] | None = None, on_start: Callable[[int], None] | None = None) -> dict:
         """Predict ``sample`` into ``out_dir``; returns the output paths (see :meth:`output_paths`)."""
-        meta = self.check(sample)
+        metas = self.check(sample)
+        meta = metas[0]
         paths = self.output_paths(sample, out_dir, probabilities)
         grid = TileGrid(meta.height, meta.width, self.tile, self.stride)
         if on_start:
@@ -112,7 +113,9 @@ class DetectionRasterPredictor(SegmentationRasterPredictor):
         remove_stale_temporaries(final)
         provisional = final.with_name(f'.{final.name}.{os.getpid()}.tmp.provisional.tif')
         try:
-            stitcher = self._first_pass(sample, grid, meta, provisional, on_tiles)
+            # provisional ids are uint32, written in bands of one tile row
+            cachemax = streaming_cache_bytes(metas, 4, rows=grid.tile_height)
+            stitcher = self._first_pass(sample, grid, meta, provisional, on_tiles, cachemax)
             resolved = stitcher.resolve(self.min_area)
             self._second_pass(sample, meta, provisional, resolved, paths, cog)
         finally:
@@ -120,7 +123,7 @@ class DetectionRasterPredictor(SegmentationRasterPredictor):
         return paths
 
     def _first_pass(self, sample: Sample, grid: TileGrid, meta, provisional: Path,
-                    on_tiles: Callable[[int], None] | None) -> InstanceStitcher:
+                    on_tiles: Callable[[int], None] | None, cachemax: int | None = None) -> InstanceStitcher:
         """Tiles -> stitched provisional ids, written to ``provisional`` row band by row band."""
         import rasterio
         stitcher = InstanceStitcher(meta.width, grid.tile_height, self.merge_thr)
@@ -129,7 +132,7 @@ class DetectionRasterPredictor(SegmentationRasterPredictor):
         if meta.transform is not None:
             from affine import Affine
             profile.update(crs=meta.crs, transform=Affine(*meta.transform))
-        with gdal_env(), rasterio.open(provisional, 'w', **profile) as dst:
+        with gdal_env(cachemax), rasterio.open(provisional, 'w', **profile) as dst:
             def flush(done) -> None:
                 if done is not None:
                     top, ids = done
@@ -139,7 +142,8 @@ class DetectionRasterPredictor(SegmentationRasterPredictor):
                     dst.write(ids.astype(np.uint32)[None], window=Window(0, top, ids.shape[1], ids.shape[0]))
 
             row_index = 0
-            for batch in self._batches(prefetch(lambda: self._tiles(sample, grid), 2 * self.batch_size)):
+            tiles = prefetch(lambda: self._tiles(sample, grid), 2 * self.batch_size, cachemax)
+            for batch in self._batches(tiles):
                 detections = self.detect([t.inputs for t in batch], [t.data_sample for t in batch])
                 for item, (masks, labels, scores) in zip(batch, detections):
                     t = item.tile

@@ -25,7 +25,7 @@ from .blending import tile_weights
 from .model import build_model, dataset_meta, inference_pipeline, load_config
 from .sources import Sample
 from .tiling import RowBandAccumulator, Tile, TileGrid
-from .writer import AtomicRasterWriter, gdal_env
+from .writer import AtomicRasterWriter, gdal_env, streaming_cache_bytes
 
 CLASS_NODATA = 255
 STRIP_WIDTH = 2048  # widest window read at once for a strip of tiles
@@ -55,11 +55,12 @@ class _Failure:
 _DONE = object()
 
 
-def prefetch(make_items: Callable[[], Iterable], size: int) -> Iterator:
+def prefetch(make_items: Callable[[], Iterable], size: int, cachemax: int | None = None) -> Iterator:
     """Iterate ``make_items()`` in a background thread, at most ``size`` ahead; its exceptions are raised here.
 
-    The items are produced inside a GDAL environment of that thread (rasterio environments are per thread), and the
-    producer is closed in its own thread when the consumer stops early.
+    The items are produced inside a GDAL environment of that thread (rasterio environments are per thread; the block
+    cache, ``cachemax`` bytes, is one per process), and the producer is closed in its own thread when the consumer
+    stops early.
     """
     q: queue.Queue = queue.Queue(maxsize=max(1, size))
     stop = threading.Event()
@@ -75,7 +76,7 @@ def prefetch(make_items: Callable[[], Iterable], size: int) -> Iterator:
 
     def work() -> None:
         try:
-            with gdal_env():
+            with gdal_env(cachemax):
                 items = make_items()
                 try:
                     for item in items:
@@ -163,8 +164,9 @@ class SegmentationRasterPredictor:
         """Logit channels: one per class, or one for a binary head with a sigmoid output."""
         return int(getattr(self.model, 'out_channels', self.num_classes))
 
-    def check(self, sample: Sample):
-        """Fail early, with the file's name, on inputs this config cannot read; returns the primary's header."""
+    def check(self, sample: Sample) -> list:
+        """Fail early, with the file's name, on inputs this config cannot read; returns the inputs' headers, the
+        primary's first."""
         if sample.problem:
             raise RasterError(sample.problem)
         backend = self.spec.loader.get('backend', 'rasterio')
@@ -180,7 +182,7 @@ class SegmentationRasterPredictor:
             if (meta.height, meta.width) != (primary.height, primary.width):
                 raise RasterError(f'{meta.path}: {meta.height}x{meta.width} pixels, but {primary.path} of the same '
                                   f'sample has {primary.height}x{primary.width}')
-        return primary
+        return metas
 
     # -- tiles --------------------------------------------------------------------------------------------------
     def _prepare(self, sample: Sample, tile: Tile) -> PreparedTile:
@@ -286,8 +288,10 @@ class SegmentationRasterPredictor:
 
         ``on_start(n_tiles)`` and ``on_tiles(n_done)`` report progress.
         """
-        meta = self.check(sample)
+        metas = self.check(sample)
+        meta = metas[0]
         grid = TileGrid(meta.height, meta.width, self.tile, self.stride)
+        cachemax = streaming_cache_bytes(metas, 1 + (4 * self.num_classes if probabilities else 0))
         if on_start:
             on_start(len(grid))
         paths = self.output_paths(sample, out_dir, probabilities)
@@ -313,7 +317,7 @@ class SegmentationRasterPredictor:
         weights = self.blend_weights
         opened = []
         try:
-            with gdal_env():
+            with gdal_env(cachemax):
                 for w in writers.values():
                     opened.append(w.__enter__())
 
@@ -335,7 +339,8 @@ class SegmentationRasterPredictor:
                         writers['probabilities'].write(probs.astype(np.float32), top)
 
                 row_index = 0
-                for batch in self._batches(prefetch(lambda: self._tiles(sample, grid), 2 * self.batch_size)):
+                tiles = prefetch(lambda: self._tiles(sample, grid), 2 * self.batch_size, cachemax)
+                for batch in self._batches(tiles):
                     logits = self.forward_logits([t.inputs for t in batch], [t.data_sample for t in batch],
                                                  batch[0].logit_size)
                     logits = logits.float().cpu().numpy()

@@ -18,17 +18,29 @@ import numpy as np
 DEFAULT_GDAL_CACHEMAX = 64 * 1024 * 1024
 
 
-def gdal_env(**options):
-    """A rasterio environment with a bounded block cache.
+def gdal_env(cachemax: int | None = None, **options):
+    """A rasterio environment with a bounded block cache of ``cachemax`` bytes (default 64 MiB).
 
     rasterio hands an integer GDAL_CACHEMAX to GDAL as a number of bytes (GDAL itself reads small numbers in the
     environment variable as megabytes): 64 means 64 bytes, i.e. no cache at all, and every overlapping window would
-    decode its compressed blocks again.
+    decode its compressed blocks again. The cache is one per process.
     """
     import rasterio
     if 'GDAL_CACHEMAX' not in os.environ:
-        options.setdefault('GDAL_CACHEMAX', DEFAULT_GDAL_CACHEMAX)
+        options.setdefault('GDAL_CACHEMAX', max(int(cachemax or 0), DEFAULT_GDAL_CACHEMAX))
     return rasterio.Env(**options)
+
+
+def streaming_cache_bytes(metas, out_bytes_per_pixel: int = 1, rows: int = 256) -> int:
+    """A block cache that holds, across the whole width, the input blocks that consecutive rows of overlapping tiles
+    share (up to three block rows of every input) and the output blocks being filled (``rows`` rows): then every
+    compressed block is decoded once. It grows with the raster's width, not its height."""
+    total = 0
+    for meta in metas:
+        block_rows = (meta.block_shape or (rows, meta.width))[0]
+        total += 3 * min(block_rows, meta.height) * meta.width * meta.count * np.dtype(meta.dtype).itemsize
+    width = max(m.width for m in metas)
+    return total + rows * width * out_bytes_per_pixel + 16 * 1024 * 1024
 
 
 def _pid_alive(pid: int) -> bool:
