@@ -167,7 +167,9 @@ class LoadGeospatialImageFromFile(BaseTransform):
                         if self.nodata is not None else meta.nodata, count=meta.count, band_names=meta.band_names,
                         bands=self.frames or self.bands or list(range(meta.count)), window=window,
                         full_shape=(meta.height, meta.width))
-        return dict(img=np.ascontiguousarray(img.transpose(1, 2, 0)), nodata_mask=nodata_mask, geo_meta=geo_meta,
+        # (H, W, C) as the OpenMMLab transforms expect, as a view of the band-first array: the Torch transforms
+        # turn it back into a band-first tensor without copying, and numpy/OpenCV transforms accept the view
+        return dict(img=img.transpose(1, 2, 0), nodata_mask=nodata_mask, geo_meta=geo_meta,
                     num_frames=num_frames, meta=meta)
 
     def transform(self, results: dict) -> dict:

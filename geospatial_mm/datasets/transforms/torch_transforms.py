@@ -88,7 +88,8 @@ class TorchNormalize(BaseTransform):
                 raise ValueError(f'{key}: {channels} channels cannot be normalised with {n} means/stds '
                                  f'(image shape {tuple(img.shape)}, path {results.get("img_path")})')
             shape = (-1,) + (1,) * (img.ndim - 1)
-            results[key] = (img - mean.view(shape)) / std.view(shape)
+            scale = 1.0 / std
+            results[key] = torch.addcmul((-mean * scale).view(shape), img, scale.view(shape))  # one pass
         return results
 
     def __repr__(self) -> str:
