@@ -22,6 +22,7 @@ from typing import Callable
 import numpy as np
 import torch
 
+from .memory import keep_freed_memory
 from .model import load_config
 from .segmentation import SegmentationRasterPredictor, prefetch
 from .sources import Sample
@@ -51,6 +52,7 @@ class DetectionRasterPredictor(SegmentationRasterPredictor):
     def __init__(self, config, checkpoint: str, device: str = 'cpu', batch_size: int = 8, tile: int | None = None,
                  stride: int | None = None, bands=None, cfg_options: dict | None = None, score_thr: float = 0.5,
                  merge_thr: float = 0.5, min_area: int = 0, geojson: bool = False) -> None:
+        keep_freed_memory()  # the same large buffers again and again: reuse them instead of faulting pages anew
         cfg = load_config(config)
         if cfg_options:
             cfg.merge_from_dict(cfg_options)

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from geospatial_mm.datasets.transforms.loading import window_transform
 from geospatial_mm.io import RasterError, check_bands, keep_open, read_meta
 from .blending import tile_weights
+from .memory import keep_freed_memory
 from .model import build_model, dataset_meta, inference_pipeline, load_config
 from .sources import Sample
 from .tiling import RowBandAccumulator, Tile, TileGrid
@@ -123,6 +124,7 @@ class SegmentationRasterPredictor:
     def __init__(self, config, checkpoint: str, device: str = 'cpu', batch_size: int = 8, tile: int | None = None,
                  stride: int | None = None, bands=None, cfg_options: dict | None = None) -> None:
         from mmcv.transforms import Compose
+        keep_freed_memory()  # the same large buffers again and again: reuse them instead of faulting pages anew
         self.cfg = load_config(config)
         if cfg_options:
             self.cfg.merge_from_dict(cfg_options)
