@@ -2,12 +2,13 @@
 """Streaming inference over large rasters: peak memory and throughput vs the bare model forward on the same tiles.
 
 For each raster size (synthetic 6-band HLS-like GeoTIFFs: int16 reflectance x 10000, nodata -9999, 256x256 tiles,
-deflate-compressed, as HLS products are delivered), a fresh
-process runs :class:`SegmentationRasterPredictor` over the whole raster (read windows -> pipeline -> model ->
-blending -> GeoTIFF writing) and reports its peak RSS and megapixels/s. Another fresh process times the bare model
-forward (data preprocessor + encode_decode, no reading, no blending, no writing) on the same number of tiles of the
-same shape and batch size, already in memory, right before and right after the streamed run (the machine's speed
-drifts; the ratio uses their mean). The model is the burn-scars config with the demo's small settings
+deflate-compressed, as HLS products are delivered), a fresh process runs :class:`SegmentationRasterPredictor` over
+the whole raster (read windows -> pipeline -> model -> blending -> GeoTIFF writing) and reports its peak RSS and
+megapixels/s. The same process, with the same warmed-up model, times the bare model forward (data preprocessor +
+encode_decode, no reading, no blending, no writing) on tiles of the same shape and batch size already in memory,
+right before and right after each streamed run: this machine's speed drifts by up to 40 % within minutes, so each
+streamed run is compared with the mean of the two bare runs around it. Short streamed runs are repeated
+(``--rounds``) and the median ratio is reported. The model is the burn-scars config with the demo's small settings
 (Prithvi tiny, 224 tiles every 112 px).
 
     python tools/benchmark/inference.py [--sizes 2048 8192 16384] [--work /tmp/gmm_bench] [--json out.json]
@@ -90,7 +91,27 @@ def warm_up(predictor, batch_size: int):
     return inputs, samples
 
 
-def worker_stream(raster: str, ckpt: str, out: str, batch_size: int) -> dict:
+def _bare(predictor, inputs, samples, tiles: int, batch_size: int) -> float:
+    """Seconds of the model alone on ``tiles`` in-memory tiles shaped as the pipeline makes them."""
+    start = time.perf_counter()
+    done = 0
+    while done < tiles:
+        n = min(batch_size, tiles - done)
+        logits = predictor.forward_logits(inputs[:n], samples[:n])
+        logits.float().cpu().numpy()  # the copy the streaming path makes too
+        done += n
+    return time.perf_counter() - start
+
+
+def worker(raster: str, ckpt: str, out: str, batch_size: int, bare_tiles: int, rounds: int, long_run_s: float,
+           bare_every: int, bare_sample: int) -> dict:
+    """One fresh process per raster size, one warmed-up model: the bare forward, then ``rounds`` times the streamed
+    run followed by the bare forward again. This machine's speed drifts within minutes, so each streamed run is
+    compared with the model's own speed sampled right before it, every ``bare_every`` tiles during it (a pause of
+    ``bare_sample`` tiles of bare forward, not counted in the streamed time; the reader thread, a full queue ahead,
+    is idle meanwhile) and right after it, averaged over the run's progress (trapezoids). A streamed run longer than
+    ``long_run_s`` is not repeated. Peak RSS is read right after the first streamed run (the bare forward before it
+    needs less memory)."""
     import geospatial_mm  # noqa: F401
     from geospatial_mm.inference.segmentation import SegmentationRasterPredictor
     from geospatial_mm.inference.sources import Sample
@@ -99,29 +120,41 @@ def worker_stream(raster: str, ckpt: str, out: str, batch_size: int) -> dict:
     predictor = SegmentationRasterPredictor(str(CONFIG), ckpt, batch_size=batch_size, cfg_options=SMALL_MODEL)
     meta = read_meta(raster)
     tiles = len(TileGrid(meta.height, meta.width, predictor.tile, predictor.stride))
-    warm_up(predictor, batch_size)  # once per process, as the bare forward does: not a cost of each raster
+    inputs, samples = warm_up(predictor, batch_size)  # once per process: not a cost of each raster
     rss_model = peak_rss_mb()
-    start = time.perf_counter()
-    predictor.predict(Sample(Path(raster).stem, {'img_path': raster}, raster), out)
-    seconds = time.perf_counter() - start
-    return dict(tiles=tiles, seconds=seconds, megapixels=meta.height * meta.width / 1e6,
-                peak_rss_mb=peak_rss_mb(), rss_after_model_mb=rss_model)
+    n_bare = min(tiles, bare_tiles)
 
+    def bare_rate(n: int) -> float:
+        return n / _bare(predictor, inputs, samples, n, batch_size)
 
-def worker_bare(ckpt: str, tiles: int, batch_size: int) -> dict:
-    """The model alone on ``tiles`` in-memory tiles shaped as the pipeline makes them."""
-    import geospatial_mm  # noqa: F401
-    from geospatial_mm.inference.segmentation import SegmentationRasterPredictor
-    predictor = SegmentationRasterPredictor(str(CONFIG), ckpt, batch_size=batch_size, cfg_options=SMALL_MODEL)
-    inputs, samples = warm_up(predictor, batch_size)
-    start = time.perf_counter()
-    done = 0
-    while done < tiles:
-        n = min(batch_size, tiles - done)
-        logits = predictor.forward_logits(inputs[:n], samples[:n])
-        logits.float().cpu().numpy()  # the copy the streaming path makes too
-        done += n
-    return dict(tiles=tiles, seconds=time.perf_counter() - start, peak_rss_mb=peak_rss_mb())
+    before = bare_rate(n_bare)
+    rss_bare = peak_rss_mb()
+    runs, peak = [], None
+    for _ in range(rounds):
+        points = [(0, before)]  # (tiles done, bare tiles/s)
+        state = dict(done=0, next=bare_every, paused=0.0)
+
+        def on_tiles(n: int) -> None:
+            state['done'] += n
+            if state['done'] >= state['next'] and state['done'] < tiles:
+                t0 = time.perf_counter()
+                points.append((state['done'], bare_rate(bare_sample)))
+                state['paused'] += time.perf_counter() - t0
+                state['next'] += bare_every
+
+        start = time.perf_counter()
+        predictor.predict(Sample(Path(raster).stem, {'img_path': raster}, raster), out, on_tiles=on_tiles)
+        seconds = time.perf_counter() - start - state['paused']
+        peak = peak if peak is not None else peak_rss_mb()
+        before = bare_rate(n_bare)
+        points.append((tiles, before))
+        bare_mean = sum((x1 - x0) * (r0 + r1) / 2 for (x0, r0), (x1, r1) in zip(points, points[1:])) / tiles
+        runs.append(dict(seconds=seconds, bare_tiles_per_s=bare_mean, ratio=tiles / seconds / bare_mean,
+                         bare_samples=points))
+        if seconds > long_run_s:
+            break
+    return dict(tiles=tiles, megapixels=meta.height * meta.width / 1e6, runs=runs, peak_rss_mb=peak,
+                rss_after_model_mb=rss_model, rss_after_bare_mb=rss_bare)
 
 
 def run_worker(*args: str) -> dict:
@@ -136,18 +169,21 @@ def main(argv=None) -> int:
     parser.add_argument('--sizes', type=int, nargs='+', default=[2048, 8192, 16384])
     parser.add_argument('--work', type=Path, default=Path('/tmp/geospatial_mm_inference_bench'))
     parser.add_argument('--batch-size', type=int, default=8)
-    parser.add_argument('--bare-tiles', type=int, default=1000, help='tiles timed for the bare forward')
-    parser.add_argument('--attempts', type=int, default=3, help='runs per size when the machine\'s speed drifts')
+    parser.add_argument('--bare-tiles', type=int, default=1000,
+                        help='tiles timed for each bare forward (at most the raster\'s tiles)')
+    parser.add_argument('--rounds', type=int, default=5, help='streamed runs per size (the median counts)')
+    parser.add_argument('--long-run', type=float, default=60.0,
+                        help='seconds: a streamed run longer than this is not repeated')
+    parser.add_argument('--bare-every', type=int, default=2000,
+                        help='tiles between samples of the bare forward during a streamed run')
+    parser.add_argument('--bare-sample', type=int, default=200, help='tiles of each such sample')
     parser.add_argument('--json', type=Path, help='write the results here')
     parser.add_argument('--worker', nargs='+', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        kind, *rest = args.worker
-        if kind == 'stream':
-            result = worker_stream(rest[0], rest[1], rest[2], int(rest[3]))
-        else:
-            result = worker_bare(rest[0], int(rest[1]), int(rest[2]))
-        print(json.dumps(result))
+        raster, ckpt, out, batch, bare, rounds, long_run, every, sample = args.worker
+        print(json.dumps(worker(raster, ckpt, out, int(batch), int(bare), int(rounds), float(long_run), int(every),
+                                int(sample))))
         return 0
 
     args.work.mkdir(parents=True, exist_ok=True)
@@ -156,36 +192,28 @@ def main(argv=None) -> int:
     for size in args.sizes:
         raster = args.work / f'scene_{size}.tif'
         make_raster(raster, size)
-        # the bare forward right before and right after the streamed run, so that both see the same machine; a run
-        # during which the machine's speed drifted by more than 10 % (the two bare runs disagree) is repeated
-        for attempt in range(args.attempts):
-            before = run_worker('bare', str(ckpt), str(args.bare_tiles), str(args.batch_size))
-            result = run_worker('stream', str(raster), str(ckpt), str(args.work / 'out'), str(args.batch_size))
-            after = run_worker('bare', str(ckpt), str(args.bare_tiles), str(args.batch_size))
-            drift = abs(before['seconds'] - after['seconds']) / min(before['seconds'], after['seconds'])
-            if drift <= 0.1:
-                break
-            print(f'{size}x{size}: the bare forward drifted by {100 * drift:.0f} % during the run; '
-                  f'{"again" if attempt + 1 < args.attempts else "keeping this run"}', flush=True)
-        bare_tiles_per_s = 2 * args.bare_tiles / (before['seconds'] + after['seconds'])
-        tiles_per_s = result['tiles'] / result['seconds']
-        row = dict(size=size, **result, megapixels_per_s=result['megapixels'] / result['seconds'],
-                   bare_megapixels_per_s=result['megapixels'] / (result['tiles'] / bare_tiles_per_s),
-                   bare_tiles_per_s=[before['tiles'] / before['seconds'], after['tiles'] / after['seconds']],
-                   ratio_to_bare=tiles_per_s / bare_tiles_per_s, drift=drift, attempts=attempt + 1)
+        r = run_worker(str(raster), str(ckpt), str(args.work / 'out'), str(args.batch_size), str(args.bare_tiles),
+                       str(args.rounds), str(args.long_run), str(args.bare_every), str(args.bare_sample))
+        ratios = [run['ratio'] for run in r['runs']]
+        median = r['runs'][sorted(range(len(ratios)), key=ratios.__getitem__)[len(ratios) // 2]]
+        row = dict(size=size, **r, seconds=median['seconds'], ratio_to_bare=median['ratio'],
+                   megapixels_per_s=r['megapixels'] / median['seconds'],
+                   bare_megapixels_per_s=r['megapixels'] * median['bare_tiles_per_s'] / r['tiles'])
         rows.append(row)
-        print(f'{size}x{size}: {result["tiles"]} tiles in {result["seconds"]:.1f} s, '
-              f'{row["megapixels_per_s"]:.2f} MP/s (bare forward {row["bare_megapixels_per_s"]:.2f} MP/s, '
-              f'{bare_tiles_per_s:.1f} tiles/s; ratio {row["ratio_to_bare"]:.3f}), '
-              f'peak RSS {result["peak_rss_mb"]:.0f} MB', flush=True)
+        samples = len(median['bare_samples'])
+        print(f'{size}x{size}: {r["tiles"]} tiles in {row["seconds"]:.1f} s, {row["megapixels_per_s"]:.2f} MP/s '
+              f'(bare forward {row["bare_megapixels_per_s"]:.2f} MP/s, {median["bare_tiles_per_s"]:.1f} tiles/s '
+              f'from {samples} samples; ratio {row["ratio_to_bare"]:.3f}, median of {len(ratios)}: '
+              f'{", ".join(f"{x:.3f}" for x in ratios)}), peak RSS {r["peak_rss_mb"]:.0f} MB', flush=True)
     base = rows[0]['peak_rss_mb']
     for row in rows:
         row['rss_vs_smallest'] = row['peak_rss_mb'] / base
-    print('\n| raster | tiles | MP/s | bare forward MP/s | ratio | peak RSS | vs smallest |')
-    print('|---|---|---|---|---|---|---|')
+    print('\n| raster | tiles | MP/s | bare forward MP/s | ratio | runs | peak RSS | vs smallest |')
+    print('|---|---|---|---|---|---|---|---|')
     for r in rows:
         print(f'| {r["size"]}² | {r["tiles"]} | {r["megapixels_per_s"]:.2f} | {r["bare_megapixels_per_s"]:.2f} | '
-              f'{r["ratio_to_bare"]:.2f} | {r["peak_rss_mb"]:.0f} MB | {r["rss_vs_smallest"]:.2f}× |')
+              f'{r["ratio_to_bare"]:.2f} | {len(r["runs"])} | {r["peak_rss_mb"]:.0f} MB | '
+              f'{r["rss_vs_smallest"]:.2f}× |')
     if args.json:
         args.json.write_text(json.dumps(dict(rows=rows, cpu_count=os.cpu_count()), indent=2))
     return 0
