@@ -188,3 +188,26 @@ def test_raster_smaller_than_the_window_is_read_whole(tmp_path):
     img = write_geotiff(tmp_path / 'tiny.tif', ramp(2, 5, 7, 'int16'))
     out = RandomWindow(crop_size=16)(dict(img_path=str(img)))
     assert out['read_window'] == (0, 0, 5, 7)
+
+
+def test_random_window_reads_a_file_header_once_per_file_version(tmp_path, monkeypatch):
+    import os
+
+    from geospatial_mm.datasets.transforms import loading
+    opened = []
+    real = loading.read_meta
+    monkeypatch.setattr(loading, 'read_meta', lambda path, backend='rasterio': opened.append(path) or
+                        real(path, backend))
+    img = write_geotiff(tmp_path / 'img.tif', ramp(2, 40, 50, 'int16'))
+    window = RandomWindow(crop_size=16)
+    for _ in range(5):
+        row, col, h, w = window(dict(img_path=str(img)))['read_window']
+        assert (h, w) == (16, 16) and row + h <= 40 and col + w <= 50
+    assert opened == [str(img)]
+    # the file replaced by a smaller one (another size on disk and another modification time): read again
+    write_geotiff(img, ramp(2, 10, 12, 'int16'))
+    os.utime(img, ns=(os.stat(img).st_atime_ns, os.stat(img).st_mtime_ns + 10 ** 9))
+    assert window(dict(img_path=str(img)))['read_window'] == (0, 0, 10, 12)
+    assert opened == [str(img)] * 2
+    with pytest.raises(RasterError, match='missing.tif'):
+        window(dict(img_path=str(tmp_path / 'missing.tif')))

@@ -9,6 +9,7 @@ band names, path and window) and a boolean ``results['nodata_mask']`` marks pixe
 """
 from __future__ import annotations
 
+import functools
 import os
 from typing import Sequence
 
@@ -414,6 +415,24 @@ class LoadGeospatialAnnotations(BaseTransform):
                               f'{image_path} ({tuple(img_transform)})')
 
 
+@functools.lru_cache(maxsize=1 << 16)
+def _cached_size(path: str, mtime_ns: int, nbytes: int, backend: str) -> tuple[int, int]:
+    meta = read_meta(path, backend)
+    return meta.height, meta.width
+
+
+def raster_size(path: str, backend: str = 'rasterio') -> tuple[int, int]:
+    """``(height, width)`` of a raster, remembered per file version (path, modification time, size): training
+    draws windows from the same files epoch after epoch, and opening a GeoTIFF's header costs as much as reading a
+    224x224 window of it."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        meta = read_meta(path, backend)  # its error names the file and the problem
+        return meta.height, meta.width
+    return _cached_size(path, st.st_mtime_ns, st.st_size, backend)
+
+
 @TRANSFORMS.register_module()
 class RandomWindow(BaseTransform):
     """Choose a random ``crop_size`` window before loading, so the loaders read only its pixels.
@@ -445,8 +464,8 @@ class RandomWindow(BaseTransform):
     def transform(self, results: dict) -> dict:
         path = results[self.path_key]
         path = os.fspath(path if isinstance(path, (str, os.PathLike)) else path[0])
-        meta = read_meta(path, self.backend)
-        window = self._draw(meta.height, meta.width)
+        height, width = raster_size(path, self.backend)
+        window = self._draw(height, width)
         seg_path = results.get(self.seg_path_key)
         if self.cat_max_ratio < 1.0 and seg_path is not None:
             seg_meta = read_meta(seg_path, self.backend)
@@ -458,7 +477,7 @@ class RandomWindow(BaseTransform):
                 _, counts = np.unique(label[valid], return_counts=True)
                 if len(counts) > 1 and counts.max() / counts.sum() < self.cat_max_ratio:
                     break
-                window = self._draw(meta.height, meta.width)
+                window = self._draw(height, width)
         results[self.window_key] = window
         return results
 
