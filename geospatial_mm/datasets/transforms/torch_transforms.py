@@ -73,6 +73,9 @@ class TorchNormalize(BaseTransform):
             raise ValueError('stds must be non-zero')
         self.means = torch.tensor(means, dtype=torch.float32)
         self.stds = torch.tensor(stds, dtype=torch.float32)
+        # (x - mean) / std as x * scale + shift: one pass over the image
+        self.scale = 1.0 / self.stds
+        self.shift = -self.means * self.scale
         self.keys = keys
 
     def transform(self, results: dict) -> dict:
@@ -81,15 +84,14 @@ class TorchNormalize(BaseTransform):
             channels = img.shape[0]
             n = len(self.means)
             if channels == n:
-                mean, std = self.means, self.stds
+                scale, shift = self.scale, self.shift
             elif img.ndim == 3 and channels % n == 0:
-                mean, std = self.means.repeat(channels // n), self.stds.repeat(channels // n)
+                scale, shift = self.scale.repeat(channels // n), self.shift.repeat(channels // n)
             else:
                 raise ValueError(f'{key}: {channels} channels cannot be normalised with {n} means/stds '
                                  f'(image shape {tuple(img.shape)}, path {results.get("img_path")})')
             shape = (-1,) + (1,) * (img.ndim - 1)
-            scale = 1.0 / std
-            results[key] = torch.addcmul((-mean * scale).view(shape), img, scale.view(shape))  # one pass
+            results[key] = torch.addcmul(shift.view(shape), img, scale.view(shape))
         return results
 
     def __repr__(self) -> str:
