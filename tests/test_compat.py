@@ -1,10 +1,14 @@
 """The compatibility shims of geospatial_mm.compat."""
+import contextlib
+import functools
+import http.server
 import os
 import textwrap
+import threading
 
 import pytest
 import torch
-from conftest import BIN, run
+from conftest import BIN, ROOT, run
 
 import geospatial_mm  # noqa: F401  (applies the shims)
 from geospatial_mm import compat
@@ -53,7 +57,7 @@ def test_trusting_explicitly_loads_it(evil_checkpoint, monkeypatch):
 
 
 def test_tools_test_refuses_it_and_names_the_option(evil_checkpoint, tmp_path, shapes_root):
-    from conftest import ROOT, data_root_options
+    from conftest import data_root_options
     path, marker = evil_checkpoint
     proc = run([BIN / 'python', ROOT / 'tools' / 'test.py', ROOT / 'tests' / 'configs' / 'tiny_seg.py', path,
                 '--work-dir', tmp_path / 'w', '--cfg-options', *data_root_options(shapes_root)], check=False,
@@ -147,3 +151,179 @@ def test_mmseg_focal_loss_works_on_cpu_with_class_index_targets():
     torch.testing.assert_close(loss, expected, rtol=1e-5, atol=1e-7)
     per_pixel = FocalLoss(gamma=2.0, alpha=alpha, reduction='none')(pred, target)
     assert per_pixel.shape == pred.shape and (per_pixel[0, :, 0] == 0).all()
+
+
+# ---------------------------------------------------------------------------------------------- every checkpoint scheme
+@pytest.fixture
+def hub_cache(tmp_path, monkeypatch):
+    """An empty torch hub cache ($TORCH_HOME/hub/checkpoints) and checkpoints not trusted."""
+    monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
+    monkeypatch.delenv(compat.TRUST_ENV, raising=False)
+    cache = tmp_path / 'torch_home' / 'hub' / 'checkpoints'
+    cache.mkdir(parents=True)
+    return cache
+
+
+def _save_evil(path, marker):
+    torch.save({'state_dict': {'w': torch.ones(2)}, 'meta': {'payload': _RunsCodeWhenUnpickled(marker)}}, path)
+    return path
+
+
+@contextlib.contextmanager
+def _serve(folder):
+    """An HTTP server on 127.0.0.1 serving ``folder``; yields its base URL."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
+    handler.log_message = lambda *args: None
+    server = http.server.ThreadingHTTPServer(('127.0.0.1', 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f'http://127.0.0.1:{server.server_address[1]}'
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_http_checkpoint_is_downloaded_cached_and_loaded_weights_only(tmp_path, hub_cache, monkeypatch):
+    from mmengine.runner.checkpoint import CheckpointLoader
+    served = tmp_path / 'served'
+    served.mkdir()
+    torch.save({'state_dict': {'w': torch.arange(3.0)}}, served / 'good-0a1b2c3d.pth')
+    marker = tmp_path / 'code_ran'
+    _save_evil(served / 'evil-0a1b2c3d.pth', marker)
+    with _serve(served) as base:
+        ckpt = CheckpointLoader.load_checkpoint(f'{base}/good-0a1b2c3d.pth', map_location='cpu')
+        assert torch.equal(ckpt['state_dict']['w'], torch.arange(3.0))
+        assert (hub_cache / 'good-0a1b2c3d.pth').is_file()  # cached where torch's own loader keeps it
+        with pytest.raises(compat.UntrustedCheckpointError) as err:
+            CheckpointLoader.load_checkpoint(f'{base}/evil-0a1b2c3d.pth', map_location='cpu')
+    assert f'{base}/evil-0a1b2c3d.pth' in str(err.value) and str(hub_cache / 'evil-0a1b2c3d.pth') in str(err.value)
+    assert 'system' in str(err.value) and '--trust-checkpoint' in str(err.value)
+    assert not marker.exists(), 'the pickled code ran'
+    # the server is gone: the cached copy is used
+    again = CheckpointLoader.load_checkpoint(f'{base}/good-0a1b2c3d.pth', map_location='cpu')
+    assert torch.equal(again['state_dict']['w'], torch.arange(3.0))
+    monkeypatch.setenv(compat.TRUST_ENV, '1')
+    CheckpointLoader.load_checkpoint(f'{base}/evil-0a1b2c3d.pth', map_location='cpu')
+    assert marker.exists()  # trusted explicitly: loaded as before
+
+
+def _named_url(scheme_name):
+    """The URL that mmengine's tables give for a named checkpoint of each scheme."""
+    from mmengine.runner import checkpoint as ckpt_mod
+    if scheme_name in ('torchvision://resnet18', 'modelzoo://resnet18'):
+        return ckpt_mod.get_torchvision_models()['resnet18']
+    if scheme_name.startswith('open-mmlab://'):
+        return ckpt_mod.get_external_models()[scheme_name.split('://')[1]]
+    return ckpt_mod.get_mmcls_models()[scheme_name.split('://')[1]]
+
+
+@pytest.mark.parametrize('name', ['torchvision://resnet18', 'modelzoo://resnet18', 'open-mmlab://resnet50_v1c',
+                                  'mmcls://resnet18'])
+def test_named_url_schemes_never_run_pickled_code(name, tmp_path, hub_cache, monkeypatch):
+    """The payload sits in the hub cache under the URL's file name, as a download would leave it (nothing is
+    downloaded); mmengine's loaders would unpickle it with weights_only=False."""
+    from urllib.parse import urlparse
+
+    from mmengine.runner.checkpoint import CheckpointLoader
+    url = _named_url(name)
+    marker = tmp_path / 'code_ran'
+    _save_evil(hub_cache / os.path.basename(urlparse(url).path), marker)
+    with pytest.raises(compat.UntrustedCheckpointError) as err:
+        CheckpointLoader.load_checkpoint(name, map_location='cpu')
+    assert url in str(err.value) and 'refused to load' in str(err.value)
+    assert not marker.exists(), 'the pickled code ran'
+    torch.save({'state_dict': {'backbone.w': torch.ones(1), 'w': torch.ones(1)}},
+               hub_cache / os.path.basename(urlparse(url).path))
+    loaded = CheckpointLoader.load_checkpoint(name, map_location='cpu')  # a legitimate file needs no flag
+    assert 'state_dict' in loaded or 'w' in loaded
+
+
+def test_a_backbone_pretrained_from_torchvision_refuses_the_payload(tmp_path, hub_cache):
+    """``pretrained='torchvision://…'`` in a config: mmengine's Pretrained initialiser goes through the same loader."""
+    from urllib.parse import urlparse
+
+    from mmseg.models.backbones import ResNet
+    url = _named_url('torchvision://resnet18')
+    marker = tmp_path / 'code_ran'
+    _save_evil(hub_cache / os.path.basename(urlparse(url).path), marker)
+    backbone = ResNet(depth=18, init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet18'))
+    with pytest.raises(compat.UntrustedCheckpointError):
+        backbone.init_weights()
+    assert not marker.exists()
+
+
+def test_an_open_mmlab_entry_naming_a_local_file_is_loaded_weights_only(tmp_path, monkeypatch):
+    """mmengine's open-mmlab loader reads entries of $MMENGINE_HOME/open_mmlab.json that are not URLs from its home
+    folder with weights_only=False."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+    home = tmp_path / 'mmengine_home'
+    home.mkdir()
+    monkeypatch.setenv('MMENGINE_HOME', str(home))
+    monkeypatch.delenv(compat.TRUST_ENV, raising=False)
+    (home / 'open_mmlab.json').write_text('{"local_evil": "evil.pth", "local_good": "good.pth"}')
+    marker = tmp_path / 'code_ran'
+    _save_evil(home / 'evil.pth', marker)
+    torch.save({'state_dict': {'w': torch.ones(2)}}, home / 'good.pth')
+    with pytest.raises(compat.UntrustedCheckpointError):
+        CheckpointLoader.load_checkpoint('open-mmlab://local_evil', map_location='cpu')
+    assert not marker.exists()
+    assert torch.equal(CheckpointLoader.load_checkpoint('openmmlab://local_good')['state_dict']['w'], torch.ones(2))
+
+
+def test_every_registered_scheme_loads_weights_only():
+    """mmseg, mmdet and mmpretrain are imported too: whatever scheme they register must have a safe loader."""
+    import mmdet.models  # noqa: F401
+    import mmpretrain.models  # noqa: F401
+    import mmseg.models  # noqa: F401
+    from mmengine.runner.checkpoint import CheckpointLoader
+    schemes = dict(CheckpointLoader._schemes)
+    assert {'', 'http://', 'https://', 'torchvision://', 'modelzoo://', 'open-mmlab://', 'openmmlab://', 'mmcls://',
+            'pavi://'} <= set(schemes)
+    assert all(loader in compat.SAFE_LOADERS for loader in schemes.values()), schemes
+
+
+def test_a_scheme_registered_later_is_refused_unless_trusted(tmp_path, monkeypatch):
+    from mmengine.runner.checkpoint import CheckpointLoader
+    marker = tmp_path / 'code_ran'
+    path = _save_evil(tmp_path / 'evil.pth', marker)
+
+    def load_from_elsewhere(filename, map_location=None):
+        return torch.load(path, map_location=map_location, weights_only=False)
+
+    monkeypatch.delenv(compat.TRUST_ENV, raising=False)
+    saved = dict(CheckpointLoader._schemes)
+    CheckpointLoader.register_scheme('elsewhere://', load_from_elsewhere)
+    try:
+        with pytest.raises(compat.UntrustedCheckpointError) as err:
+            CheckpointLoader.load_checkpoint('elsewhere://x', map_location='cpu')
+        assert "'elsewhere://'" in str(err.value) and compat.TRUST_ENV in str(err.value)
+        assert not marker.exists()
+        monkeypatch.setenv(compat.TRUST_ENV, '1')
+        CheckpointLoader.load_checkpoint('elsewhere://x', map_location='cpu')
+        assert marker.exists()
+    finally:
+        CheckpointLoader._schemes = saved
+
+
+# ---------------------------------------------------------------------------------------------- transformers
+def test_a_transformers_that_mmpretrain_cannot_use_does_not_break_the_import(tmp_path):
+    from helpers.fake_transformers import install_fake_transformers
+    site = install_fake_transformers(tmp_path / 'site')
+    env = {'PYTHONPATH': f'{site}{os.pathsep}{os.environ.get("PYTHONPATH", "")}'}
+    bare = run([BIN / 'python', '-c', 'import mmpretrain.models'], env=env, check=False)
+    assert bare.returncode != 0 and 'NoneType takes no arguments' in bare.stderr  # the failure users see
+    script = textwrap.dedent(f'''
+        import geospatial_mm
+        import mmpretrain.models
+        from mmengine.config import Config
+        from mmengine.registry import MODELS, init_default_scope
+        cfg = Config.fromfile({str(ROOT / 'configs' / 'hephaestus_multilabel.py')!r})
+        cfg.model.backbone.init_cfg = None
+        init_default_scope('mmpretrain')
+        print('built', type(MODELS.build(cfg.model)).__name__)
+    ''')
+    proc = run([BIN / 'python', '-c', script], env=env)
+    assert 'built ImageClassifier' in proc.stdout
+    assert "transformers 5.0.0 lacks what mmpretrain 1.2.0's multi-modal models import" in proc.stderr
+    assert 'transformers.modeling_utils.apply_chunking_to_forward' in proc.stderr
