@@ -19,10 +19,12 @@ import os.path as osp
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from mmseg.datasets import BaseSegDataset
 from mmseg.registry import DATASETS
+
+from geospatial_mm.io.folders import list_files
 
 _SEPARATORS = '_.-'
 
@@ -76,17 +78,30 @@ class Match:
     problem: str | None = None
 
 
-def match_group(folders: dict[str, Path], tokens: Sequence[str], suffix: str, group: str = '') -> list[Match]:
+def match_group(folders: dict[str, Path], tokens: Sequence[str], suffix: str, group: str = '',
+                exclude: Callable[[Path], bool] | None = None, left_out: list | None = None) -> list[Match]:
     """Match the ``*<suffix>`` files of one group's ``folders`` (token -> folder) by name.
 
     ``tokens[0]`` is the primary source: every one of its files is a sample. A sample missing the file of another
-    token gets a ``problem``, as does a file of another source that no primary file matches, and a file whose name
-    matches another's of the same folder.
+    token gets a ``problem``, as does a file of another source that no primary file matches, a file whose name
+    matches another's of the same folder, and an entry that cannot be read (a broken link). ``exclude`` leaves out
+    files that are not inputs (appended to ``left_out``).
     """
+    listings = {token: list_files(folder, suffix, exclude) for token, folder in folders.items()}
+    if left_out is not None:
+        left_out.extend(p for listing in listings.values() for p in listing.left_out)
+    unreadable = [Match(_stem(strip_tokens(p.name, tokens), suffix), {token: p}, why)
+                  for token, listing in listings.items() for p, why in listing.unreadable]
+    return unreadable + _match_files({t: listing.files for t, listing in listings.items()}, folders, tokens, suffix,
+                                     group)
+
+
+def _match_files(files: dict[str, list[Path]], folders: dict[str, Path], tokens: Sequence[str], suffix: str,
+                 group: str) -> list[Match]:
     primary = tokens[0]
     expected = primary + (f'_{group}' if group else '')
     if primary not in folders:
-        orphans = [p for f in folders.values() for p in _files(f, suffix)]
+        orphans = [p for paths in files.values() for p in paths]
         if not orphans:
             return [Match(group or primary, {}, f'{", ".join(map(str, folders.values()))}: no {expected} folder '
                                                 'beside it')]
@@ -98,7 +113,7 @@ def match_group(folders: dict[str, Path], tokens: Sequence[str], suffix: str, gr
         if token not in folders:
             continue
         keyed: dict[str, Path] = {}
-        for p in _files(folders[token], suffix):
+        for p in files[token]:
             key = strip_tokens(p.name, tokens)
             if key in keyed:
                 matches.append(Match(_stem(key, suffix), {token: p}, f'{p}: its name matches {keyed[key].name} of '
@@ -130,11 +145,6 @@ def match_group(folders: dict[str, Path], tokens: Sequence[str], suffix: str, gr
 def _stem(key: str, suffix: str) -> str:
     stem = key[:-len(suffix)] if key.endswith(suffix) and len(key) > len(suffix) else Path(key).stem
     return stem.strip(_SEPARATORS) or key
-
-
-def _files(folder: Path, suffix: str) -> list[Path]:
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.name.endswith(suffix)
-                  and not p.name.startswith('.'))
 
 
 @DATASETS.register_module()
@@ -200,7 +210,8 @@ class PairedFolderSegDataset(BaseSegDataset):
                         raise FileNotFoundError(match.problem)
                     info = {key_of[t]: str(p) for t, p in match.files.items()}
                     info.update(img_path=str(match.files[tokens[0]]), sample_id=match.name,
-                                label_map=self.label_map, reduce_zero_label=self.reduce_zero_label, seg_fields=[])
+                                label_map=self.label_map, reduce_zero_label=self.reduce_zero_label, seg_fields=[],
+                                num_classes=len(self.metainfo['classes']))
                     data_list.append(info)
         if not data_list:
             raise FileNotFoundError(f'{root}: no sample (no {tokens[0]} file ending with {self.img_suffix!r})')

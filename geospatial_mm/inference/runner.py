@@ -13,6 +13,9 @@ import time
 import traceback
 from pathlib import Path
 
+from geospatial_mm.io import RasterError
+from geospatial_mm.io.atomic import check_writable_folder, write_json_atomic
+from .outputs import PRODUCER, is_own_output, overwrite_problem
 from .sources import Sample, find_frame_groups, find_pairs, find_single, find_source_folders, suffix_pattern
 
 
@@ -25,19 +28,22 @@ def log(msg: str, rank: int = 0, world: int = 1) -> None:
     print(f'{prefix}{msg}', flush=True)
 
 
-def discover(predictor, input_path: str, input_type: str, post_input: str | None = None) -> list[Sample]:
-    """The samples of ``input_path`` for this predictor's config (see the tool's help)."""
+def discover(predictor, input_path: str, input_type: str, post_input: str | None = None,
+             left_out: list | None = None) -> list[Sample]:
+    """The samples of ``input_path`` for this predictor's config (see the tool's help). Outputs of earlier runs of
+    this tool are not inputs: they are appended to ``left_out``."""
     spec = predictor.spec
     suffix = suffix_pattern(input_type)
+    found = dict(exclude=is_own_output, left_out=left_out)
     if spec.is_pair:
         if not post_input:
             raise ValueError('this config takes pre/post image pairs: give the pre-event folder as -input and the '
                              'post-event folder as --post-input')
-        return find_pairs(input_path, post_input, suffix, spec.path_keys[:2])
+        return find_pairs(input_path, post_input, suffix, spec.path_keys[:2], **found)
     if post_input:
         raise ValueError('--post-input is only for configs that take pre/post pairs (LoadGeospatialImagePair)')
     if spec.multi_source:
-        return find_source_folders(input_path, suffix, spec.path_keys)
+        return find_source_folders(input_path, suffix, spec.path_keys, **found)
     path = Path(input_path)
     if path.is_file():
         return [Sample(path.name[:-len(suffix)] if path.name.endswith(suffix) else path.stem,
@@ -46,8 +52,36 @@ def discover(predictor, input_path: str, input_type: str, post_input: str | None
     if spec.num_frames > 1 and spec.stacked_frames is None and path.is_dir():
         per_date_files = any(p.is_dir() and not p.name.startswith('.') for p in path.iterdir())
     if per_date_files:
-        return find_frame_groups(path, suffix, spec.num_frames, spec.path_keys[0])
-    return find_single(path, suffix, spec.path_keys[0])
+        return find_frame_groups(path, suffix, spec.num_frames, spec.path_keys[0], **found)
+    return find_single(path, suffix, spec.path_keys[0], **found)
+
+
+def input_paths(samples: list[Sample]) -> set[str]:
+    """The real paths of every input file of the run."""
+    paths = set()
+    for sample in samples:
+        for value in sample.paths.values():
+            for p in [value] if isinstance(value, str) else value:
+                paths.add(os.path.realpath(p))
+        paths.add(os.path.realpath(sample.primary))
+    return paths
+
+
+def check_outputs(predictor, samples: list[Sample], args) -> None:
+    """A sample whose output would overwrite an input of the run (or any file this tool did not write) fails with
+    that problem instead of being predicted."""
+    inputs = input_paths(samples)
+    for sample in samples:
+        if sample.problem:
+            continue
+        outputs = list(predictor.output_paths(sample, args.output, args.probabilities).values())
+        if args.preview_dir:
+            outputs.append(preview_path(args.preview_dir, sample))
+        for path in outputs:
+            problem = overwrite_problem(path, inputs)
+            if problem:
+                sample.problem = problem
+                break
 
 
 def outputs_complete(paths: dict) -> bool:
@@ -128,8 +162,12 @@ def write_preview(predictor, sample: Sample, outputs: dict, preview_dir: str, la
         if label.shape != shape:
             raise ValueError(f'{label_path}: label of a different size than the input {sample.primary}')
         panels.append(('label', colorize(label, palette)))
-    return save_preview(Path(preview_dir) / f'{sample.name}_preview.png', panels, predictor.classes, palette,
-                        title=Path(sample.primary).name)
+    return save_preview(preview_path(preview_dir, sample), panels, predictor.classes, palette,
+                        title=Path(sample.primary).name, software=PRODUCER)
+
+
+def preview_path(preview_dir: str, sample: Sample) -> Path:
+    return Path(preview_dir) / f'{sample.name}_preview.png'
 
 
 def find_label(predictor, sample: Sample, labels_dir: str | None) -> Path | None:
@@ -154,23 +192,29 @@ def find_label(predictor, sample: Sample, labels_dir: str | None) -> Path | None
     return None
 
 
-def build_predictor(args, device: str):
-    """The predictor for the config's library: instance rasters for mmdet configs, class maps otherwise."""
+def load_run_config(args):
+    """The config with ``--cfg-options`` merged, after checking that the tool's options fit its library."""
     from .model import load_config
     cfg = load_config(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
-    common = dict(device=device, batch_size=args.batch_size, tile=args.tile, stride=args.stride, bands=args.bands)
     if cfg.get('default_scope') == 'mmdet':
-        from .detection import DetectionRasterPredictor
         for option, given in (('--probabilities', args.probabilities), ('--preview-dir', args.preview_dir)):
             if given:
                 raise ValueError(f'{option} is for segmentation configs; a detection config writes instance ids, '
                                  'classes and scores (and --geojson polygons)')
+    elif args.geojson:
+        raise ValueError('--geojson writes the instances of detection configs (default_scope mmdet)')
+    return cfg
+
+
+def build_predictor(cfg, args, device: str):
+    """The predictor for the config's library: instance rasters for mmdet configs, class maps otherwise."""
+    common = dict(device=device, batch_size=args.batch_size, tile=args.tile, stride=args.stride, bands=args.bands)
+    if cfg.get('default_scope') == 'mmdet':
+        from .detection import DetectionRasterPredictor
         return DetectionRasterPredictor(cfg, args.ckpt, score_thr=args.score_thr, merge_thr=args.merge_thr,
                                         min_area=args.min_area, geojson=args.geojson, **common)
-    if args.geojson:
-        raise ValueError('--geojson writes the instances of detection configs (default_scope mmdet)')
     from .segmentation import SegmentationRasterPredictor
     return SegmentationRasterPredictor(cfg, args.ckpt, **common)
 
@@ -188,10 +232,27 @@ def run(args) -> int:
         device = f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}'
 
     try:
-        predictor = build_predictor(args, device)
-        samples = discover(predictor, args.input, args.input_type, args.post_input)
+        cfg = load_run_config(args)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise SetupError(f'{type(exc).__name__}: {exc}') from exc
+    try:
+        check_writable_folder(args.output, 'output folder')
+        if args.preview_dir:
+            check_writable_folder(args.preview_dir, 'preview folder')
+        if args.summary:
+            check_writable_folder(Path(args.summary).parent, 'folder of the summary')
+    except OSError as exc:  # nothing could be written: stop before reading anything
+        raise SetupError(str(exc)) from exc
+    try:
+        predictor = build_predictor(cfg, args, device)
+        left_out: list = []
+        samples = discover(predictor, args.input, args.input_type, args.post_input, left_out)
+        check_outputs(predictor, samples, args)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise SetupError(f'{type(exc).__name__}: {exc}') from exc
+    if left_out and rank == 0:
+        names = ', '.join(p.name for p in left_out[:5]) + (' ...' if len(left_out) > 5 else '')
+        log(f'left out {len(left_out)} file(s) written by an earlier run of model_inference (not inputs): {names}')
     mine = samples[rank::world]
     log(f'{len(samples)} sample(s) in {args.input}; this rank takes {len(mine)}; tiles of {predictor.tile} px '
         f'every {predictor.stride} px, batches of {predictor.batch_size}, on {device}', rank, world)
@@ -203,6 +264,8 @@ def run(args) -> int:
         record = dict(name=sample.name, input=sample.primary, rank=rank, outputs={}, status='ok', error=None)
         start = time.time()
         try:
+            if sample.problem:
+                raise RasterError(sample.problem)
             outputs = predictor.output_paths(sample, args.output, args.probabilities)
             record['outputs'] = {k: str(v) for k, v in outputs.items()}
             if args.skip_existing and outputs_complete(outputs):
@@ -243,7 +306,6 @@ def run(args) -> int:
         for r in failed:
             log(f'  failed: {r["input"]}: {r["error"]}')
         if args.summary:
-            from geospatial_mm.engine.launch import write_json_atomic
             write_json_atomic(args.summary, dict(samples=everything, **counts, world_size=world))
     if world > 1:
         import torch.distributed as dist

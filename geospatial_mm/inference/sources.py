@@ -8,6 +8,9 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
+
+from geospatial_mm.io.folders import Listing, list_files
 
 _PRE_POST = re.compile(r'(?<![a-z0-9])(pre|post)(?![a-z0-9])', re.IGNORECASE)
 
@@ -35,23 +38,38 @@ def sample_name(filename: str, suffix: str) -> str:
     return filename[:-len(suffix)] if filename.endswith(suffix) and len(filename) > len(suffix) else Path(filename).stem
 
 
-def _files(folder: Path, suffix: str) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.name.endswith(suffix) and not p.name.startswith('.'))
+Exclude = Callable[[Path], bool]
 
 
-def find_single(folder: str | os.PathLike, suffix: str, path_key: str = 'img_path') -> list[Sample]:
-    """Every ``*<suffix>`` file of ``folder`` is one sample."""
+def _listing(folder: Path, suffix: str, exclude: Exclude | None, left_out: list | None) -> Listing:
+    listing = list_files(folder, suffix, exclude)
+    if left_out is not None:
+        left_out.extend(listing.left_out)
+    return listing
+
+
+def _unreadable(listing: Listing, suffix: str) -> list[Sample]:
+    """Entries that cannot be read (broken links, loops), as samples that fail with the reason."""
+    return [Sample(sample_name(p.name, suffix), {}, str(p), problem=why) for p, why in listing.unreadable]
+
+
+def find_single(folder: str | os.PathLike, suffix: str, path_key: str = 'img_path', exclude: Exclude | None = None,
+                left_out: list | None = None) -> list[Sample]:
+    """Every ``*<suffix>`` file of ``folder`` is one sample (``exclude``: files that are not inputs, appended to
+    ``left_out``; entries that cannot be read are samples with their ``problem``)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f'{folder}: input folder not found')
-    samples = [Sample(sample_name(p.name, suffix), {path_key: str(p)}, str(p)) for p in _files(folder, suffix)]
+    listing = _listing(folder, suffix, exclude, left_out)
+    samples = [Sample(sample_name(p.name, suffix), {path_key: str(p)}, str(p)) for p in listing.files]
+    samples = sorted(samples + _unreadable(listing, suffix), key=lambda s: s.primary)
     if not samples:
         raise FileNotFoundError(f'{folder}: no input file ends with {suffix!r}')
     return samples
 
 
-def find_frame_groups(folder: str | os.PathLike, suffix: str, num_frames: int,
-                      path_key: str = 'img_path') -> list[Sample]:
+def find_frame_groups(folder: str | os.PathLike, suffix: str, num_frames: int, path_key: str = 'img_path',
+                      exclude: Exclude | None = None, left_out: list | None = None) -> list[Sample]:
     """Every sub-folder of ``folder`` is one multi-temporal sample; its ``*<suffix>`` files, in name order, are the
     dates (name them so that they sort by date, e.g. with a YYYYMMDD or YYYYDOY part)."""
     folder = Path(folder)
@@ -59,9 +77,12 @@ def find_frame_groups(folder: str | os.PathLike, suffix: str, num_frames: int,
         raise FileNotFoundError(f'{folder}: input folder not found')
     samples = []
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith('.')):
-        files = _files(sub, suffix)
+        listing = _listing(sub, suffix, exclude, left_out)
+        files = listing.files
         sample = Sample(sub.name, {path_key: [str(p) for p in files]}, str(files[0]) if files else str(sub))
-        if len(files) != num_frames:
+        if listing.unreadable:
+            sample.problem = '; '.join(why for _, why in listing.unreadable)
+        elif len(files) != num_frames:
             sample.problem = (f'{sub}: expected {num_frames} dates (files ending with {suffix!r}), found {len(files)}'
                               + (f': {[p.name for p in files]}' if files else ''))
         samples.append(sample)
@@ -81,7 +102,8 @@ def pair_key(filename: str) -> str:
 
 
 def find_pairs(pre_folder: str | os.PathLike, post_folder: str | os.PathLike, suffix: str,
-               path_keys: tuple[str, str] = ('img_path', 'post_img_path')) -> list[Sample]:
+               path_keys: tuple[str, str] = ('img_path', 'post_img_path'), exclude: Exclude | None = None,
+               left_out: list | None = None) -> list[Sample]:
     """Pre images in one folder, post images in another, matched by name once 'pre'/'post' are removed
     (``x_pre_disaster.tif`` <-> ``x_post_disaster.tif``; identical names match too). A file whose name has a
     'post' token is never a pre image and one with a 'pre' token never a post image, so both may be in one folder
@@ -90,11 +112,15 @@ def find_pairs(pre_folder: str | os.PathLike, post_folder: str | os.PathLike, su
     for f in (pre_folder, post_folder):
         if not f.is_dir():
             raise FileNotFoundError(f'{f}: input folder not found')
-    pre = {pair_key(p.name): p for p in _files(pre_folder, suffix) if 'post' not in _tokens(p.name)}
-    post = {pair_key(p.name): p for p in _files(post_folder, suffix) if 'pre' not in _tokens(p.name)}
-    if not pre:
+    pre_listing = _listing(pre_folder, suffix, exclude, left_out)
+    same = pre_folder.resolve() == post_folder.resolve()
+    post_listing = pre_listing if same else _listing(post_folder, suffix, exclude, left_out)
+    pre = {pair_key(p.name): p for p in pre_listing.files if 'post' not in _tokens(p.name)}
+    post = {pair_key(p.name): p for p in post_listing.files if 'pre' not in _tokens(p.name)}
+    broken = _unreadable(pre_listing, suffix) + ([] if same else _unreadable(post_listing, suffix))
+    if not pre and not broken:
         raise FileNotFoundError(f'{pre_folder}: no input file ends with {suffix!r}')
-    samples = []
+    samples = broken
     for key in sorted(set(pre) | set(post)):
         name = re.sub(r'([_.-])[_.-]+', r'\1', sample_name(key, suffix)).strip('_-.') or key
         if key in pre and key in post:
@@ -113,7 +139,8 @@ def source_token(path_key: str) -> str:
     return path_key[:-len('_path')] if path_key.endswith('_path') and len(path_key) > 5 else path_key
 
 
-def find_source_folders(folder: str | os.PathLike, suffix: str, path_keys: tuple[str, ...]) -> list[Sample]:
+def find_source_folders(folder: str | os.PathLike, suffix: str, path_keys: tuple[str, ...],
+                        exclude: Exclude | None = None, left_out: list | None = None) -> list[Sample]:
     """Samples of several files (a loader with path keys ``s2_path``, ``s1_path``, ...) in sibling folders named after
     the keys (``s2/``, ``s1/``, or ``s2_<x>/``, ``s1_<x>/`` pairs of folders), files matched by name with the
     folder tokens ignored (``x_s2_001.tif`` <-> ``x_s1_001.tif``). See :mod:`geospatial_mm.datasets.paired_folders`.
@@ -131,7 +158,7 @@ def find_source_folders(folder: str | os.PathLike, suffix: str, path_keys: tuple
                                 f'{", ".join(t + "_<name>/" for t in tokens)}), found none')
     samples = []
     for group, folders in sorted(groups.items()):
-        for match in match_group(folders, tokens, suffix, group=group):
+        for match in match_group(folders, tokens, suffix, group=group, exclude=exclude, left_out=left_out):
             paths = {key_of[t]: str(p) for t, p in match.files.items()}
             primary = paths.get(path_keys[0]) or next(iter(paths.values()), str(folder))
             samples.append(Sample(match.name, paths if not match.problem else {}, primary, problem=match.problem))

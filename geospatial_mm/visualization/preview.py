@@ -109,12 +109,14 @@ def render_preview(panels: Sequence[tuple[str, np.ndarray]], classes: Sequence[s
 
 
 def save_preview(path: str | Path, panels: Sequence[tuple[str, np.ndarray]], classes: Sequence[str],
-                 palette: Sequence[Sequence[int]], title: str | None = None, show_nodata: bool = True) -> Path:
+                 palette: Sequence[Sequence[int]], title: str | None = None, show_nodata: bool = True,
+                 software: str | None = None) -> Path:
     """A PNG with the ``(title, (h, w, 3) uint8)`` panels side by side and a legend of every class (and of the
-    no-data colour) below, written atomically."""
+    no-data colour) below, written atomically; ``software`` goes into its ``Software`` text."""
     import matplotlib.pyplot as plt
     fig = preview_figure(panels, classes, palette, title, show_nodata)
+    metadata = {'Software': software} if software else None
     try:
-        return write_png_atomic(path, lambda tmp: fig.savefig(tmp, dpi=100, format='png'))
+        return write_png_atomic(path, lambda tmp: fig.savefig(tmp, dpi=100, format='png', metadata=metadata))
     finally:
         plt.close(fig)

@@ -1,0 +1,113 @@
+"""Writing files atomically: a file appears under its final name only when it is complete.
+
+Every file the package writes goes through this module. It is first written as a hidden temporary in the same folder,
+``.<name>.<pid>.tmp<ext>``, and renamed onto its final name when complete (a rename within one file system is
+atomic). A run that crashes or is killed leaves at most such a hidden temporary, never a file under the final name;
+:func:`remove_stale_temporaries` deletes the temporaries of processes that no longer run, and :func:`atomic_path`
+calls it before each write. Listings of input folders leave hidden files out, so temporaries are never inputs.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterator
+
+_TEMPORARY = re.compile(r'^\.(?P<name>.+)\.(?P<pid>\d+)\.tmp(?P<ext>.*)$')
+
+
+def temporary_path(final: str | os.PathLike, ext: str = '') -> Path:
+    """The temporary of ``final`` for this process: ``.<name>.<pid>.tmp<ext>`` beside it (``ext`` lets a writer
+    that picks its format by the file name see the right one, e.g. ``'.png'``)."""
+    final = Path(final)
+    return final.with_name(f'.{final.name}.{os.getpid()}.tmp{ext}')
+
+
+def is_temporary(path: str | os.PathLike) -> bool:
+    return _TEMPORARY.match(Path(path).name) is not None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(final: str | os.PathLike) -> list[Path]:
+    """Delete the temporaries of ``final`` left by processes that no longer run; returns what was deleted."""
+    final = Path(final)
+    removed = []
+    if not final.parent.is_dir():
+        return removed
+    for tmp in final.parent.glob(f'.{glob_escape(final.name)}.*.tmp*'):
+        match = _TEMPORARY.match(tmp.name)
+        if match is None or match['name'] != final.name:
+            continue
+        pid = int(match['pid'])
+        if pid != os.getpid() and not _pid_alive(pid):
+            tmp.unlink(missing_ok=True)
+            removed.append(tmp)
+    return removed
+
+
+def glob_escape(name: str) -> str:
+    return re.sub(r'([*?\[])', r'[\1]', name)
+
+
+@contextlib.contextmanager
+def atomic_path(final: str | os.PathLike, ext: str | None = None) -> Iterator[Path]:
+    """``with atomic_path(path) as tmp:`` write ``tmp``; when the block ends without an error ``tmp`` is renamed to
+    ``path``, otherwise it (and a GDAL ``.aux.xml`` side file) is deleted. ``ext`` defaults to ``path``'s suffix."""
+    final = Path(final)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    remove_stale_temporaries(final)
+    tmp = temporary_path(final, final.suffix if ext is None else ext)
+    try:
+        yield tmp
+        os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+        tmp.with_name(tmp.name + '.aux.xml').unlink(missing_ok=True)
+
+
+def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+    return Path(path)
+
+
+def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Path:
+    """JSON (numpy scalars and other numbers as floats) written atomically."""
+    return write_text_atomic(path, json.dumps(obj, indent=indent, default=float))
+
+
+def check_writable_folder(folder: str | os.PathLike, what: str = 'output folder') -> Path:
+    """Create ``folder`` (and its parents) if needed and check that files can be written and renamed in it; raise
+    ``OSError`` naming the folder and the problem otherwise."""
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OSError(exc.errno, f'{folder}: the {what} cannot be created ({exc.strerror})') from None
+    if not folder.is_dir():
+        raise NotADirectoryError(f'{folder}: the {what} is not a folder')
+    probe = folder / f'.geospatial_mm-write-check.{os.getpid()}'  # one per process: ranks check at once
+    try:
+        with atomic_path(probe) as tmp:
+            tmp.write_bytes(b'')
+        probe.unlink(missing_ok=True)
+    except OSError as exc:
+        raise OSError(exc.errno, f'{folder}: cannot write in the {what} ({exc.strerror})') from None
+    return folder
