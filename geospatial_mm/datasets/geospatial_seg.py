@@ -79,7 +79,8 @@ class GeospatialSegDataset(BaseSegDataset):
         data_list = []
         for sample_id in self._image_ids(img_dir):
             info = dict(img_path=osp.join(img_dir, sample_id + self.img_suffix), sample_id=sample_id,
-                        label_map=self.label_map, reduce_zero_label=self.reduce_zero_label, seg_fields=[])
+                        label_map=self.label_map, reduce_zero_label=self.reduce_zero_label, seg_fields=[],
+                        num_classes=len(self.metainfo['classes']))
             if ann_dir:
                 seg = osp.join(ann_dir, sample_id + self.seg_map_suffix)
                 if not osp.isfile(seg):

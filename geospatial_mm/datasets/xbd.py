@@ -95,5 +95,6 @@ class XBDDataset(BaseSegDataset):
                 paths.pop('seg_map_path')
                 paths.pop('loc_seg_map_path')
             data_list.append(dict(paths, sample_id=sample_id, label_map=self.label_map,
-                                  reduce_zero_label=self.reduce_zero_label, seg_fields=[]))
+                                  reduce_zero_label=self.reduce_zero_label, seg_fields=[],
+                                  num_classes=len(self.metainfo['classes'])))
         return data_list

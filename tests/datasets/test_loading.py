@@ -144,6 +144,43 @@ def test_annotations_must_match_their_image(tmp_path):
         LoadGeospatialAnnotations()(dict(seg_map_path=str(fractional)))
 
 
+def test_a_label_in_another_crs_than_its_image_names_both(tmp_path):
+    img = write_geotiff(tmp_path / 'img.tif', ramp(2, 6, 6, 'int16'))
+    results = LoadGeospatialImageFromFile()(dict(img_path=str(img)))
+    other = _label(tmp_path, np.zeros((6, 6), 'uint8'), name='other_crs.tif', crs='EPSG:32611')
+    with pytest.raises(RasterError, match=r'other_crs\.tif: label CRS EPSG:32611 differs from the CRS of its image '
+                                          r'.*img\.tif \(EPSG:32610\)'):
+        LoadGeospatialAnnotations()(dict(results, seg_map_path=str(other)))
+    same = _label(tmp_path, np.zeros((6, 6), 'uint8'), name='same_crs.tif')  # the same CRS, other WKT text is fine
+    assert LoadGeospatialAnnotations()(dict(results, seg_map_path=str(same)))['gt_seg_map'].shape == (6, 6)
+
+
+def test_label_values_outside_the_classes_and_the_ignore_index_name_the_file(tmp_path):
+    lab = _label(tmp_path, np.array([[0, 1, 7], [-1, 1, 9]], dtype='int16'), nodata=-1)
+    with pytest.raises(RasterError, match=r'lab\.tif: label values \[7, 9\] are neither a class index \(0-1, 2 '
+                                          r'classes\) nor the ignore index 255'):
+        LoadGeospatialAnnotations()(dict(seg_map_path=str(lab), num_classes=2))  # as the datasets set it
+    with pytest.raises(RasterError, match=r'label values \[9\] are neither a class index \(0-7, 8 classes\)'):
+        LoadGeospatialAnnotations(num_classes=8)(dict(seg_map_path=str(lab), num_classes=2))  # its own count wins
+    out = LoadGeospatialAnnotations(ignore_values=[7, 9])(dict(seg_map_path=str(lab), num_classes=2))
+    np.testing.assert_array_equal(out['gt_seg_map'], [[0, 1, 255], [255, 1, 255]])  # mapped first, then checked
+    assert LoadGeospatialAnnotations()(dict(seg_map_path=str(lab)))['gt_seg_map'].max() == 255  # no class count
+    mapped = LoadGeospatialAnnotations(label_map={7: 0, 9: 1})(dict(seg_map_path=str(lab), num_classes=2))
+    np.testing.assert_array_equal(mapped['gt_seg_map'], [[0, 1, 0], [255, 1, 1]])
+
+
+def test_a_dataset_sample_with_an_impossible_label_fails_in_the_pipeline(tmp_path):
+    from geospatial_mm.datasets import GeospatialSegDataset
+    write_geotiff(tmp_path / 'img' / 'a.tif', ramp(2, 6, 6, 'int16'))
+    _label(tmp_path / 'lab', np.full((6, 6), 7, 'uint8'), name='a.tif')
+    ds = GeospatialSegDataset(data_root=str(tmp_path), data_prefix=dict(img_path='img', seg_map_path='lab'),
+                              metainfo=dict(classes=('no', 'yes'), palette=[[0, 0, 0], [255, 255, 255]]),
+                              pipeline=[dict(type='LoadGeospatialImageFromFile'), dict(type='LoadGeospatialAnnotations')])
+    assert ds.get_data_info(0)['num_classes'] == 2
+    with pytest.raises(RasterError, match=r'a\.tif: label values \[7\] are neither a class index'):
+        ds[0]
+
+
 @pytest.mark.parametrize('tiled', LAYOUTS)
 def test_random_window_reads_aligned_image_and_label(tmp_path, tiled):
     h, w = 60, 50

@@ -41,6 +41,7 @@ def _same_georef(m1: RasterMeta, m2: RasterMeta) -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=256)
 def _crs_equal(a: str, b: str) -> bool:
     if a == b:
         return True
@@ -335,13 +336,16 @@ class LoadGeospatialAnnotations(BaseTransform):
     ``results['label_map']`` when the dataset sets one), as mmseg does.
 
     The label must have the image's size (checked when the image is loaded first) and, when both are georeferenced,
-    its transform.
+    its transform and CRS. Every value, after the mappings, must be a class index or ``ignore_index``: the number of
+    classes is ``num_classes``, else ``results['num_classes']`` (the package's datasets set it from their classes);
+    an error names the file and the values that are neither.
     """
 
     def __init__(self, band: int = 0, nodata: float | None = None, ignore_values: Sequence[float] = (),
                  ignore_index: int = 255, reduce_zero_label: bool = False, label_map: dict | None = None,
                  backend: str = 'rasterio', path_key: str = 'seg_map_path', key: str = 'gt_seg_map',
-                 window_key: str = 'read_window') -> None:
+                 window_key: str = 'read_window', num_classes: int | None = None) -> None:
+        self.num_classes = num_classes
         self.band = band
         self.nodata = nodata
         self.ignore_values = list(ignore_values)
@@ -359,6 +363,7 @@ class LoadGeospatialAnnotations(BaseTransform):
         raw, meta = read_raster(path, [self.band], window, self.backend)
         label = self.convert(raw[0], meta, path, results.get('label_map'))
         self._check_against_image(results, path, meta, label)
+        self._check_values(label, path, self.num_classes or results.get('num_classes'))
         results[self.key] = label
         fields = results.setdefault('seg_fields', [])
         if self.key not in fields:
@@ -393,6 +398,21 @@ class LoadGeospatialAnnotations(BaseTransform):
             label = mapped
         return label
 
+    def _check_values(self, label: np.ndarray, path: str, num_classes: int | None) -> None:
+        """Every value a class index (``0 .. num_classes - 1``) or ``ignore_index``: two reductions when it holds."""
+        if not num_classes or not label.size:
+            return
+        low, high = int(label.min()), int(label.max())
+        if low >= 0 and (high < num_classes or high == self.ignore_index and
+                         not ((label >= num_classes) & (label != self.ignore_index)).any()):
+            return
+        values = np.unique(label)
+        bad = [int(v) for v in values if not (0 <= v < num_classes or v == self.ignore_index)]
+        raise RasterError(f'{path}: label values {bad[:10]}{" ..." if len(bad) > 10 else ""} are neither a class '
+                          f'index (0-{num_classes - 1}, {num_classes} classes) nor the ignore index '
+                          f'{self.ignore_index}, after the loader\'s mappings (nodata, ignore_values, '
+                          'reduce_zero_label, label_map)')
+
     def _check_against_image(self, results: dict, path: str, meta: RasterMeta, label: np.ndarray) -> None:
         img_key = (results.get('img_keys') or ['img'])[0]
         if img_key not in results:
@@ -407,6 +427,9 @@ class LoadGeospatialAnnotations(BaseTransform):
         if geo.get('full_shape') and tuple(geo['full_shape']) != (meta.height, meta.width):
             raise RasterError(f'{path}: label raster of {meta.height}x{meta.width} pixels does not match its image '
                               f'{image_path} of {geo["full_shape"][0]}x{geo["full_shape"][1]}')
+        if geo.get('crs') and meta.crs and not _crs_equal(geo['crs'], meta.crs):
+            raise RasterError(f'{path}: label CRS {_short_crs(meta.crs)} differs from the CRS of its image '
+                              f'{image_path} ({_short_crs(geo["crs"])})')
         img_transform = geo.get('transform')
         lab_transform = window_transform(meta.transform, results.get(self.window_key))
         if img_transform is not None and lab_transform is not None and not np.allclose(
