@@ -27,7 +27,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # noqa: E402  run from a checkout
 
-from geospatial_mm.engine.launch import LazyDictAction, write_json_atomic  # noqa: E402
+from geospatial_mm.engine.launch import LazyDictAction  # noqa: E402
+from geospatial_mm.io.atomic import write_json_atomic  # noqa: E402
 
 
 def _pairs(values: list[str] | None, what: str, convert=str) -> dict:

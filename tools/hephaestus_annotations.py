@@ -16,9 +16,9 @@ import os.path as osp
 import sys
 import warnings
 
-from geospatial_mm.datasets.hephaestus_annotations import (INSAR_FILE, AnnotationError, read_annotation,
-                                                           read_gray_png, save_crops, segmentation_mask,
-                                                           split_crops, write_png_atomic)
+from geospatial_mm.datasets.hephaestus_annotations import save_crops, segmentation_mask, split_crops
+from geospatial_mm.datasets.hephaestus_schema import INSAR_FILE, AnnotationError, read_annotation, read_gray_png
+from geospatial_mm.io.png import write_png
 
 
 def write_masks(annotation_folder: str, raw_root: str, out: str) -> int:
@@ -28,7 +28,7 @@ def write_masks(annotation_folder: str, raw_root: str, out: str) -> int:
     for name in names:
         annotation = read_annotation(osp.join(annotation_folder, name))
         shape = read_gray_png(osp.join(annotation.interferogram_dir(raw_root), INSAR_FILE)).shape
-        write_png_atomic(osp.join(out, f'{osp.splitext(name)[0]}.png'), segmentation_mask(annotation, shape))
+        write_png(osp.join(out, f'{osp.splitext(name)[0]}.png'), segmentation_mask(annotation, shape))
     return len(names)
 
 

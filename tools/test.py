@@ -15,7 +15,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # noqa: E402  run from a checkout
 
-from geospatial_mm.engine.launch import add_common_args, build_runner, load_config, write_json_atomic  # noqa: E402
+from geospatial_mm.engine.launch import add_common_args, build_runner, load_config  # noqa: E402
+from geospatial_mm.io.atomic import write_json_atomic  # noqa: E402
 
 
 def parse_args(argv=None):

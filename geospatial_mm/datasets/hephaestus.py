@@ -1,5 +1,5 @@
 """Hephaestus InSAR datasets for mmpretrain: raw interferograms (self-supervised pretraining) and the labelled crops
-written by :func:`~geospatial_mm.datasets.hephaestus_annotations.save_crops` (multi-label classification).
+written by :func:`~geospatial_mm.converters.hephaestus.save_crops` (multi-label classification).
 
 Every sample's ``img_path`` is an interferogram folder holding ``InSAR.png`` and ``Coherence.png``;
 :class:`~geospatial_mm.datasets.transforms.LoadHephaestusInterferogram` stacks them as two channels.
@@ -16,7 +16,7 @@ from mmengine.dataset import BaseDataset as EngineBaseDataset
 from mmpretrain.datasets import MultiLabelDataset
 from mmpretrain.registry import DATASETS
 
-from .hephaestus_annotations import (COHERENCE_FILE, INSAR_FILE, MULTILABEL_CLASSES, AnnotationError,
+from .hephaestus_schema import (COHERENCE_FILE, INSAR_FILE, MULTILABEL_CLASSES, AnnotationError,
                                      multilabel_targets)
 
 _PAIR = re.compile(r'^(\d{8})_(\d{8})$')

@@ -24,6 +24,9 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from geospatial_mm.io import RasterError, check_bands
+from geospatial_mm.io.atomic import write_json_atomic
+from geospatial_mm.io.geotiff import GeoTiffWriter
+from geospatial_mm.io.tiles import tile_starts
 
 CONNECTIVITY = {4: np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]]), 8: np.ones((3, 3), int)}
 RESAMPLING = ('nearest', 'bilinear', 'cubic', 'average')
@@ -201,7 +204,6 @@ def tile_windows(row0: int, row1: int, width: int, options: TilingOptions,
                  rng: np.random.Generator | None = None) -> Iterator[tuple[int, int, int, int]]:
     """Windows ``(row, col, h, w)`` inside rows ``[row0, row1)``: a regular grid, or random positions (drawn until
     the caller stops asking, see :func:`make_coco_tiles`)."""
-    from geospatial_mm.inference.tiling import tile_starts
     height = row1 - row0
     th, tw = min(options.size, height), min(options.size, width)
     if options.random_tiles is None:
@@ -260,8 +262,7 @@ def annotation(mask: np.ndarray, category_id: int, image_id: int, ann_id: int) -
 # ---------------------------------------------------------------------------------------------- writing
 def write_tile(path: Path, data: np.ndarray, crs, transform, nodata, descriptions) -> None:
     """A GeoTIFF tile, written under a temporary name and renamed when complete."""
-    from geospatial_mm.inference.writer import AtomicRasterWriter
-    writer = AtomicRasterWriter(path, height=data.shape[1], width=data.shape[2], count=data.shape[0],
+    writer = GeoTiffWriter(path, height=data.shape[1], width=data.shape[2], count=data.shape[0],
                                 dtype=data.dtype.name, crs=crs, transform=transform, nodata=nodata,
                                 band_descriptions=descriptions)
     with writer:
@@ -314,7 +315,6 @@ def make_coco_tiles(pairs: Sequence[tuple[str, str]], out_dir: str | os.PathLike
     same names in ``labels/<split>/``, and ``annotations/instances_<split>.json`` for ``split`` (or for 'train' and 'val' with ``val_fraction``, see :func:`split_rows`); class value ``v`` is
     category ``v`` named ``classes[v - 1]``.
     """
-    from geospatial_mm.engine.launch import write_json_atomic
     out_dir = Path(out_dir)
     categories = [dict(id=i, name=name, supercategory='object') for i, name in enumerate(classes, 1)]
     stems = [Path(label).name.rsplit('.', 1)[0] for _, label in pairs]

@@ -28,7 +28,8 @@ from mmengine.registry import TRANSFORMS
 from mmseg.registry import DATASETS
 
 from geospatial_mm.io import RasterError, RasterMeta
-from .paired_folders import PairedFolderSegDataset, folder_token
+from geospatial_mm.io.names import folder_token
+from .paired_folders import PairedFolderSegDataset
 from .transforms.loading import LoadGeospatialAnnotations, LoadGeospatialBandGroups
 
 # -- the published tables ------------------------------------------------------------------------------------------

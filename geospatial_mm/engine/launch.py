@@ -6,10 +6,8 @@ checkpointing are mmengine's.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import os.path as osp
-import tempfile
 
 SCOPES = ('mmseg', 'mmdet', 'mmpretrain')
 
@@ -72,21 +70,3 @@ def build_runner(cfg):
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)
-
-
-def write_json_atomic(path: str, obj) -> None:
-    """Write JSON under a temporary name in the same folder and rename it into place."""
-    folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix='.' + osp.basename(path) + '.', dir=folder)
-    try:
-        with os.fdopen(fd, 'w') as f:
-            json.dump(obj, f, indent=2, default=float)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the file the permissions of a plain open()
-        os.replace(tmp, path)
-    except BaseException:
-        if osp.exists(tmp):
-            os.unlink(tmp)
-        raise

@@ -1,8 +1,5 @@
-"""Streaming inference over rasters of any size (used by tools/model_inference.py)."""
-from .blending import ramp_1d, tile_weights
+"""Streaming prediction over rasters of any size (used by tools/model_inference.py)."""
+from .rolling_band import RollingBand, RowBandAccumulator
 from .sources import Sample, find_frame_groups, find_pairs, find_single
-from .tiling import RowBandAccumulator, TileGrid, tile_starts
-from .writer import AtomicRasterWriter
 
-__all__ = ['ramp_1d', 'tile_weights', 'Sample', 'find_frame_groups', 'find_pairs', 'find_single', 'RowBandAccumulator',
-           'TileGrid', 'tile_starts', 'AtomicRasterWriter']
+__all__ = ['RollingBand', 'RowBandAccumulator', 'Sample', 'find_frame_groups', 'find_pairs', 'find_single']

@@ -15,20 +15,22 @@ Every output is written under a temporary name and renamed when complete.
 """
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 import torch
 
+from geospatial_mm.io.atomic import remove_stale_temporaries, temporary_path, write_json_atomic
+from geospatial_mm.io.gdal import gdal_env, streaming_cache_bytes
+from geospatial_mm.io.geotiff import GeoTiffWriter
+from geospatial_mm.io.tiles import TileGrid
 from .memory import keep_freed_memory
 from .model import load_config
-from .segmentation import SegmentationRasterPredictor, prefetch
+from .outputs import PRODUCER, PRODUCER_TAG
+from .segmentation import OUTPUT_BLOCK, SegmentationRasterPredictor, prefetch
 from .sources import Sample
 from .stitching import InstanceStitcher, Resolved
-from .tiling import TileGrid
-from .writer import AtomicRasterWriter, gdal_env, remove_stale_temporaries, streaming_cache_bytes
 
 BLOCK_ROWS = 256  # rows per read/write of the second pass
 
@@ -109,14 +111,16 @@ class DetectionRasterPredictor(SegmentationRasterPredictor):
         paths = self.output_paths(sample, out_dir, probabilities)
         grid = TileGrid(meta.height, meta.width, self.tile, self.stride)
         if on_start:
-            on_start(len(grid))
+            on_start(sum(len(s) for s in grid.column_strips(self.band_width, OUTPUT_BLOCK)))
         final = Path(paths['instances'])
         final.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(final)
-        provisional = final.with_name(f'.{final.name}.{os.getpid()}.tmp.provisional.tif')
+        provisional = temporary_path(final, '.provisional.tif')
         try:
             # provisional ids are uint32, written in bands of one tile row
-            cachemax = streaming_cache_bytes(metas, 4, rows=grid.tile_height)
+            strips = grid.column_strips(self.band_width, OUTPUT_BLOCK)
+            cachemax = streaming_cache_bytes(metas, 4, rows=max(grid.tile_height, OUTPUT_BLOCK),
+                                             span=max(s.span[1] - s.span[0] for s in strips))
             stitcher = self._first_pass(sample, grid, meta, provisional, on_tiles, cachemax)
             resolved = stitcher.resolve(self.min_area)
             self._second_pass(sample, meta, provisional, resolved, paths, cog)
@@ -128,34 +132,51 @@ class DetectionRasterPredictor(SegmentationRasterPredictor):
                     on_tiles: Callable[[int], None] | None, cachemax: int | None = None) -> InstanceStitcher:
         """Tiles -> stitched provisional ids, written to ``provisional`` row band by row band."""
         import rasterio
+        from rasterio.windows import Window
         stitcher = InstanceStitcher(meta.width, grid.tile_height, self.merge_thr)
         profile = dict(driver='GTiff', height=meta.height, width=meta.width, count=1, dtype='uint32',
-                       compress='deflate', tiled=False)
+                       compress='deflate')
+        if min(meta.height, meta.width) >= OUTPUT_BLOCK:
+            profile.update(tiled=True, blockxsize=OUTPUT_BLOCK, blockysize=OUTPUT_BLOCK)
         if meta.transform is not None:
             from affine import Affine
             profile.update(crs=meta.crs, transform=Affine(*meta.transform))
-        with gdal_env(cachemax), rasterio.open(provisional, 'w', **profile) as dst:
-            def flush(done) -> None:
-                if done is not None:
+        with gdal_env(cachemax), rasterio.open(provisional, 'w+', **profile) as dst:
+            for strip in grid.column_strips(self.band_width, OUTPUT_BLOCK):
+                (lo, hi), (s0, s1) = strip.columns, strip.span
+                stitcher.start_strip(s1 - s0, s0, (lo, hi))
+                finished = lo - s0  # band columns that the strips on the left finished
+
+                def fill(row0: int, row1: int) -> None:
+                    """The finished columns' ids of rows [row0, row1), entering the band."""
+                    row1 = min(row1, meta.height)
+                    if finished and row1 > row0:
+                        ids = dst.read(1, window=Window(s0, row0, finished, row1 - row0))
+                        stitcher.load(row0, ids.astype(np.int64))
+
+                def flush(done) -> None:
+                    if done is None:
+                        return
                     top, ids = done
                     if stitcher.num_provisional >= np.iinfo(np.uint32).max:
                         raise RuntimeError(f'{sample.primary}: more than {np.iinfo(np.uint32).max} detections')
-                    from rasterio.windows import Window
-                    dst.write(ids.astype(np.uint32)[None], window=Window(0, top, ids.shape[1], ids.shape[0]))
+                    dst.write(ids.astype(np.uint32)[None], window=Window(lo, top, ids.shape[1], ids.shape[0]))
+                    fill(top + stitcher.band_height, stitcher.top + stitcher.band_height)
 
-            row_index = 0
-            tiles = prefetch(lambda: self._tiles(sample, grid), 2 * self.batch_size, cachemax)
-            for batch in self._batches(tiles):
-                detections = self.detect([t.inputs for t in batch], [t.data_sample for t in batch])
-                for item, (masks, labels, scores) in zip(batch, detections):
-                    t = item.tile
-                    if t.row_index != row_index:
-                        row_index = t.row_index
-                        flush(stitcher.advance_to(t.row))
-                    stitcher.add(t, masks[:, :t.height, :t.width], labels, scores)
-                if on_tiles:
-                    on_tiles(len(batch))
-            flush(stitcher.finish(meta.height))
+                fill(0, stitcher.band_height)
+                row_index = 0
+                tiles = prefetch(lambda s=strip: self._tiles(sample, s), 2 * self.batch_size, cachemax)
+                for batch in self._batches(tiles):
+                    detections = self.detect([t.inputs for t in batch], [t.data_sample for t in batch])
+                    for item, (masks, labels, scores) in zip(batch, detections):
+                        t = item.tile
+                        if t.row_index != row_index:
+                            row_index = t.row_index
+                            flush(stitcher.advance_to(t.row))
+                        stitcher.add(t, masks[:, :t.height, :t.width], labels, scores)
+                    if on_tiles:
+                        on_tiles(len(batch))
+                flush(stitcher.finish(meta.height))
         return stitcher
 
     def _second_pass(self, sample: Sample, meta, provisional: Path, resolved: Resolved, paths: dict,
@@ -165,13 +186,14 @@ class DetectionRasterPredictor(SegmentationRasterPredictor):
         from rasterio.windows import Window
         common = dict(height=meta.height, width=meta.width, crs=meta.crs, transform=meta.transform, cog=cog)
         names = {f'CLASS_{i + 1}': n for i, n in enumerate(self.classes)}
-        tags = dict(classes=['none'] + self.classes, source=sample.primary, checkpoint=Path(self.checkpoint).name,
-                    tile=self.tile, stride=self.stride, score_thr=self.score_thr, merge_thr=self.merge_thr,
-                    min_area=self.min_area, instances=resolved.count)
+        tags = {PRODUCER_TAG: PRODUCER, 'classes': ['none'] + self.classes, 'source': sample.primary,
+                'checkpoint': Path(self.checkpoint).name, 'tile': self.tile, 'stride': self.stride,
+                'score_thr': self.score_thr, 'merge_thr': self.merge_thr, 'min_area': self.min_area,
+                'instances': resolved.count}
         writers = dict(
-            instances=AtomicRasterWriter(paths['instances'], count=1, dtype=resolved.dtype, nodata=None,
+            instances=GeoTiffWriter(paths['instances'], count=1, dtype=resolved.dtype, nodata=None,
                                          band_descriptions=['instance'], tags=dict(tags, **names), **common),
-            class_score=AtomicRasterWriter(paths['class_score'], count=2, dtype='float32', nodata=None,
+            class_score=GeoTiffWriter(paths['class_score'], count=2, dtype='float32', nodata=None,
                                            band_descriptions=['class', 'score'], tags=dict(tags, **names),
                                            overview_resampling='nearest', **common))
         class_value = np.where(resolved.label >= 0, resolved.label + 1, 0).astype(np.float32)
@@ -183,12 +205,14 @@ class DetectionRasterPredictor(SegmentationRasterPredictor):
                     opened.append(w.__enter__())
                 for top in range(0, meta.height, BLOCK_ROWS):
                     n = min(BLOCK_ROWS, meta.height - top)
-                    ids = src.read(1, window=Window(0, top, meta.width, n)).astype(np.int64)
-                    final = resolved.final_id[ids]
-                    writers['instances'].write(final.astype(resolved.dtype), top)
-                    writers['class_score'].write(np.stack([class_value[ids], resolved.score[ids]]), top)
-                    if self.geojson:
-                        self._polygon_pieces(final, top, meta, pieces)
+                    for col in range(0, meta.width, self.band_width):  # blocks of bounded width
+                        w = min(self.band_width, meta.width - col)
+                        ids = src.read(1, window=Window(col, top, w, n)).astype(np.int64)
+                        final = resolved.final_id[ids]
+                        writers['instances'].write(final.astype(resolved.dtype), top, col)
+                        writers['class_score'].write(np.stack([class_value[ids], resolved.score[ids]]), top, col)
+                        if self.geojson:
+                            self._polygon_pieces(final, top, col, meta, pieces)
                 for w in writers.values():
                     w.commit()
             if self.geojson:
@@ -198,15 +222,16 @@ class DetectionRasterPredictor(SegmentationRasterPredictor):
                 w.abort()  # no-op after commit(); removes the temporary files otherwise
 
     @staticmethod
-    def _polygon_pieces(final: np.ndarray, top: int, meta, pieces: dict) -> None:
-        """Outlines of every instance in a block of rows (holes kept), in the raster's coordinates."""
+    def _polygon_pieces(final: np.ndarray, top: int, col: int, meta, pieces: dict) -> None:
+        """Outlines of every instance in a block (holes kept), in the raster's coordinates; the pieces of an instance
+        in neighbouring blocks are joined when the GeoJSON is written."""
         from affine import Affine
         from rasterio.features import shapes
         from shapely.geometry import shape
         if not final.any():
             return
         transform = Affine(*meta.transform) if meta.transform is not None else Affine.identity()
-        transform = transform * Affine.translation(0, top)
+        transform = transform * Affine.translation(col, top)
         values = final.astype(np.int32) if final.max() < np.iinfo(np.int32).max else final.astype(np.float64)
         for geom, value in shapes(values, mask=final > 0, connectivity=8, transform=transform):
             pieces.setdefault(int(value), []).append(shape(geom))
@@ -215,7 +240,6 @@ class DetectionRasterPredictor(SegmentationRasterPredictor):
         from shapely import union_all
         from shapely.geometry import mapping
 
-        from geospatial_mm.engine.launch import write_json_atomic
         label_of = {}
         score_of = {}
         for prov in np.nonzero(resolved.final_id)[0]:
@@ -231,7 +255,8 @@ class DetectionRasterPredictor(SegmentationRasterPredictor):
             features.append(dict(type='Feature', id=fid, geometry=mapping(geometry), properties=dict(
                 id=fid, class_id=label + 1, class_name=self.classes[label], score=round(score_of[fid], 6),
                 area_pixels=int(resolved.areas[fid]), area=float(resolved.areas[fid] * pixel_area))))
-        collection = dict(type='FeatureCollection', name=Path(sample.primary).stem, features=features)
+        collection = dict(type='FeatureCollection', name=Path(sample.primary).stem, producer=PRODUCER,
+                          features=features)
         crs = _geojson_crs(meta.crs)
         if crs is not None:
             collection['crs'] = crs

@@ -32,10 +32,17 @@ def test_dataset_cfg(cfg) -> dict:
 
 
 def dataset_meta(cfg, checkpoint_meta: dict | None) -> dict:
-    """Classes and palette: from the checkpoint (what the model was trained with), else from the config."""
+    """Classes and palette: from the checkpoint (what the model was trained with), else from the config's test
+    dataset (its ``metainfo``, else its class's ``METAINFO``)."""
     meta = dict((checkpoint_meta or {}).get('dataset_meta') or {})
     if not meta.get('classes'):
-        meta.update(test_dataset_cfg(cfg).get('metainfo') or {})
+        dataset = test_dataset_cfg(cfg)
+        meta.update(dataset.get('metainfo') or {})
+        if not meta.get('classes') and isinstance(dataset.get('type'), str):
+            from mmengine.registry import DATASETS
+            with DATASETS.switch_scope_and_registry(cfg.get('default_scope')) as registry:
+                dataset_class = registry.get(dataset['type'])
+            meta.update(getattr(dataset_class, 'METAINFO', None) or {})
     if not meta.get('classes'):
         raise ValueError('neither the checkpoint nor the config names the classes (metainfo=dict(classes=...))')
     return meta

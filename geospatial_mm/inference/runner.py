@@ -15,6 +15,7 @@ from pathlib import Path
 
 from geospatial_mm.io import RasterError
 from geospatial_mm.io.atomic import check_writable_folder, write_json_atomic
+from geospatial_mm.io.names import strip_tokens
 from .outputs import PRODUCER, is_own_output, overwrite_problem
 from .sources import Sample, find_frame_groups, find_pairs, find_single, find_source_folders, suffix_pattern
 
@@ -176,7 +177,6 @@ def find_label(predictor, sample: Sample, labels_dir: str | None) -> Path | None
     the sample ``x_0_p1`` of source folders, the token being the folder name up to its first '_')."""
     if not labels_dir:
         return None
-    from geospatial_mm.datasets.paired_folders import strip_tokens
     from .model import test_dataset_cfg
     suffix = test_dataset_cfg(predictor.cfg).get('seg_map_suffix', '.tif')
     path = Path(labels_dir) / f'{sample.name}{suffix}'

@@ -5,7 +5,9 @@ pipeline (same bands, scaling, nodata handling and normalisation as in training)
 runs batches of tiles through the model, blends their logits with weights that fall off towards each
 tile's edges into a band of rows that rolls down the raster, and writes every finished band of rows to the output.
 Neither the input nor the output raster is ever held whole: memory is set by the tile, the batch and one band of
-``tile`` rows.
+``tile`` rows; a raster wider than ``BAND_WIDTH`` is predicted in vertical strips (see
+:meth:`~geospatial_mm.io.tiles.TileGrid.column_strips`), so memory depends on neither its height nor its
+width.
 """
 from __future__ import annotations
 
@@ -19,17 +21,22 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from geospatial_mm.datasets.transforms.loading import window_transform
 from geospatial_mm.io import RasterError, check_bands, keep_open, read_meta
-from .blending import tile_weights
+from geospatial_mm.io.blending import tile_weights
+from geospatial_mm.io.gdal import gdal_env, streaming_cache_bytes
+from geospatial_mm.io.geotiff import GeoTiffWriter
+from geospatial_mm.io.georef import window_transform
+from geospatial_mm.io.tiles import Tile, TileGrid
 from .memory import keep_freed_memory
 from .model import build_model, dataset_meta, inference_pipeline, load_config
+from .outputs import PRODUCER, PRODUCER_TAG
 from .sources import Sample
-from .tiling import RowBandAccumulator, Tile, TileGrid
-from .writer import AtomicRasterWriter, gdal_env, streaming_cache_bytes
+from .rolling_band import RowBandAccumulator
 
 CLASS_NODATA = 255
 STRIP_WIDTH = 2048  # widest window read at once for a strip of tiles
+BAND_WIDTH = 4096  # widest run of columns blended at once: wider rasters are predicted in vertical strips
+OUTPUT_BLOCK = 256  # block size of the output GeoTIFFs (GeoTiffWriter)
 PROB_NODATA = -1.0
 
 
@@ -146,8 +153,9 @@ class SegmentationRasterPredictor:
         if self.stride > self.tile:
             raise ValueError(f'stride {self.stride} is larger than the tile {self.tile}')
         self.checkpoint = checkpoint
+        self.band_width = max(BAND_WIDTH, 2 * self.tile)
         # blending weights of a tile's logits: highest in its centre, falling off towards its edges
-        self.blend_weights = tile_weights(self.tile, self.tile).numpy()
+        self.blend_weights = tile_weights(self.tile, self.tile)
         decode_head = getattr(self.model, 'decode_head', None)
         self.threshold = float(getattr(decode_head, 'threshold', None) or 0.5)
         # strips of tiles read at once when every transform works pixel by pixel (0: tile by tile)
@@ -293,29 +301,30 @@ class SegmentationRasterPredictor:
         metas = self.check(sample)
         meta = metas[0]
         grid = TileGrid(meta.height, meta.width, self.tile, self.stride)
-        cachemax = streaming_cache_bytes(metas, 1 + (4 * self.num_classes if probabilities else 0))
+        strips = grid.column_strips(self.band_width, OUTPUT_BLOCK)
+        cachemax = streaming_cache_bytes(metas, 1 + (4 * self.num_classes if probabilities else 0),
+                                         span=max(s.span[1] - s.span[0] for s in strips))
         if on_start:
-            on_start(len(grid))
+            on_start(sum(len(s) for s in strips))
         paths = self.output_paths(sample, out_dir, probabilities)
         k = self.num_classes
         common = dict(height=meta.height, width=meta.width, crs=meta.crs, transform=meta.transform, cog=cog)
-        tags = dict(classes=self.classes, palette=self.palette, source=sample.primary,
-                    checkpoint=Path(self.checkpoint).name, tile=self.tile, stride=self.stride)
+        tags = {PRODUCER_TAG: PRODUCER, 'classes': self.classes, 'palette': self.palette, 'source': sample.primary,
+                'checkpoint': Path(self.checkpoint).name, 'tile': self.tile, 'stride': self.stride}
         class_dtype = 'uint8' if k < CLASS_NODATA else 'uint16'
         class_nodata = CLASS_NODATA if k < CLASS_NODATA else 65535
         colormap = {i: c for i, c in enumerate(self.palette)} if self.palette and class_dtype == 'uint8' else None
         if colormap is not None:
             colormap[class_nodata] = (0, 0, 0)
-        writers = dict(classes=AtomicRasterWriter(paths['classes'], count=1, dtype=class_dtype, nodata=class_nodata,
+        writers = dict(classes=GeoTiffWriter(paths['classes'], count=1, dtype=class_dtype, nodata=class_nodata,
                                                   colormap=colormap, band_descriptions=['class'],
                                                   tags=dict(tags, **{f'CLASS_{i}': n for i, n in
                                                                      enumerate(self.classes)}), **common))
         if probabilities:
-            writers['probabilities'] = AtomicRasterWriter(
+            writers['probabilities'] = GeoTiffWriter(
                 paths['probabilities'], count=k, dtype='float32', nodata=PROB_NODATA,
                 band_descriptions=list(self.classes), tags=tags, overview_resampling='average', **common)
         channels = self.out_channels
-        acc = RowBandAccumulator(channels, grid.tile_height, meta.width)
         weights = self.blend_weights
         opened = []
         try:
@@ -323,10 +332,14 @@ class SegmentationRasterPredictor:
                 for w in writers.values():
                     opened.append(w.__enter__())
 
-                def flush(done) -> None:
+                def flush(done, strip: TileGrid) -> None:
                     if done is None:
                         return
                     top, logits, nodata = done
+                    # the strip's own columns (its tiles reach into its neighbours')
+                    keep = slice(strip.columns[0] - strip.span[0], strip.columns[1] - strip.span[0])
+                    logits, nodata = logits[:, :, keep], nodata[:, keep]
+                    col = strip.columns[0]
                     if channels == 1:  # one sigmoid output: class 1 where its probability passes the threshold
                         probs = 1.0 / (1.0 + np.exp(-logits))
                         classes = (probs[0] > self.threshold).astype(class_dtype)
@@ -335,27 +348,30 @@ class SegmentationRasterPredictor:
                         classes = logits.argmax(axis=0).astype(class_dtype)
                         probs = self.to_probabilities(logits) if probabilities else None
                     classes[nodata] = class_nodata
-                    writers['classes'].write(classes, top)
+                    writers['classes'].write(classes, top, col)
                     if probabilities:
                         probs[:, nodata] = PROB_NODATA
-                        writers['probabilities'].write(probs.astype(np.float32), top)
+                        writers['probabilities'].write(probs.astype(np.float32), top, col)
 
-                row_index = 0
-                tiles = prefetch(lambda: self._tiles(sample, grid), 2 * self.batch_size, cachemax)
-                for batch in self._batches(tiles):
-                    logits = self.forward_logits([t.inputs for t in batch], [t.data_sample for t in batch],
-                                                 batch[0].logit_size)
-                    logits = logits.float().cpu().numpy()
-                    for item, p in zip(batch, logits):
-                        t = item.tile
-                        if t.row_index != row_index:
-                            row_index = t.row_index
-                            flush(acc.advance_to(t.row))
-                        nodata = item.nodata[:t.height, :t.width] if item.nodata is not None else None
-                        acc.add(t, p[:, :t.height, :t.width], weights[:t.height, :t.width], nodata)
-                    if on_tiles:
-                        on_tiles(len(batch))
-                flush(acc.finish(meta.height))
+                for strip in strips:
+                    acc = RowBandAccumulator(channels, grid.tile_height, strip.span[1] - strip.span[0],
+                                             col0=strip.span[0])
+                    row_index = 0
+                    tiles = prefetch(lambda s=strip: self._tiles(sample, s), 2 * self.batch_size, cachemax)
+                    for batch in self._batches(tiles):
+                        logits = self.forward_logits([t.inputs for t in batch], [t.data_sample for t in batch],
+                                                     batch[0].logit_size)
+                        logits = logits.float().cpu().numpy()
+                        for item, p in zip(batch, logits):
+                            t = item.tile
+                            if t.row_index != row_index:
+                                row_index = t.row_index
+                                flush(acc.advance_to(t.row), strip)
+                            nodata = item.nodata[:t.height, :t.width] if item.nodata is not None else None
+                            acc.add(t, p[:, :t.height, :t.width], weights[:t.height, :t.width], nodata)
+                        if on_tiles:
+                            on_tiles(len(batch))
+                    flush(acc.finish(meta.height), strip)
                 for w in writers.values():
                     w.commit()
         finally:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Callable
 
 from geospatial_mm.io.folders import Listing, list_files
+from geospatial_mm.io.names import match_group, token_folder_groups
 
 _PRE_POST = re.compile(r'(?<![a-z0-9])(pre|post)(?![a-z0-9])', re.IGNORECASE)
 
@@ -143,9 +144,8 @@ def find_source_folders(folder: str | os.PathLike, suffix: str, path_keys: tuple
                         exclude: Exclude | None = None, left_out: list | None = None) -> list[Sample]:
     """Samples of several files (a loader with path keys ``s2_path``, ``s1_path``, ...) in sibling folders named after
     the keys (``s2/``, ``s1/``, or ``s2_<x>/``, ``s1_<x>/`` pairs of folders), files matched by name with the
-    folder tokens ignored (``x_s2_001.tif`` <-> ``x_s1_001.tif``). See :mod:`geospatial_mm.datasets.paired_folders`.
+    folder tokens ignored (``x_s2_001.tif`` <-> ``x_s1_001.tif``). See :mod:`geospatial_mm.io.names`.
     The first key's file is the primary (its size and georeference go to the outputs)."""
-    from geospatial_mm.datasets.paired_folders import match_group, token_folder_groups
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f'{folder}: input folder not found')

@@ -1,6 +1,6 @@
 """Instances predicted on overlapping tiles -> one raster of instance ids, with objects cut by tile borders merged.
 
-Tiles arrive in the row-major order of a :class:`~geospatial_mm.inference.tiling.TileGrid`. Each tile's instances
+Tiles arrive in the row-major order of a :class:`~geospatial_mm.io.tiles.TileGrid`. Each tile's instances
 (boolean masks with a class and a score) are painted into a band of rows that rolls down the raster, as the
 segmentation predictor's logits are:
 
@@ -26,7 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .tiling import RollingBand, Tile
+from geospatial_mm.io.tiles import Tile
+
+from .rolling_band import RollingBand
 
 
 @dataclass
@@ -47,21 +49,45 @@ class InstanceStitcher(RollingBand):
     """Paint and merge tile instances into a rolling band of ``band_height`` rows of a ``width``-pixel raster.
 
     ``advance_to(row)`` / ``finish(height)`` hand out ``(top row, provisional ids)`` of the rows that are final.
+
+    A raster too wide for one band is stitched in vertical strips, left to right (:meth:`start_strip`): the band then
+    covers the strip's tiles' columns from ``col0``, hands out (and counts the areas of) only the strip's own columns,
+    and its columns left of them, which the strips before finished, are filled with their ids (:meth:`load`) and count
+    as predicted by earlier tiles: the strip's instances merge with those they continue. The provisional ids and
+    their union-find span all strips.
     """
 
     def __init__(self, width: int, band_height: int, merge_thr: float = 0.5) -> None:
         if not 0 < merge_thr <= 1:
             raise ValueError(f'merge_thr must be in (0, 1], got {merge_thr}')
-        self.width = width
         self.band_height = band_height
         self.merge_thr = merge_thr
-        self.top = 0
-        self.ids = np.zeros((band_height, width), np.int64)
-        self.covered = np.zeros((band_height, width), bool)  # pixels that earlier tiles predicted
         self.parent = [0]  # union-find over provisional ids; 0 is background
         self.label = [-1]
         self.score = [0.0]
         self.area = [0]  # pixels of each provisional id in rows already handed out
+        self.start_strip(width)
+
+    def start_strip(self, width: int, col0: int = 0, own: tuple[int, int] | None = None) -> None:
+        """Start a band of ``width`` columns from raster column ``col0`` at the first row, handing out the raster
+        columns ``own`` (default: all of the band's)."""
+        self.width = width
+        self.col0 = col0
+        own = own or (col0, col0 + width)
+        self.own = slice(own[0] - col0, own[1] - col0)  # band columns handed out
+        self.top = 0
+        self.ids = np.zeros((self.band_height, width), np.int64)
+        self.covered = np.zeros((self.band_height, width), bool)  # pixels that earlier tiles predicted
+
+    def load(self, top: int, ids: np.ndarray) -> None:
+        """Fill band rows from raster row ``top`` with ``ids`` ``(h, w)`` of finished columns from ``col0`` (left of
+        the band's own columns), as predicted by earlier tiles."""
+        r = top - self.top
+        h, w = ids.shape
+        if r < 0 or r + h > self.band_height or w > self.own.start:
+            raise RuntimeError(f'rows {top}-{top + h - 1} x {w} columns do not fit the finished part of the band')
+        self.ids[r:r + h, :w] = ids
+        self.covered[r:r + h, :w] = True
 
     # -- union-find ------------------------------------------------------------------------------------------
     def find(self, i: int) -> int:
@@ -102,7 +128,10 @@ class InstanceStitcher(RollingBand):
             raise RuntimeError(f'tile at row {tile.row} is outside the band of rows starting at {self.top}')
         if masks.shape[1:] != (tile.height, tile.width):
             raise ValueError(f'masks of shape {masks.shape[1:]} for a tile of {tile.height}x{tile.width} pixels')
-        rows, cols = slice(r, r + tile.height), slice(tile.col, tile.col + tile.width)
+        c = tile.col - self.col0
+        if c < 0 or c + tile.width > self.width:
+            raise RuntimeError(f'tile at column {tile.col} is outside the band of columns starting at {self.col0}')
+        rows, cols = slice(r, r + tile.height), slice(c, c + tile.width)
         ids = self.ids[rows, cols]  # views: painting writes into the band
         covered = self.covered[rows, cols]
         first_new = len(self.parent)
@@ -141,9 +170,10 @@ class InstanceStitcher(RollingBand):
 
     # -- rows -------------------------------------------------------------------------------------------------
     def _take(self, n: int) -> tuple[int, np.ndarray]:
-        """The first ``n`` rows as (top row, provisional ids), counted into the areas; then shift the band up."""
+        """The first ``n`` rows of the band's own columns as (top row, provisional ids), counted into the areas; then
+        shift the band up."""
         top = self.top
-        out = self.ids[:n].copy()
+        out = self.ids[:n, self.own].copy()
         counts = np.bincount(out.ravel(), minlength=len(self.area))
         for i in np.nonzero(counts[1:])[0] + 1:
             self.area[i] += int(counts[i])

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from geospatial_mm.inference.writer import write_png_atomic
+from geospatial_mm.io.atomic import atomic_path
 
 IGNORE_COLOUR = (255, 255, 255)  # pixels without a class (nodata, ignored labels)
 
@@ -117,6 +117,8 @@ def save_preview(path: str | Path, panels: Sequence[tuple[str, np.ndarray]], cla
     fig = preview_figure(panels, classes, palette, title, show_nodata)
     metadata = {'Software': software} if software else None
     try:
-        return write_png_atomic(path, lambda tmp: fig.savefig(tmp, dpi=100, format='png', metadata=metadata))
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=100, format='png', metadata=metadata)
+        return Path(path)
     finally:
         plt.close(fig)

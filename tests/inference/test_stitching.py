@@ -6,19 +6,17 @@ import json
 import numpy as np
 import pytest
 import rasterio
-from conftest import ROOT
+
+from helpers.models import TINY_DET, make_checkpoint
 from helpers.rasters import write_geotiff
 from rasterio.transform import from_origin
 from shapely.geometry import shape
-from test_streaming import make_checkpoint
 
 from geospatial_mm.inference.detection import DetectionRasterPredictor
 from geospatial_mm.inference.runner import outputs_complete
 from geospatial_mm.inference.sources import Sample
 from geospatial_mm.inference.stitching import InstanceStitcher
-from geospatial_mm.inference.tiling import TileGrid
-
-TINY_DET = ROOT / 'tests' / 'configs' / 'tiny_slumps_mask_rcnn.py'
+from geospatial_mm.io.tiles import TileGrid
 
 
 def truth_instances(height=150, width=170) -> np.ndarray:
@@ -201,3 +199,31 @@ def test_a_raster_smaller_than_a_tile_is_padded_and_cut_back(tmp_path, det_ckpt)
     paths = predictor.predict(Sample('small', {'img_path': str(path)}, str(path)), tmp_path / 'out')
     with rasterio.open(paths['instances']) as src:
         assert np.array_equal(src.read(1), truth.astype(np.uint16))
+
+
+def test_a_raster_wider_than_the_band_is_stitched_in_column_strips(tmp_path, det_ckpt):
+    """Past ``band_width`` columns the raster is stitched in vertical strips (memory flat in width); objects that
+    cross the strips' borders still come out whole, one instance each, and their polygons are one piece."""
+    truth = np.zeros((150, 700), np.int32)
+    truth[20:30, 100:600] = 1  # crosses both strip borders (columns 256 and 512)
+    truth[60:110, 240:275] = 2  # around the first border, over several rows of tiles
+    truth[70:100, 250:262] = 0  # ... with a hole on the border
+    truth[120:140, 500:530] = 3  # across the second border
+    truth[120:140, 530:545] = 4  # touching it: never one with it
+    truth[40:50, 10:20] = 5  # inside one tile of the first strip
+    path = write_geotiff(tmp_path / 'wide.tif', np.ones((6, *truth.shape), np.uint16), crs='EPSG:32608')
+    predictor = OracleDetector(TINY_DET, str(det_ckpt), batch_size=4, geojson=True)
+    predictor.truth = truth
+    predictor.band_width = 256
+    seen = []
+    paths = predictor.predict(Sample('wide', {'img_path': str(path)}, str(path)), tmp_path / 'out',
+                              on_start=seen.append)
+    assert seen[0] > len(TileGrid(150, 700, 64, 48))  # tiles at the strips' borders run twice
+    with rasterio.open(paths['instances']) as src:
+        ids = src.read(1)
+        assert src.tags()['instances'] == '5'
+    assert_one_to_one(truth, ids)
+    features = json.loads(paths['geojson'].read_text())['features']
+    assert len(features) == 5 and [shape(f['geometry']).geom_type for f in features] == ['Polygon'] * 5, features
+    holed = next(f for f in features if f['id'] == ids[60, 240])
+    assert len(holed['geometry']['coordinates']) == 2  # the hole on the border is kept

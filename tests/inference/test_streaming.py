@@ -5,52 +5,20 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-from conftest import ROOT
+from helpers.model_inference import scene
+from helpers.models import BURN, TINY, TINY_PRITHVI, make_checkpoint
 from helpers.rasters import write_geotiff
 from rasterio.transform import from_origin
 
-from geospatial_mm.inference.blending import tile_weights
+from geospatial_mm.inference.rolling_band import RowBandAccumulator
+from geospatial_mm.io.blending import tile_weights
 from geospatial_mm.inference.segmentation import SegmentationRasterPredictor
 from geospatial_mm.inference.sources import Sample
-from geospatial_mm.inference.tiling import RowBandAccumulator, TileGrid, tile_starts
-
-TINY = ROOT / 'tests' / 'configs' / 'tiny_geotiff_seg.py'
-BURN = ROOT / 'configs' / 'burn_scars.py'
-TINY_PRITHVI = {'model.backbone.arch': 'tiny', 'model.backbone.pretrained': None, 'model.neck.embed_dim': 64,
-                'model.neck.out_channels': 16, 'model.decode_head.in_channels': 16, 'model.decode_head.channels': 8,
-                'model.auxiliary_head.in_channels': 16, 'model.auxiliary_head.channels': 8,
-                'model.test_cfg.crop_size': (32, 32), 'model.test_cfg.stride': (16, 16)}
-
-
-def make_checkpoint(config, path, cfg_options=None, seed=0):
-    """A checkpoint of the config's model with random weights, in the layout mmengine's runner saves."""
-    from mmengine.config import Config
-    from mmengine.registry import MODELS, init_default_scope
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    init_default_scope(cfg.default_scope)
-    torch.manual_seed(seed)
-    model = MODELS.build(cfg.model)
-    model.init_weights()
-    meta = dict(dataset_meta=dict(cfg.test_dataloader.dataset.metainfo))
-    torch.save(dict(meta=meta, state_dict=model.state_dict()), path)
-    return path
-
+from geospatial_mm.io.tiles import TileGrid, tile_starts
 
 @pytest.fixture(scope='module')
 def tiny_ckpt(tmp_path_factory):
     return make_checkpoint(TINY, tmp_path_factory.mktemp('ckpt') / 'tiny.pth')
-
-
-def scene(path, height, width, nodata_rows=0, seed=0, transform=None):
-    rng = np.random.default_rng(seed)
-    img = rng.normal(1500, 300, (6, height, width))
-    img[3, height // 3:height // 2, width // 4:width // 2] += 2500
-    img = np.clip(img, 0, 10000).astype(np.int16)
-    img[:, :nodata_rows] = -9999
-    return write_geotiff(path, img, nodata=-9999, tiled=True, block=32,
-                         transform=transform or from_origin(300000, 5000000, 10, 10))
 
 
 # ---------------------------------------------------------------------------------------------- tiling
@@ -77,7 +45,7 @@ def test_rolling_accumulation_equals_blending_the_whole_raster():
     rng = np.random.default_rng(0)
     height, width, k = 75, 90, 3
     grid = TileGrid(height, width, 32, 12)
-    weights = tile_weights(32, 32).numpy()
+    weights = tile_weights(32, 32)
     full = np.zeros((k, height, width))
     wsum = np.zeros((height, width))
     acc = RowBandAccumulator(k, grid.tile_height, width)
@@ -239,10 +207,45 @@ def test_gdal_env_gives_a_block_cache_in_bytes_and_leaves_a_users_setting_alone(
     """rasterio passes an integer GDAL_CACHEMAX to GDAL as bytes: a value in megabytes would disable the cache."""
     from rasterio._env import get_gdal_config
 
-    from geospatial_mm.inference.writer import gdal_env
+    from geospatial_mm.io.gdal import gdal_env
     monkeypatch.delenv('GDAL_CACHEMAX', raising=False)
     with gdal_env():
         assert int(get_gdal_config('GDAL_CACHEMAX')) >= 16 * 1024 * 1024
     monkeypatch.setenv('GDAL_CACHEMAX', '300')
     with gdal_env() as env:
         assert 'GDAL_CACHEMAX' not in env.options
+
+
+def test_column_strips_cover_each_column_once_with_every_tile_that_reaches_it():
+    grid = TileGrid(40, 1000, 32, 16)
+    strips = grid.column_strips(256, align=128)
+    assert [s.columns for s in strips] == [(0, 256), (256, 512), (512, 768), (768, 1000)]
+    for strip in strips:
+        lo, hi = strip.columns
+        reaching = [c for c in grid.col_starts if c < hi and c + 32 > lo]
+        assert strip.col_starts == reaching and strip.span == (reaching[0], reaching[-1] + 32)
+        assert strip.row_starts == grid.row_starts and len(strip) == len(grid.row_starts) * len(reaching)
+    assert grid.column_strips(1000) == [grid]
+
+
+@pytest.mark.parametrize('probabilities', [False, True])
+def test_a_wide_raster_predicted_in_column_strips_equals_the_whole_width(tmp_path, tiny_ckpt, probabilities):
+    """Memory flat in width: past ``band_width`` columns the raster is predicted in vertical strips, and every pixel
+    still gets the same tiles blended in the same order: the same outputs (to the last bit of a float: the model
+    sees the tiles in other batches)."""
+    path = scene(tmp_path / 'wide.tif', 50, 700, nodata_rows=4, seed=3)
+    sample = Sample('wide', {'img_path': str(path)}, str(path))
+    predictor = SegmentationRasterPredictor(TINY, str(tiny_ckpt), tile=32, stride=16)
+    whole = predictor.predict(sample, tmp_path / 'whole', probabilities=probabilities)
+    predictor.band_width = 256
+    seen = []
+    strips = predictor.predict(sample, tmp_path / 'strips', probabilities=probabilities, on_start=seen.append)
+    grid = TileGrid(50, 700, 32, 16)
+    assert seen[0] > len(grid)  # tiles at the strips' borders are predicted twice
+    for key in whole:
+        with rasterio.open(whole[key]) as a, rasterio.open(strips[key]) as b:
+            assert a.profile == b.profile
+            if key == 'classes':
+                np.testing.assert_array_equal(a.read(), b.read())
+            else:
+                np.testing.assert_allclose(a.read(), b.read(), rtol=0, atol=1e-6)

@@ -11,7 +11,10 @@ streamed run is compared with the mean of the two bare runs around it. Short str
 (``--rounds``) and the median ratio is reported. The model is the burn-scars config with the demo's small settings
 (Prithvi tiny, 224 tiles every 112 px).
 
-    python tools/benchmark/inference.py [--sizes 2048 8192 16384] [--work /tmp/gmm_bench] [--json out.json]
+    python tools/benchmark/inference.py [--sizes 2048 8192 16384 2048x200000] [--work /tmp/gmm_bench] [--json F]
+
+A size ``HxW`` is a raster of H rows and W columns: a wide one (2048x200000) shows that memory does not grow with
+the width either (wider than 4096 columns, rasters are predicted in vertical strips).
 """
 from __future__ import annotations
 
@@ -33,29 +36,39 @@ SMALL_MODEL = {'test_dataloader.dataset.pipeline.0.scale': 0.0001,  # int16 refl
                'model.auxiliary_head.in_channels': 64, 'model.auxiliary_head.channels': 32}
 
 
-def make_raster(path: Path, size: int, block: int = 256) -> None:
-    """A ``size`` x ``size`` 6-band int16 HLS-like reflectance raster, written one block row at a time."""
+def parse_size(text: str) -> tuple[int, int]:
+    """``'2048'`` -> (2048, 2048); ``'2048x200000'`` -> (2048 rows, 200000 columns)."""
+    height, _, width = text.lower().partition('x')
+    return int(height), int(width or height)
+
+
+def make_raster(path: Path, height: int, width: int, block: int = 256, chunk: int = 8192) -> None:
+    """A ``height`` x ``width`` 6-band int16 HLS-like reflectance raster, written block row by block row, in chunks
+    of ``chunk`` columns."""
     import numpy as np
     import rasterio
     from rasterio.transform import from_origin
+
+    from geospatial_mm.io.atomic import atomic_path
     if path.exists():
         return
-    rng = np.random.default_rng(size)
-    profile = dict(driver='GTiff', width=size, height=size, count=6, dtype='int16', crs='EPSG:32611',
+    rng = np.random.default_rng(height * 7 + width)
+    profile = dict(driver='GTiff', width=width, height=height, count=6, dtype='int16', crs='EPSG:32611',
                    transform=from_origin(300000, 4200000, 30, 30), nodata=-9999, tiled=True, blockxsize=block,
                    blockysize=block, compress='deflate', predictor=2, bigtiff='if_safer')
     means = np.array([330, 570, 590, 2320, 1970, 1190], np.float32)[:, None, None]
-    tmp = path.with_name('.' + path.name + '.tmp')
-    with rasterio.open(tmp, 'w', **profile) as dst:
-        x = np.linspace(0, 20 * np.pi, size, dtype=np.float32)
-        for row in range(0, size, block):
-            h = min(block, size - row)
-            y = np.linspace(row, row + h, h, dtype=np.float32)[:, None] / size * 20 * np.pi
-            field = 0.5 + 0.25 * np.sin(x[None] + 0.3 * y) * np.cos(0.7 * y)
-            noise = rng.normal(0, 0.05, (6, h, size)).astype(np.float32)
-            data = means * (field[None] + noise)
-            dst.write(np.clip(data, 0, 10000).astype(np.int16), window=((row, row + h), (0, size)))
-    tmp.replace(path)
+    period = max(height, min(width, 8192))
+    with atomic_path(path) as tmp, rasterio.open(tmp, 'w', **profile) as dst:
+        for row in range(0, height, block):
+            h = min(block, height - row)
+            y = np.linspace(row, row + h, h, dtype=np.float32)[:, None] / period * 20 * np.pi
+            for col in range(0, width, chunk):
+                w = min(chunk, width - col)
+                x = np.linspace(col, col + w, w, dtype=np.float32)[None] / period * 20 * np.pi
+                field = 0.5 + 0.25 * np.sin(x + 0.3 * y) * np.cos(0.7 * y)
+                noise = rng.normal(0, 0.05, (6, h, w)).astype(np.float32)
+                data = means * (field[None] + noise)
+                dst.write(np.clip(data, 0, 10000).astype(np.int16), window=((row, row + h), (col, col + w)))
 
 
 def checkpoint(path: Path) -> Path:
@@ -115,7 +128,7 @@ def worker(raster: str, ckpt: str, out: str, batch_size: int, bare_tiles: int, r
     import geospatial_mm  # noqa: F401
     from geospatial_mm.inference.segmentation import SegmentationRasterPredictor
     from geospatial_mm.inference.sources import Sample
-    from geospatial_mm.inference.tiling import TileGrid
+    from geospatial_mm.io.tiles import TileGrid
     from geospatial_mm.io import read_meta
     predictor = SegmentationRasterPredictor(str(CONFIG), ckpt, batch_size=batch_size, cfg_options=SMALL_MODEL)
     meta = read_meta(raster)
@@ -166,7 +179,8 @@ def run_worker(*args: str) -> dict:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--sizes', type=int, nargs='+', default=[2048, 8192, 16384])
+    parser.add_argument('--sizes', nargs='+', default=['2048', '8192', '16384'],
+                        help="raster sizes: N for N x N, HxW for H rows and W columns (e.g. 2048x200000)")
     parser.add_argument('--work', type=Path, default=Path('/tmp/geospatial_mm_inference_bench'))
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--bare-tiles', type=int, default=1000,
@@ -190,8 +204,10 @@ def main(argv=None) -> int:
     ckpt = checkpoint(args.work / 'small_model.pth')
     rows = []
     for size in args.sizes:
-        raster = args.work / f'scene_{size}.tif'
-        make_raster(raster, size)
+        height, width = parse_size(size)
+        size = f'{height}²' if height == width else f'{height}×{width}'
+        raster = args.work / f'scene_{height}x{width}.tif'
+        make_raster(raster, height, width)
         r = run_worker(str(raster), str(ckpt), str(args.work / 'out'), str(args.batch_size), str(args.bare_tiles),
                        str(args.rounds), str(args.long_run), str(args.bare_every), str(args.bare_sample))
         ratios = [run['ratio'] for run in r['runs']]
@@ -201,7 +217,7 @@ def main(argv=None) -> int:
                    bare_megapixels_per_s=r['megapixels'] * median['bare_tiles_per_s'] / r['tiles'])
         rows.append(row)
         samples = len(median['bare_samples'])
-        print(f'{size}x{size}: {r["tiles"]} tiles in {row["seconds"]:.1f} s, {row["megapixels_per_s"]:.2f} MP/s '
+        print(f'{size}: {r["tiles"]} tiles in {row["seconds"]:.1f} s, {row["megapixels_per_s"]:.2f} MP/s '
               f'(bare forward {row["bare_megapixels_per_s"]:.2f} MP/s, {median["bare_tiles_per_s"]:.1f} tiles/s '
               f'from {samples} samples; ratio {row["ratio_to_bare"]:.3f}, median of {len(ratios)}: '
               f'{", ".join(f"{x:.3f}" for x in ratios)}), peak RSS {r["peak_rss_mb"]:.0f} MB', flush=True)
@@ -211,7 +227,7 @@ def main(argv=None) -> int:
     print('\n| raster | tiles | MP/s | bare forward MP/s | ratio | runs | peak RSS | vs smallest |')
     print('|---|---|---|---|---|---|---|---|')
     for r in rows:
-        print(f'| {r["size"]}² | {r["tiles"]} | {r["megapixels_per_s"]:.2f} | {r["bare_megapixels_per_s"]:.2f} | '
+        print(f'| {r["size"]} | {r["tiles"]} | {r["megapixels_per_s"]:.2f} | {r["bare_megapixels_per_s"]:.2f} | '
               f'{r["ratio_to_bare"]:.2f} | {len(r["runs"])} | {r["peak_rss_mb"]:.0f} MB | '
               f'{r["rss_vs_smallest"]:.2f}× |')
     if args.json:

@@ -1,13 +1,14 @@
 from .formatting import PackGeospatialDetInputs, PackGeospatialSegInputs
 from .hephaestus_loading import LoadHephaestusInterferogram
 from .loading import (LoadGeospatialAnnotations, LoadGeospatialBandGroups, LoadGeospatialImageFromFile,
-                      LoadGeospatialImagePair, RandomWindow, window_transform)
+                      LoadGeospatialImagePair)
 from .noise_blur import RandomGaussianBlur, RandomGaussianNoise
+from .random_window import RandomWindow
 from .torch_transforms import (CastTensor, Reshape, TorchFromNumpy, TorchNormalize, TorchPermute, TorchRandomCrop,
                                TorchRandomFlip, TorchRandomRotate90, TorchResize)
 
 __all__ = ['PackGeospatialDetInputs', 'PackGeospatialSegInputs', 'LoadGeospatialAnnotations',
            'LoadGeospatialBandGroups', 'LoadGeospatialImageFromFile', 'LoadGeospatialImagePair', 'RandomWindow',
-           'window_transform', 'CastTensor', 'Reshape', 'TorchFromNumpy', 'TorchNormalize', 'TorchPermute',
-           'TorchRandomCrop', 'TorchRandomFlip', 'TorchRandomRotate90', 'TorchResize', 'LoadHephaestusInterferogram',
+           'CastTensor', 'Reshape', 'TorchFromNumpy', 'TorchNormalize', 'TorchPermute', 'TorchRandomCrop',
+           'TorchRandomFlip', 'TorchRandomRotate90', 'TorchResize', 'LoadHephaestusInterferogram',
            'RandomGaussianBlur', 'RandomGaussianNoise']

@@ -7,7 +7,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine.registry import TRANSFORMS
 
-from geospatial_mm.datasets.hephaestus_annotations import COHERENCE_FILE, INSAR_FILE, read_interferogram
+from geospatial_mm.datasets.hephaestus_schema import COHERENCE_FILE, INSAR_FILE, read_interferogram
 
 
 @TRANSFORMS.register_module()

@@ -9,7 +9,6 @@ band names, path and window) and a boolean ``results['nodata_mask']`` marks pixe
 """
 from __future__ import annotations
 
-import functools
 import os
 from typing import Sequence
 
@@ -17,44 +16,8 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine.registry import TRANSFORMS
 
-from geospatial_mm.io import RasterError, RasterMeta, read_bands, read_meta, read_raster
-
-
-def window_transform(transform: tuple | None, window: tuple[int, int, int, int] | None) -> tuple | None:
-    """The affine transform of a window ``(row, col, h, w)`` of a raster with ``transform``."""
-    if transform is None or window is None:
-        return transform
-    a, b, c, d, e, f = transform
-    row, col = window[0], window[1]
-    return (a, b, c + col * a + row * b, d, e, f + col * d + row * e)
-
-
-def _same_georef(m1: RasterMeta, m2: RasterMeta) -> str | None:
-    """Why two rasters are not co-registered, or None."""
-    if (m1.height, m1.width) != (m2.height, m2.width):
-        return f'size {m2.height}x{m2.width} differs from {m1.height}x{m1.width}'
-    if (m1.crs is None) != (m2.crs is None) or (m1.crs and m2.crs and not _crs_equal(m1.crs, m2.crs)):
-        return f'CRS differs ({_short_crs(m2.crs)} vs {_short_crs(m1.crs)})'
-    if m1.transform is not None and m2.transform is not None and not np.allclose(m1.transform, m2.transform,
-                                                                                   rtol=0, atol=1e-6):
-        return f'transform {tuple(m2.transform)} differs from {tuple(m1.transform)}'
-    return None
-
-
-@functools.lru_cache(maxsize=256)
-def _crs_equal(a: str, b: str) -> bool:
-    if a == b:
-        return True
-    from rasterio.crs import CRS
-    return CRS.from_wkt(a) == CRS.from_wkt(b)
-
-
-def _short_crs(wkt: str | None) -> str:
-    if wkt is None:
-        return 'none'
-    from rasterio.crs import CRS
-    crs = CRS.from_wkt(wkt)
-    return crs.to_string() if crs.to_epsg() else wkt[:40] + '...'
+from geospatial_mm.io import RasterError, RasterMeta, read_raster
+from geospatial_mm.io.georef import coregistration_problem, crs_equal, short_crs, window_transform
 
 
 @TRANSFORMS.register_module()
@@ -153,7 +116,7 @@ class LoadGeospatialImageFromFile(BaseTransform):
         for p in paths:
             data, invalid, meta = self._read(p, bands, window)
             if metas:
-                why = _same_georef(metas[0], meta)
+                why = coregistration_problem(metas[0], meta)
                 if why:
                     raise RasterError(f'{p}: not co-registered with {paths[0]}: {why}')
             arrays.append(data)
@@ -227,7 +190,7 @@ class LoadGeospatialImagePair(BaseTransform):
         paths = [os.fspath(results[k]) for k in self.path_keys]
         loaded = [loader.load([p], results.get(loader.window_key)) for loader, p in zip(self.loaders, paths)]
         for p, out in zip(paths[1:], loaded[1:]):
-            why = _same_georef(loaded[0]['meta'], out['meta'])
+            why = coregistration_problem(loaded[0]['meta'], out['meta'])
             if why:
                 raise RasterError(f'{p}: does not match {paths[0]} of the same pair: {why}')
         if self.stack:
@@ -303,7 +266,7 @@ class LoadGeospatialBandGroups(BaseTransform):
         paths = [os.fspath(results[k]) for k in self.path_keys]
         loaded = [loader.load([p], window) for loader, p in zip(self.loaders, paths)]
         for p, out in zip(paths[1:], loaded[1:]):
-            why = _same_georef(loaded[0]['meta'], out['meta'])
+            why = coregistration_problem(loaded[0]['meta'], out['meta'])
             if why:
                 raise RasterError(f'{p}: not co-registered with {paths[0]} of the same sample: {why}')
         nodata_mask = np.logical_or.reduce([o['nodata_mask'] for o in loaded])
@@ -427,82 +390,12 @@ class LoadGeospatialAnnotations(BaseTransform):
         if geo.get('full_shape') and tuple(geo['full_shape']) != (meta.height, meta.width):
             raise RasterError(f'{path}: label raster of {meta.height}x{meta.width} pixels does not match its image '
                               f'{image_path} of {geo["full_shape"][0]}x{geo["full_shape"][1]}')
-        if geo.get('crs') and meta.crs and not _crs_equal(geo['crs'], meta.crs):
-            raise RasterError(f'{path}: label CRS {_short_crs(meta.crs)} differs from the CRS of its image '
-                              f'{image_path} ({_short_crs(geo["crs"])})')
+        if geo.get('crs') and meta.crs and not crs_equal(geo['crs'], meta.crs):
+            raise RasterError(f'{path}: label CRS {short_crs(meta.crs)} differs from the CRS of its image '
+                              f'{image_path} ({short_crs(geo["crs"])})')
         img_transform = geo.get('transform')
         lab_transform = window_transform(meta.transform, results.get(self.window_key))
         if img_transform is not None and lab_transform is not None and not np.allclose(
                 img_transform, lab_transform, rtol=0, atol=1e-6):
             raise RasterError(f'{path}: label transform {tuple(lab_transform)} does not match its image '
                               f'{image_path} ({tuple(img_transform)})')
-
-
-@functools.lru_cache(maxsize=1 << 16)
-def _cached_size(path: str, mtime_ns: int, nbytes: int, backend: str) -> tuple[int, int]:
-    meta = read_meta(path, backend)
-    return meta.height, meta.width
-
-
-def raster_size(path: str, backend: str = 'rasterio') -> tuple[int, int]:
-    """``(height, width)`` of a raster, remembered per file version (path, modification time, size): training
-    draws windows from the same files epoch after epoch, and opening a GeoTIFF's header costs as much as reading a
-    224x224 window of it."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        meta = read_meta(path, backend)  # its error names the file and the problem
-        return meta.height, meta.width
-    return _cached_size(path, st.st_mtime_ns, st.st_size, backend)
-
-
-@TRANSFORMS.register_module()
-class RandomWindow(BaseTransform):
-    """Choose a random ``crop_size`` window before loading, so the loaders read only its pixels.
-
-    Put it before :class:`LoadGeospatialImageFromFile` / :class:`LoadGeospatialAnnotations`; they read
-    ``results['read_window']``. With ``cat_max_ratio < 1`` the label window is read (cheap: one band) and the draw is
-    repeated, up to 10 times, until no single class covers more than that fraction of the labelled pixels (pixels equal
-    to ``ignore_index`` or to the label's nodata are not counted), as mmseg's RandomCrop does.
-    A raster smaller than the crop gives the whole raster.
-    """
-
-    def __init__(self, crop_size: int | Sequence[int], cat_max_ratio: float = 1.0, ignore_index: int = 255,
-                 path_key: str = 'img_path', seg_path_key: str = 'seg_map_path', backend: str = 'rasterio',
-                 window_key: str = 'read_window') -> None:
-        self.crop_size = (crop_size, crop_size) if isinstance(crop_size, int) else tuple(crop_size)
-        self.cat_max_ratio = cat_max_ratio
-        self.ignore_index = ignore_index
-        self.path_key = path_key
-        self.seg_path_key = seg_path_key
-        self.backend = backend
-        self.window_key = window_key
-
-    def _draw(self, height: int, width: int) -> tuple[int, int, int, int]:
-        h, w = min(self.crop_size[0], height), min(self.crop_size[1], width)
-        row = np.random.randint(0, height - h + 1)
-        col = np.random.randint(0, width - w + 1)
-        return row, col, h, w
-
-    def transform(self, results: dict) -> dict:
-        path = results[self.path_key]
-        path = os.fspath(path if isinstance(path, (str, os.PathLike)) else path[0])
-        height, width = raster_size(path, self.backend)
-        window = self._draw(height, width)
-        seg_path = results.get(self.seg_path_key)
-        if self.cat_max_ratio < 1.0 and seg_path is not None:
-            seg_meta = read_meta(seg_path, self.backend)
-            for _ in range(10):
-                label = read_bands(seg_path, [0], window, self.backend, seg_meta)[0]
-                valid = label != self.ignore_index
-                if seg_meta.nodata is not None:
-                    valid &= label != seg_meta.nodata
-                _, counts = np.unique(label[valid], return_counts=True)
-                if len(counts) > 1 and counts.max() / counts.sum() < self.cat_max_ratio:
-                    break
-                window = self._draw(height, width)
-        results[self.window_key] = window
-        return results
-
-    def __repr__(self) -> str:
-        return f'{self.__class__.__name__}(crop_size={self.crop_size}, cat_max_ratio={self.cat_max_ratio})'

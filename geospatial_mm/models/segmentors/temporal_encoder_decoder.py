@@ -5,11 +5,10 @@ import inspect
 from typing import List
 
 import torch
-import torch.nn.functional as F
 from mmseg.models.segmentors import EncoderDecoder
 from mmseg.registry import MODELS
 
-from geospatial_mm.inference.blending import tile_weights
+from geospatial_mm.io.blending import tile_weights
 
 
 def _coords(batch_img_metas: List[dict] | None, key: str, device) -> torch.Tensor | None:
@@ -27,7 +26,7 @@ class TemporalEncoderDecoder(EncoderDecoder):
       the backbone when it accepts them (Prithvi-EO-2.0 TL variants).
     * The neck receives the token grid when it accepts one (non-square inputs).
     * ``test_cfg=dict(mode='slide', crop_size=..., stride=...)`` blends overlapping windows with weights that fall off
-      towards each window's edges (:func:`geospatial_mm.inference.blending.tile_weights`), instead of a plain average.
+      towards each window's edges (:func:`geospatial_mm.io.blending.tile_weights`), instead of a plain average.
     """
 
     def __init__(self, *args, **kwargs) -> None:
@@ -79,7 +78,7 @@ class TemporalEncoderDecoder(EncoderDecoder):
         w_grids = max(w_img - w_crop + w_stride - 1, 0) // w_stride + 1
         preds = inputs.new_zeros((inputs.shape[0], self.out_channels, h_img, w_img))
         weight_sum = inputs.new_zeros((1, 1, h_img, w_img))
-        weights = tile_weights(h_crop, w_crop, device=inputs.device, dtype=inputs.dtype)[None, None]
+        weights = torch.from_numpy(tile_weights(h_crop, w_crop)).to(device=inputs.device, dtype=inputs.dtype)[None, None]
         for h_idx in range(h_grids):
             for w_idx in range(w_grids):
                 y2 = min(h_idx * h_stride + h_crop, h_img)

@@ -1,8 +1,5 @@
-"""Writing prediction rasters block by block, under a temporary name that becomes the final one only when the file
-is complete.
-
-A run that crashes or is killed leaves at most a hidden ``.<name>.<pid>.tmp.tif`` next to the output, never a file
-under the final name; the next run for that output removes such leftovers of processes that no longer exist.
+"""Writing GeoTIFFs (and Cloud-Optimised GeoTIFFs) window by window, under a temporary name that becomes the final
+one only when the file is complete (:mod:`geospatial_mm.io.atomic`), and :func:`write_geotiff` for a whole array.
 """
 from __future__ import annotations
 
@@ -13,58 +10,10 @@ from typing import Sequence
 
 import numpy as np
 
-# GDAL's block cache defaults to 5 % of the machine's memory; streaming needs far less, and a large cache makes memory
-# grow with the raster's size. A GDAL_CACHEMAX set in the environment wins (GDAL reads it itself).
-DEFAULT_GDAL_CACHEMAX = 64 * 1024 * 1024
+from .atomic import remove_stale_temporaries, temporary_path
 
 
-def gdal_env(cachemax: int | None = None, **options):
-    """A rasterio environment with a bounded block cache of ``cachemax`` bytes (default 64 MiB).
-
-    rasterio hands an integer GDAL_CACHEMAX to GDAL as a number of bytes (GDAL itself reads small numbers in the
-    environment variable as megabytes): 64 means 64 bytes, i.e. no cache at all, and every overlapping window would
-    decode its compressed blocks again. The cache is one per process.
-    """
-    import rasterio
-    if 'GDAL_CACHEMAX' not in os.environ:
-        options.setdefault('GDAL_CACHEMAX', max(int(cachemax or 0), DEFAULT_GDAL_CACHEMAX))
-    return rasterio.Env(**options)
-
-
-def streaming_cache_bytes(metas, out_bytes_per_pixel: int = 1, rows: int = 256) -> int:
-    """A block cache that holds, across the whole width, the input blocks that consecutive rows of overlapping tiles
-    share (up to three block rows of every input) and the output blocks being filled (``rows`` rows): then every
-    compressed block is decoded once. It grows with the raster's width, not its height."""
-    total = 0
-    for meta in metas:
-        block_rows = (meta.block_shape or (rows, meta.width))[0]
-        total += 3 * min(block_rows, meta.height) * meta.width * meta.count * np.dtype(meta.dtype).itemsize
-    width = max(m.width for m in metas)
-    return total + rows * width * out_bytes_per_pixel + 16 * 1024 * 1024
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_stale_temporaries(final: Path) -> list[Path]:
-    """Delete ``.<name>.<pid>.tmp*`` files of ``final`` left by processes that no longer run."""
-    removed = []
-    for tmp in final.parent.glob(f'.{final.name}.*.tmp*'):
-        parts = tmp.name[len(final.name) + 2:].split('.')
-        if parts and parts[0].isdigit() and int(parts[0]) != os.getpid() and not _pid_alive(int(parts[0])):
-            tmp.unlink(missing_ok=True)
-            removed.append(tmp)
-    return removed
-
-
-class AtomicRasterWriter:
+class GeoTiffWriter:
     """A GeoTIFF written window by window and renamed into place by :meth:`commit`.
 
     Args:
@@ -77,19 +26,23 @@ class AtomicRasterWriter:
         band_descriptions: one per band.
         cog: write a Cloud-Optimised GeoTIFF (tiled, with overviews) instead of a plain tiled GeoTIFF.
         overview_resampling: 'nearest' for class maps, 'average' for continuous values.
+        block: the tiles' size (0: strips; so are rasters smaller than a block).
+        compress: deflate with the predictor that suits the dtype.
     """
 
     def __init__(self, path: str | os.PathLike, height: int, width: int, count: int, dtype: str, crs=None,
                  transform=None, nodata: float | None = None, colormap: dict | None = None, tags: dict | None = None,
                  band_descriptions: Sequence[str] | None = None, cog: bool = False,
-                 overview_resampling: str = 'nearest', block: int = 256) -> None:
+                 overview_resampling: str = 'nearest', block: int = 256, compress: bool = True) -> None:
         self.path = Path(path)
         self.cog = cog
         self.overview_resampling = overview_resampling
-        self.tmp = self.path.with_name(f'.{self.path.name}.{os.getpid()}.tmp.tif')
-        block = block if min(height, width) >= block else None
+        self.tmp = temporary_path(self.path, '.tif')
+        block = block if block and min(height, width) >= block else None
         self.profile = dict(driver='GTiff', height=height, width=width, count=count, dtype=dtype, nodata=nodata,
-                            compress='deflate', predictor=2 if np.dtype(dtype).kind in 'iu' else 3, bigtiff='if_safer')
+                            bigtiff='if_safer')
+        if compress:
+            self.profile.update(compress='deflate', predictor=2 if np.dtype(dtype).kind in 'iu' else 3)
         if block:
             self.profile.update(tiled=True, blockxsize=block, blockysize=block)
         if crs is not None:
@@ -102,7 +55,7 @@ class AtomicRasterWriter:
         self.band_descriptions = band_descriptions
         self._dst = None
 
-    def __enter__(self) -> 'AtomicRasterWriter':
+    def __enter__(self) -> 'GeoTiffWriter':
         import rasterio
         self.path.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(self.path)
@@ -129,7 +82,7 @@ class AtomicRasterWriter:
         source = self.tmp
         if self.cog:
             from rasterio.shutil import copy as raster_copy
-            cog_tmp = self.path.with_name(f'.{self.path.name}.{os.getpid()}.tmp.cog.tif')
+            cog_tmp = temporary_path(self.path, '.cog.tif')
             try:
                 raster_copy(str(self.tmp), str(cog_tmp), driver='COG', compress='DEFLATE', blocksize=256,
                             overview_resampling=self.overview_resampling.upper(), bigtiff='IF_SAFER')
@@ -145,7 +98,7 @@ class AtomicRasterWriter:
         if self._dst is not None:
             self._dst.close()
             self._dst = None
-        for tmp in (self.tmp, self.path.with_name(f'.{self.path.name}.{os.getpid()}.tmp.cog.tif')):
+        for tmp in (self.tmp, temporary_path(self.path, '.cog.tif')):
             tmp.unlink(missing_ok=True)
 
     def __exit__(self, exc_type, exc, tb) -> None:
@@ -153,15 +106,19 @@ class AtomicRasterWriter:
             self.abort()
 
 
-def write_png_atomic(path: str | os.PathLike, save) -> Path:
-    """Call ``save(tmp_path)`` and rename the result to ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp.png')
-    try:
-        save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
+def write_geotiff(path: str | os.PathLike, data: np.ndarray, crs=None, transform=None, nodata: float | None = None,
+                  tiled: bool = True, block: int = 256, colormap: dict | None = None, tags: dict | None = None,
+                  band_descriptions: Sequence[str] | None = None, compress: bool = True) -> Path:
+    """Write a whole ``(C, H, W)`` (or ``(H, W)``) array as a GeoTIFF in its own dtype, atomically: deflate-compressed,
+    in ``block`` x ``block`` tiles (strips when ``tiled`` is False or the raster is smaller than a block)."""
+    data = np.asarray(data)
+    data = data[None] if data.ndim == 2 else data
+    if data.ndim != 3:
+        raise ValueError(f'{path}: a GeoTIFF takes a (C, H, W) or (H, W) array, got shape {data.shape}')
+    writer = GeoTiffWriter(path, height=data.shape[1], width=data.shape[2], count=data.shape[0],
+                           dtype=data.dtype.name, crs=crs, transform=transform, nodata=nodata, colormap=colormap,
+                           tags=tags, band_descriptions=band_descriptions, block=block if tiled else 0,
+                           compress=compress)
+    with writer:
+        writer.write(data, 0)
+        return writer.commit()

@@ -1,0 +1,86 @@
+"""The band of rows that rolls down a raster while its tiles' predictions are accumulated.
+
+Only a band of ``tile`` rows is ever held: once the tiles of a row of tiles are accumulated, the rows above the next
+row of tiles can receive nothing more and are handed out as final.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from geospatial_mm.io.tiles import Tile
+
+
+class RollingBand:
+    """A band of ``band_height`` rows that rolls down a raster: :meth:`advance_to` hands out the rows above a row as
+    final (what they are is the subclass's :meth:`_take`) and moves the band down."""
+    band_height: int
+    top: int  # raster row of the band's first row
+
+    def _take(self, n: int):
+        raise NotImplementedError
+
+    def advance_to(self, row: int):
+        """Hand out rows ``[top, row)`` as final; None when there are none."""
+        n = row - self.top
+        if n <= 0:
+            return None
+        if n > self.band_height:
+            raise RuntimeError(f'cannot advance by {n} rows, more than the band of {self.band_height}')
+        return self._take(n)
+
+    def finish(self, height: int):
+        """Hand out the remaining rows up to the raster's ``height``."""
+        return self.advance_to(height)
+
+
+class RowBandAccumulator(RollingBand):
+    """Weighted sums of per-tile predictions over a band of rows that rolls down the raster.
+
+    The band covers ``width`` columns from raster column ``col0`` (a vertical strip of the raster, or all of it).
+    ``add`` accumulates a tile's ``(K, h, w)`` values times its ``(h, w)`` weights (and ORs its nodata mask);
+    ``advance_to(row)`` returns the rows above ``row`` as final (values divided by the summed weights) and moves the
+    band down; ``finish()`` returns the rest.
+    """
+
+    def __init__(self, channels: int, band_height: int, width: int, col0: int = 0) -> None:
+        self.channels = channels
+        self.band_height = band_height
+        self.width = width
+        self.col0 = col0  # raster column of the band's first column
+        self.top = 0  # raster row of the band's first row
+        self.values = np.zeros((channels, band_height, width), dtype=np.float32)
+        self.weights = np.zeros((band_height, width), dtype=np.float32)
+        self.nodata = np.zeros((band_height, width), dtype=bool)
+
+    def add(self, tile: Tile, values: np.ndarray, weights: np.ndarray, nodata: np.ndarray | None) -> None:
+        r = tile.row - self.top
+        if r < 0 or r + tile.height > self.band_height:
+            raise RuntimeError(f'tile at row {tile.row} is outside the accumulated band starting at {self.top}')
+        c = tile.col - self.col0
+        if c < 0 or c + tile.width > self.width:
+            raise RuntimeError(f'tile at column {tile.col} is outside the accumulated columns {self.col0}-'
+                               f'{self.col0 + self.width - 1}')
+        rows, cols = slice(r, r + tile.height), slice(c, c + tile.width)
+        self.values[:, rows, cols] += values * weights
+        self.weights[rows, cols] += weights
+        if nodata is not None:
+            self.nodata[rows, cols] |= nodata
+
+    def _take(self, n: int) -> tuple[int, np.ndarray, np.ndarray]:
+        """The first ``n`` rows as (top row, values / weights, nodata), then shift the band up by ``n``."""
+        top = self.top
+        weights = self.weights[:n]
+        if n and (weights <= 0).any():
+            raise RuntimeError(f'rows {top}-{top + n - 1} received no tile')
+        values = self.values[:, :n] / weights
+        nodata = self.nodata[:n].copy()
+        keep = self.band_height - n
+        if keep > 0:
+            self.values[:, :keep] = self.values[:, n:]
+            self.weights[:keep] = self.weights[n:]
+            self.nodata[:keep] = self.nodata[n:]
+        self.values[:, keep:] = 0
+        self.weights[keep:] = 0
+        self.nodata[keep:] = False
+        self.top += n
+        return top, values, nodata
