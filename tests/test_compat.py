@@ -8,10 +8,10 @@ import threading
 
 import pytest
 import torch
-from conftest import BIN, ROOT, run
+from helpers.commands import BIN, ROOT, run
 
 import geospatial_mm  # noqa: F401  (applies the shims)
-from geospatial_mm import compat
+from geospatial_mm.compat import checkpoints as compat
 
 
 class _RunsCodeWhenUnpickled:
@@ -57,7 +57,7 @@ def test_trusting_explicitly_loads_it(evil_checkpoint, monkeypatch):
 
 
 def test_tools_test_refuses_it_and_names_the_option(evil_checkpoint, tmp_path, shapes_root):
-    from conftest import data_root_options
+    from helpers.commands import data_root_options
     path, marker = evil_checkpoint
     proc = run([BIN / 'python', ROOT / 'tools' / 'test.py', ROOT / 'tests' / 'configs' / 'tiny_seg.py', path,
                 '--work-dir', tmp_path / 'w', '--cfg-options', *data_root_options(shapes_root)], check=False,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from geospatial_mm.compat import _transformers_imports
+from geospatial_mm.compat.mmpretrain_transformers import _transformers_imports
 
 GONE = ('apply_chunking_to_forward', 'find_pruneable_heads_and_indices', 'prune_linear_layer')
 MODULE = '''GONE = {gone!r}

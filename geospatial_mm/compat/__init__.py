@@ -1,0 +1,52 @@
+"""Shims that let the 2023-24 OpenMMLab stack (mmengine, mmcv 2.1, mmseg 1.2, mmdet 3.3, mmpretrain 1.2) run on
+current PyTorch. :func:`apply_all` runs when :mod:`geospatial_mm` is imported (configs import it through
+``custom_imports``, before any runner, model or checkpoint is built); each shim is applied right after the module it
+changes is imported (at once if it already is), so importing the package imports none of those libraries.
+
+One module per shim, each saying why it exists, each with a test in ``tests/test_compat.py``:
+
+* :mod:`.distributed` - ``--launcher pytorch`` on a machine without CUDA (gloo, no device calls, DDP without
+  device ids);
+* :mod:`.checkpoints` - every checkpoint scheme of mmengine unpickles weights-only, with an allow-list and an
+  explicit opt-in for trusted files;
+* :mod:`.resume` - ``--resume`` without a usable ``last_checkpoint`` continues from the newest complete checkpoint;
+* :mod:`.mmpretrain_transformers` - mmpretrain imports beside a transformers release it cannot use;
+* :mod:`.focal_loss` - mmseg's ``FocalLoss`` on CPU (open-mmlab/mmsegmentation#3249).
+"""
+from __future__ import annotations
+
+from .imports import after_import
+
+TRUST_ENV = 'GEOSPATIAL_MM_TRUST_CHECKPOINTS'  # trust checkpoints that need more than weights (see .checkpoints)
+
+# module -> (shim module, function), applied right after the module is imported
+SHIMS = {
+    'mmengine.dist.utils': ('distributed', 'patch_init_dist'),
+    'mmengine.model.wrappers.distributed': ('distributed', 'patch_ddp'),
+    'mmengine.runner.checkpoint': [('checkpoints', 'patch_checkpoint_loader'), ('resume', 'patch_find_latest_checkpoint')],
+    'mmengine.runner.runner': ('resume', 'patch_find_latest_checkpoint'),
+    'mmpretrain.utils.dependency': ('mmpretrain_transformers', 'disable_unusable_multimodal'),
+    'mmseg.models.losses.focal_loss': ('focal_loss', 'patch_focal_loss'),
+}
+_APPLIED = False
+
+
+def _shim(module_name: str, function: str):
+    def apply(module) -> None:
+        import importlib
+        getattr(importlib.import_module(f'{__name__}.{module_name}'), function)(module)
+    return apply
+
+
+def apply_all() -> None:
+    """Apply every shim when its module is imported (idempotent)."""
+    global _APPLIED
+    if _APPLIED:
+        return
+    _APPLIED = True
+    for target, shims in SHIMS.items():
+        for module_name, function in shims if isinstance(shims, list) else [shims]:
+            after_import(target, _shim(module_name, function))
+
+
+__all__ = ['SHIMS', 'TRUST_ENV', 'after_import', 'apply_all']
