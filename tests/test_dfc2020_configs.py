@@ -6,7 +6,7 @@ import shutil
 import numpy as np
 import pytest
 import rasterio
-from conftest import BIN, ROOT, run
+from helpers.commands import BIN, ROOT, run
 from PIL import Image
 
 from geospatial_mm.datasets.sen12ms import dfc_code_to_index, dfc_metainfo
@@ -131,3 +131,29 @@ def test_model_inference_on_an_s1_s2_folder_pair_writes_predictions_and_previews
     for name, colour in zip(meta['classes'], meta['palette']):
         assert found.get(tuple(colour), 0) >= 20, f'legend patch of {name} {colour} missing'
     assert (251, 255, 19) not in found  # Savanna's colour: not a class without Savanna
+
+
+def test_deeplabv3plus_stem_takes_its_12_bands_from_an_rgb_checkpoint(tmp_path):
+    """The config's MultiBandResNet loads a torchvision-layout RGB ResNet strictly and gives B4, B3, B2 the red, green
+    and blue kernels and the other nine bands their mean, all scaled by 3/12 (a ResNet-18 of the same layout here)."""
+    import torch
+    from mmengine.config import Config
+    from mmseg.registry import MODELS
+
+    from geospatial_mm.models.pretrained import adapt_input_conv
+    cfg = Config.fromfile(ROOT / 'configs' / 'dfc2020_deeplabv3plus.py')
+    backbone = dict(cfg.model.backbone, depth=18, base_channels=8, stem_channels=8)
+    assert backbone['type'] == 'MultiBandResNet' and backbone['checkpoint'] is None
+    rgb = MODELS.build(dict(backbone, in_channels=3, checkpoint_bands=None))
+    torch.manual_seed(0)
+    rgb.init_weights()
+    state = {k: v for k, v in rgb.state_dict().items() if not k.endswith('num_batches_tracked')}
+    state['fc.weight'] = torch.zeros(1000, 64)  # torchvision's classifier, left aside
+    torch.save(state, tmp_path / 'resnet_rgb.pth')
+    model = MODELS.build(dict(backbone, checkpoint=str(tmp_path / 'resnet_rgb.pth')))
+    model.init_weights()
+    stem = model.state_dict()['conv1.weight']
+    expected = adapt_input_conv(state['conv1.weight'], 12, [2, 1, 0] + [None] * 9)
+    assert stem.shape == (8, 12, 7, 7) and torch.equal(stem, expected)
+    assert torch.allclose(stem[:, 2], state['conv1.weight'][:, 0] * 3 / 12)  # B4 takes the red kernel
+    assert torch.equal(model.state_dict()['layer3.1.conv2.weight'], state['layer3.1.conv2.weight'])

@@ -3,14 +3,15 @@ configs/slumps_mask_rcnn.py with the full R-50 model."""
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT
+from helpers.commands import ROOT
 from mmdet.registry import MODELS
 from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 import geospatial_mm  # noqa: F401
-from geospatial_mm.models.backbones import MultiBandResNet, PretrainedMismatchError, adapt_first_conv
+from geospatial_mm.models.backbones import MultiBandResNet
+from geospatial_mm.models.pretrained import InputBandsError, PretrainedMismatchError, adapt_input_conv
 
 
 @pytest.fixture(autouse=True)
@@ -58,16 +59,16 @@ def test_local_standardisation_uses_each_images_own_statistics_without_nodata():
 
 def test_first_convolution_kernels_are_mapped_and_scaled():
     rgb = torch.randn(8, 3, 7, 7)
-    w = adapt_first_conv(rgb, 5, [2, 1, 0, None, None])
+    w = adapt_input_conv(rgb, 5, [2, 1, 0, None, None])
     assert w.shape == (8, 5, 7, 7)
     assert torch.allclose(w[:, 0], rgb[:, 2] * 3 / 5) and torch.allclose(w[:, 2], rgb[:, 0] * 3 / 5)
     assert torch.allclose(w[:, 3], rgb.mean(1) * 3 / 5) and torch.allclose(w[:, 4], w[:, 3])
     # an input whose bands all hold one value gets the checkpoint's response to that value on R, G and B
     x5, x3 = torch.full((1, 5, 9, 9), 0.7), torch.full((1, 3, 9, 9), 0.7)
     assert torch.allclose(torch.nn.functional.conv2d(x5, w), torch.nn.functional.conv2d(x3, rgb), atol=1e-5)
-    assert torch.equal(adapt_first_conv(rgb, 3), rgb)
-    with pytest.raises(ValueError, match='channel 3 does not exist'):
-        adapt_first_conv(rgb, 2, [3, None])
+    assert torch.equal(adapt_input_conv(rgb, 3), rgb)
+    with pytest.raises(InputBandsError, match='channel 3 does not exist'):
+        adapt_input_conv(rgb, 2, [3, None])
 
 
 def _rgb_checkpoint(path, prefix=''):
@@ -88,7 +89,7 @@ def test_resnet_loads_an_rgb_checkpoint_strictly_and_adapts_conv1(tmp_path):
                             checkpoint_bands=[2, 1, 0, None, None, None])
     model.init_weights()
     sd = model.state_dict()
-    assert torch.allclose(sd['conv1.weight'], adapt_first_conv(rgb['conv1.weight'], 6, [2, 1, 0, None, None, None]))
+    assert torch.allclose(sd['conv1.weight'], adapt_input_conv(rgb['conv1.weight'], 6, [2, 1, 0, None, None, None]))
     for key in ('layer1.0.conv1.weight', 'layer4.1.bn2.running_var', 'bn1.bias'):
         assert torch.equal(sd[key], rgb[key])
     assert model(torch.rand(1, 6, 64, 64))[-1].shape == (1, 64, 2, 2)
@@ -106,11 +107,13 @@ def test_resnet_refuses_a_checkpoint_that_does_not_fit(tmp_path):
     sd['extra.weight'] = torch.zeros(1)
     torch.save(sd, tmp_path / 'broken.pth')
     model = MultiBandResNet(in_channels=6, depth=18, base_channels=8, checkpoint=str(tmp_path / 'broken.pth'))
-    with pytest.raises(PretrainedMismatchError, match=r"missing keys \['layer3.0.conv1.weight'\], unexpected keys "
-                                                      r"\['extra.weight'\]"):
+    with pytest.raises(PretrainedMismatchError, match=r'broken\.pth: the weights do not match MultiBandResNet: 1 missing '
+                                                      r'in the checkpoint: layer3\.0\.conv1\.weight; 1 unexpected: '
+                                                      r'extra\.weight'):
         model.init_weights()
     wider = MultiBandResNet(in_channels=6, depth=18, base_channels=16, checkpoint=str(tmp_path / 'resnet18.pth'))
-    with pytest.raises(PretrainedMismatchError, match='does not fit'):
+    with pytest.raises(PretrainedMismatchError, match=r'of another shape \(checkpoint vs model\): layer1\.0\.bn1\.bias '
+                                                      r'\(8,\) vs \(16,\)'):
         wider.init_weights()
     with pytest.raises(ValueError, match='one entry per input band'):
         MultiBandResNet(in_channels=6, depth=18, checkpoint_bands=[0, 1, 2])

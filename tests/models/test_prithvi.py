@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from geospatial_mm.models.backbones import ARCHS, PretrainedMismatchError, PrithviViT, sincos_3d
+from geospatial_mm.models.backbones import ARCHS, PrithviViT, sincos_3d
+from geospatial_mm.models.pretrained import PretrainedMismatchError
 
 
 def _shape_only(arch, frames, size, in_chans=6):
@@ -161,14 +162,15 @@ def test_a_checkpoint_that_does_not_match_fails_loudly(v1_checkpoint, tmp_path):
     path, sd = v1_checkpoint
     deeper = dict(sd, **{'blocks.4.norm1.weight': torch.ones(64)})
     torch.save(deeper, tmp_path / 'deeper.pt')
-    with pytest.raises(PretrainedMismatchError, match=r"unexpected keys \['blocks.4.norm1.weight'\]"):
+    with pytest.raises(PretrainedMismatchError, match=r'1 unexpected: blocks\.4\.norm1\.weight'):
         PrithviViT(arch='tiny', in_chans=6, pretrained=str(tmp_path / 'deeper.pt')).init_weights()
     # the same file loads when the extra key is explicitly allowed
     PrithviViT(arch='tiny', in_chans=6, pretrained=str(tmp_path / 'deeper.pt'),
                allow_unexpected_keys=['blocks.4.*']).init_weights()
     shallow = {k: v for k, v in sd.items() if not k.startswith('blocks.3.')}
     torch.save(shallow, tmp_path / 'shallow.pt')
-    with pytest.raises(PretrainedMismatchError, match=r"missing keys \['blocks.3.norm1.weight'"):
+    with pytest.raises(PretrainedMismatchError, match=r'shallow\.pt: the weights do not match PrithviViT: 12 '
+                                                      r'missing in the checkpoint: blocks\.3\.attn\.proj\.bias'):
         PrithviViT(arch='tiny', in_chans=6, pretrained=str(tmp_path / 'shallow.pt')).init_weights()
     with pytest.raises(PretrainedMismatchError, match='a different Prithvi variant'):
         PrithviViT(arch={'embed_dim': 64, 'depth': 4, 'num_heads': 4, 'patch_size': 8, 'tubelet_size': 1},

@@ -7,11 +7,11 @@ model = dict(
     num_images=2,
     data_preprocessor=dict(type='SegDataPreProcessor', size_divisor=32, pad_val=0, seg_pad_val=255),
     backbone=dict(
-        type='ResNet', depth=50, in_channels=3, num_stages=4, out_indices=(0, 1, 2, 3), style='pytorch',
+        type='MultiBandResNet', depth=50, in_channels=3, num_stages=4, out_indices=(0, 1, 2, 3), style='pytorch',
         norm_cfg=norm_cfg, norm_eval=False,
-        # ImageNet weights only from a local file (nothing is downloaded), e.g. torchvision's resnet50 state dict:
-        # --cfg-options model.backbone.pretrained=/path/to/resnet50.pth
-        init_cfg=None),
+        # ImageNet weights, loaded strictly (a local file, or a URL: torchvision://resnet50), e.g. torchvision's
+        # resnet50 state dict: --cfg-options model.backbone.checkpoint=/path/to/resnet50.pth
+        checkpoint=None),
     decode_head=dict(
         type='SiameseChangeHead', in_channels=[256, 512, 1024, 2048], decoder_channels=(256, 128, 64, 32, 16),
         fusion='concat', num_classes=5, dropout_ratio=0.1, norm_cfg=norm_cfg, align_corners=False, ignore_index=255,

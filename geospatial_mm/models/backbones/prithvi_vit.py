@@ -194,11 +194,11 @@ class PrithviViT(BaseModule):
         with_cp: gradient checkpointing of the blocks while training.
         frozen: freeze every parameter (and keep the module in eval mode).
         attn_impl: 'sdpa' (torch's fused attention) or 'math' (explicit softmax, for comparison).
-        pretrained: a local checkpoint in the official format (or an mmseg checkpoint of a model with this
-            backbone), loaded by :meth:`init_weights` through
-            :func:`geospatial_mm.models.backbones.prithvi_loading.load_prithvi_weights`.
+        pretrained: a checkpoint (local file, or URL) in an official layout, or an mmseg checkpoint of a model with
+            this backbone: :meth:`init_weights` loads it through the package's ``StrictPretrained`` initialiser with
+            the ``prithvi`` state-dict filter (:mod:`geospatial_mm.models.pretrained`).
         pretrained_band_indices: for each input band, the index of the checkpoint band it corresponds to (None: the
-            first ``in_chans`` bands in order).
+            checkpoint's bands, which must then be ``in_chans``).
         allow_missing_keys / allow_unexpected_keys: key patterns (fnmatch) that may be missing from / left over in
             the checkpoint; any other mismatch is an error.
     """
@@ -209,6 +209,14 @@ class PrithviViT(BaseModule):
                  frozen: bool = False, attn_impl: str = 'sdpa', pretrained: str | None = None,
                  pretrained_band_indices: Sequence[int] | None = None, allow_missing_keys: Sequence[str] = (),
                  allow_unexpected_keys: Sequence[str] = (), init_cfg=None) -> None:
+        if pretrained:
+            if init_cfg is not None:
+                raise ValueError('give the Prithvi checkpoint either as pretrained=... or as init_cfg, not both')
+            init_cfg = dict(type='StrictPretrained', checkpoint=pretrained, filter='prithvi',
+                            input_conv=dict(key='patch_embed.proj.weight', bands=pretrained_band_indices,
+                                            extend=False, option='pretrained_band_indices',
+                                            mismatch='a different Prithvi variant'),
+                            allow_missing=list(allow_missing_keys), allow_unexpected=list(allow_unexpected_keys))
         super().__init__(init_cfg=init_cfg)
         if isinstance(arch, str):
             if arch not in ARCHS:
@@ -262,12 +270,7 @@ class PrithviViT(BaseModule):
                 nn.init.zeros_(m.bias)
 
     def init_weights(self) -> None:
-        if self.pretrained:
-            from .prithvi_loading import load_prithvi_weights
-            load_prithvi_weights(self, self.pretrained, band_indices=self.pretrained_band_indices,
-                                 allow_missing=self.allow_missing_keys, allow_unexpected=self.allow_unexpected_keys)
-        else:
-            super().init_weights()
+        super().init_weights()
         if self.frozen:
             self._freeze()
 

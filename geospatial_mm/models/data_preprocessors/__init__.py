@@ -1,0 +1,5 @@
+from .multiband_det_data_preprocessor import MultiBandDetDataPreprocessor
+from .multiband_selfsup_data_preprocessor import MultiBandSelfSupDataPreprocessor
+from .temporal_seg_data_preprocessor import TemporalSegDataPreProcessor
+
+__all__ = ['MultiBandDetDataPreprocessor', 'MultiBandSelfSupDataPreprocessor', 'TemporalSegDataPreProcessor']
