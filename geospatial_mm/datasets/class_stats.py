@@ -1,7 +1,7 @@
 """Pixel counts per class of label rasters, and weights from inverse class frequency.
 
 Used by ``tools/class_weights.py`` (focal-loss weights from the training masks, written to a JSON file) and by
-:class:`~geospatial_mm.datasets.samplers.RareClassWeightedSampler` (which images hold rare classes).
+:class:`~geospatial_mm.datasets.rare_class_weighted_sampler.RareClassWeightedSampler` (which images hold rare classes).
 """
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 from .preview import colorize, read_decimated, render_preview, rgb_composite, save_preview
-from .seg_preview_hook import GeospatialSegVisualizationHook
+from .geospatial_seg_visualization_hook import GeospatialSegVisualizationHook
 
 __all__ = ['colorize', 'read_decimated', 'render_preview', 'rgb_composite', 'save_preview',
            'GeospatialSegVisualizationHook']

@@ -147,7 +147,7 @@ def test_class_weights_tool_and_the_sampler_agree(xbd_root, tmp_path, capsys):
 
 
 def test_sampler_draws_rare_class_images_more_often_and_splits_the_draws_across_ranks(xbd_root, monkeypatch):
-    import geospatial_mm.datasets.samplers as samplers
+    import geospatial_mm.datasets.rare_class_weighted_sampler as samplers
     ds = dataset(xbd_root)
     sampler = RareClassWeightedSampler(ds, seed=5, num_samples=4000)
     draws = np.bincount(list(sampler), minlength=len(ds))
