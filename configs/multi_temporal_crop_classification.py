@@ -5,8 +5,7 @@
 _base_ = [
     './_base_/models/prithvi_fcn.py',
     './_base_/datasets/multi_temporal_crop.py',
-    './_base_/schedules/prithvi_poly.py',
-    './_base_/default_runtime.py',
+    './_base_/schedules/prithvi_epochs.py',
 ]
 num_frames = 3
 embed_dim = 768
@@ -30,7 +29,4 @@ param_scheduler = [
     dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
     dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=True, begin=0, end=max_epochs, convert_to_iter_based=True),
 ]
-train_cfg = dict(_delete_=True, type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=5)
-default_hooks = dict(checkpoint=dict(by_epoch=True, interval=10, save_best='mIoU', max_keep_ckpts=3),
-                     logger=dict(interval=10))
-log_processor = dict(by_epoch=True)
+train_cfg = dict(max_epochs=max_epochs)

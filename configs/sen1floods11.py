@@ -2,12 +2,12 @@
 #   mim train mmsegmentation configs/sen1floods11.py --launcher pytorch --gpus 8 \
 #       --cfg-options model.backbone.pretrained=/path/to/Prithvi_100M.pt
 #   mim test geospatial_mm configs/sen1floods11.py --checkpoint CKPT --eval mIoU
-#   Bolivia hold-out: add --cfg-options test_dataloader.dataset.ann_file=<checkout>/data_splits/sen1floods11/bolivia_split.txt
+#   Bolivia hold-out: add --cfg-options \
+#       test_dataloader.dataset.ann_file=<checkout>/data_splits/sen1floods11/bolivia_split.txt
 _base_ = [
     './_base_/models/prithvi_fcn.py',
     './_base_/datasets/sen1floods11.py',
-    './_base_/schedules/prithvi_poly.py',
-    './_base_/default_runtime.py',
+    './_base_/schedules/prithvi_epochs.py',
 ]
 loss = dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0, class_weight=[0.3, 0.7],
             avg_non_ignore=True)
@@ -16,12 +16,3 @@ model = dict(
     decode_head=dict(num_classes=2, loss_decode=loss),
     auxiliary_head=dict(num_classes=2, loss_decode=loss))
 optim_wrapper = dict(optimizer=dict(type='AdamW', lr=1.5e-5, weight_decay=0.05, betas=(0.9, 0.999)))
-max_epochs = 100
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0, end=1500),
-    dict(type='PolyLR', power=1.0, eta_min=0.0, by_epoch=True, begin=0, end=max_epochs, convert_to_iter_based=True),
-]
-train_cfg = dict(_delete_=True, type='EpochBasedTrainLoop', max_epochs=max_epochs, val_interval=5)
-default_hooks = dict(checkpoint=dict(by_epoch=True, interval=10, save_best='mIoU', max_keep_ckpts=3),
-                     logger=dict(interval=10))
-log_processor = dict(by_epoch=True)

@@ -1,7 +1,6 @@
 # A tiny mmseg config built from the package's GeoTIFF transforms (tests/helpers/geotiff_seg_data.py data).
 # Data root on the command line: --cfg-options train_dataloader.dataset.data_root=D val_dataloader.dataset.data_root=D
-default_scope = 'mmseg'
-custom_imports = dict(imports=['geospatial_mm'], allow_failed_imports=False)
+_base_ = ['../../configs/_base_/default_runtime.py']
 
 data_root = 'data/geotiff_seg'
 metainfo = dict(classes=('background', 'burned', 'water'), palette=[[0, 0, 0], [200, 30, 30], [30, 30, 200]])
@@ -63,12 +62,6 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=30),
     sampler_seed=dict(type='DistSamplerSeedHook'))
-env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-               dist_cfg=dict(backend='nccl'))
-vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
-log_processor = dict(by_epoch=False)
-log_level = 'INFO'
-load_from = None
-resume = False
+env_cfg = dict(cudnn_benchmark=False)
+visualizer = dict(vis_backends=[dict(type='LocalVisBackend')])  # no TensorBoard files in the tests
 randomness = dict(seed=0)

@@ -1,8 +1,7 @@
 # A tiny mmseg config for the foundation tests: a 3-stage UNet on 64x64 RGB shapes (tests/helpers/shapes_data.py).
 # The data root is set on the command line for each dataloader:
 #   --cfg-options train_dataloader.dataset.data_root=D val_dataloader.dataset.data_root=D test_dataloader.dataset.data_root=D
-default_scope = 'mmseg'
-custom_imports = dict(imports=['geospatial_mm'], allow_failed_imports=False)
+_base_ = ['../../configs/_base_/default_runtime.py']
 
 data_root = 'data/shapes'
 metainfo = dict(classes=('background', 'rectangle', 'disc'), palette=[[0, 0, 0], [255, 0, 0], [0, 0, 255]])
@@ -60,12 +59,6 @@ default_hooks = dict(
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=20),
     sampler_seed=dict(type='DistSamplerSeedHook'),
     visualization=dict(type='SegVisualizationHook'))
-env_cfg = dict(cudnn_benchmark=False, mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),
-               dist_cfg=dict(backend='nccl'))
-vis_backends = [dict(type='LocalVisBackend')]
-visualizer = dict(type='SegLocalVisualizer', vis_backends=vis_backends, name='visualizer')
-log_processor = dict(by_epoch=False)
-log_level = 'INFO'
-load_from = None
-resume = False
+env_cfg = dict(cudnn_benchmark=False)
+visualizer = dict(vis_backends=[dict(type='LocalVisBackend')])  # no TensorBoard files in the tests
 randomness = dict(seed=0)

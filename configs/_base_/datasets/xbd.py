@@ -7,8 +7,7 @@
 #   data/xBD/splits/{train,val,test}.txt   train: tier1 + 75 % of tier3, val: hold + 25 % of tier3, test: test
 dataset_type = 'XBDDataset'
 data_root = 'data/xBD'
-classes = ('background', 'no-damage', 'minor-damage', 'major-damage', 'destroyed')
-palette = [[0, 0, 0], [40, 180, 60], [250, 220, 40], [250, 130, 20], [220, 20, 30]]
+# classes and palette: XBDDataset's (background, no-damage, minor-damage, major-damage, destroyed)
 preview_rgb_bands = [0, 1, 2]  # the pre image's red, green, blue (previews of model_inference)
 crop_size = 512
 # ImageNet statistics of 0-255 RGB (the ResNet encoder's pretraining), applied to the pre and the post image
@@ -37,7 +36,7 @@ test_pipeline = [
     dict(type='TorchNormalize', **img_norm),
     pack,
 ]
-common = dict(type=dataset_type, data_root=data_root, metainfo=dict(classes=classes, palette=palette))
+common = dict(type=dataset_type, data_root=data_root)
 train_dataloader = dict(
     batch_size=8, num_workers=4, persistent_workers=True,
     # images holding rare damage grades are drawn more often; stats_file: the JSON of tools/class_weights.py

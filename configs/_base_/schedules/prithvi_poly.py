@@ -16,4 +16,5 @@ default_hooks = dict(
     param_scheduler=dict(type='ParamSchedulerHook'),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=1000, save_best='mIoU', max_keep_ckpts=3),
     sampler_seed=dict(type='DistSamplerSeedHook'),
-    visualization=dict(type='SegVisualizationHook'))
+    # input (RGB: the config's preview_rgb_bands) | prediction | label figures of validation samples
+    visualization=dict(type='GeospatialSegVisualizationHook', draw=True, interval=50))
