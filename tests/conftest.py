@@ -1,38 +1,16 @@
-import os
-import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / 'tests'))
-BIN = Path(sys.executable).parent
-
-
-def run(cmd, cwd=None, env=None, timeout=900, check=True):
-    """Run a command of the venv, return the CompletedProcess; on failure show its output in the assertion."""
-    full_env = dict(os.environ)
-    full_env['PATH'] = f'{BIN}{os.pathsep}{full_env.get("PATH", "")}'
-    full_env['PYTHONPATH'] = os.pathsep.join([str(ROOT / 'tests'), full_env.get('PYTHONPATH', '')]).rstrip(os.pathsep)
-    full_env.setdefault('OMP_NUM_THREADS', '1')
-    full_env.update(env or {})
-    proc = subprocess.run([str(c) for c in cmd], cwd=cwd or ROOT, env=full_env, capture_output=True, text=True,
-                          timeout=timeout)
-    if check and proc.returncode != 0:
-        raise AssertionError(f'command failed with exit {proc.returncode}: {" ".join(map(str, cmd))}\n'
-                             f'--- stdout ---\n{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-6000:]}')
-    return proc
+sys.path.insert(0, str(ROOT / 'tests'))  # the helpers package
 
 
 @pytest.fixture(scope='session')
 def shapes_root(tmp_path_factory):
     from helpers.shapes_data import make_dataset
     return make_dataset(tmp_path_factory.mktemp('shapes'))
-
-
-def data_root_options(root):
-    return [f'{loader}.dataset.data_root={root}' for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
 
 
 def _installed_copy_is_current() -> str | None:

@@ -6,9 +6,9 @@ import re
 import numpy as np
 import pytest
 import torch
-from conftest import BIN, ROOT, run
+from helpers.commands import BIN, ROOT, run
 
-from geospatial_mm.compat import safe_torch_load
+from geospatial_mm.compat.checkpoints import safe_torch_load
 
 MIM = BIN / 'mim'
 MOCO = ROOT / 'configs' / 'hephaestus_mocov2.py'

@@ -2,7 +2,7 @@
 import json
 
 import pytest
-from conftest import BIN, ROOT, run
+from helpers.commands import BIN, ROOT, run
 
 MIM = BIN / 'mim'
 

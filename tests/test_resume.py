@@ -3,7 +3,7 @@ start from iteration 1."""
 import re
 
 import torch
-from conftest import BIN, ROOT, data_root_options, run
+from helpers.commands import BIN, ROOT, data_root_options, run
 
 CONFIG = ROOT / 'tests' / 'configs' / 'tiny_seg.py'
 TRAIN = ROOT / 'tools' / 'train.py'

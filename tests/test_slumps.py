@@ -7,10 +7,10 @@ import json
 import numpy as np
 import pytest
 import rasterio
-from conftest import BIN, ROOT, run
+from helpers.commands import BIN, ROOT, run
 from scipy import ndimage
 
-from geospatial_mm.inference.tiling import TileGrid
+from geospatial_mm.io.tiles import TileGrid
 
 MIM = BIN / 'mim'
 CONFIG = ROOT / 'tests' / 'configs' / 'tiny_slumps_mask_rcnn.py'

@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 import torch
-from conftest import BIN, ROOT, data_root_options, run
+from helpers.commands import BIN, ROOT, data_root_options, run
 
 CONFIG = ROOT / 'tests' / 'configs' / 'tiny_seg.py'
 MIM = BIN / 'mim'

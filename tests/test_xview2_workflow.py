@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 import rasterio
-from conftest import BIN, ROOT, run
+from helpers.commands import BIN, ROOT, run
 from helpers.xbd_data import CONFIG, as_cli, load_tool, make_xbd, tiny_options
 
 from geospatial_mm.evaluation.metrics import xview2_counts, xview2_score

@@ -4,7 +4,7 @@ import re
 import numpy as np
 import pytest
 import torch
-from conftest import BIN, ROOT, run
+from helpers.commands import BIN, ROOT, run
 from helpers.geotiff_seg_data import CLASSES, make_geotiff_seg_dataset
 from helpers.rasters import ramp, write_geotiff
 

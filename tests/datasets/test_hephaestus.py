@@ -7,7 +7,8 @@ from helpers.hephaestus import annotation, rect, write_annotation, write_interfe
 from mmpretrain.registry import DATASETS, TRANSFORMS
 
 from geospatial_mm.datasets import HephaestusCrops, HephaestusInterferograms
-from geospatial_mm.datasets.hephaestus_annotations import MULTILABEL_CLASSES, AnnotationError, save_crops
+from geospatial_mm.datasets.hephaestus_annotations import save_crops
+from geospatial_mm.datasets.hephaestus_schema import MULTILABEL_CLASSES, AnnotationError
 from geospatial_mm.datasets.transforms import LoadHephaestusInterferogram
 
 

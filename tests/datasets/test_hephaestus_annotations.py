@@ -7,7 +7,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from helpers.commands import ROOT
 from helpers.hephaestus import annotation, rect, write_annotation, write_interferogram
 from PIL import Image
 

@@ -230,10 +230,10 @@ def test_raster_smaller_than_the_window_is_read_whole(tmp_path):
 def test_random_window_reads_a_file_header_once_per_file_version(tmp_path, monkeypatch):
     import os
 
-    from geospatial_mm.datasets.transforms import loading
+    from geospatial_mm.datasets.transforms import random_window
     opened = []
-    real = loading.read_meta
-    monkeypatch.setattr(loading, 'read_meta', lambda path, backend='rasterio': opened.append(path) or
+    real = random_window.read_meta
+    monkeypatch.setattr(random_window, 'read_meta', lambda path, backend='rasterio': opened.append(path) or
                         real(path, backend))
     img = write_geotiff(tmp_path / 'img.tif', ramp(2, 40, 50, 'int16'))
     window = RandomWindow(crop_size=16)

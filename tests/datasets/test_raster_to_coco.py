@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-from conftest import ROOT
+from helpers.commands import ROOT
 from helpers.rasters import write_geotiff
 from pycocotools.coco import COCO
 from rasterio.transform import from_origin

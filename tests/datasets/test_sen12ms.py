@@ -3,12 +3,12 @@ import shutil
 
 import numpy as np
 import pytest
-from conftest import BIN, ROOT, run
+from helpers.commands import BIN, ROOT, run
 from helpers.rasters import write_geotiff
 
 from geospatial_mm.datasets import (DFC2020Dataset, LoadSEN12MSAnnotations, LoadSEN12MSImage, S1S2FolderDataset,
                                     SEN12MSDataset)
-from geospatial_mm.datasets.paired_folders import strip_tokens
+from geospatial_mm.io.names import strip_tokens
 from geospatial_mm.datasets.sen12ms import dfc_metainfo
 from geospatial_mm.io import RasterError
 

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT
+from helpers.commands import ROOT
 
 from geospatial_mm.evaluation.metrics import XView2Metric, xview2_counts, xview2_score
 

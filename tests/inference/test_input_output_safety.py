@@ -6,8 +6,8 @@ import os
 import numpy as np
 import pytest
 import rasterio
-from test_model_inference_tool import TINY, tool, valid_prediction
-from test_streaming import make_checkpoint, scene
+from helpers.model_inference import scene, tool, valid_prediction
+from helpers.models import TINY, make_checkpoint
 
 from geospatial_mm.inference.outputs import is_own_output
 

@@ -9,30 +9,15 @@ import time
 import numpy as np
 import pytest
 import rasterio
-from conftest import BIN, ROOT, run
+from helpers.commands import BIN, ROOT, run
+from helpers.model_inference import TOOL, scene, tool, valid_prediction
+from helpers.models import CROP, PAIR, TINY, make_checkpoint
 from helpers.rasters import write_geotiff
 from rasterio.transform import from_origin
-from test_streaming import BURN, TINY, make_checkpoint, scene
-
-TOOL = ROOT / 'tools' / 'model_inference.py'
-PAIR = ROOT / 'tests' / 'configs' / 'tiny_pair_seg.py'
-CROP = ROOT / 'configs' / 'multi_temporal_crop_classification.py'
-
 
 @pytest.fixture(scope='module')
 def tiny_ckpt(tmp_path_factory):
     return make_checkpoint(TINY, tmp_path_factory.mktemp('ckpt') / 'tiny.pth')
-
-
-def tool(*args, check=True, **kwargs):
-    return run([BIN / 'python', TOOL, *map(str, args), '--no-progress'], check=check, **kwargs)
-
-
-def valid_prediction(path, like):
-    with rasterio.open(like) as ref, rasterio.open(path) as src:
-        data = src.read(1)
-        return (src.width, src.height) == (ref.width, ref.height) and src.transform == ref.transform and \
-            set(np.unique(data)) <= {0, 1, 2, 255}
 
 
 def test_a_corrupt_file_among_good_ones_is_reported_and_the_others_complete(tmp_path, tiny_ckpt):

@@ -3,8 +3,8 @@ head's probabilities."""
 import numpy as np
 import rasterio
 import torch
+from helpers.models import make_checkpoint
 from helpers.xbd_data import CONFIG, TINY
-from test_streaming import make_checkpoint
 
 from geospatial_mm.inference.segmentation import SegmentationRasterPredictor
 from geospatial_mm.inference.sources import find_pairs

@@ -3,7 +3,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from helpers.commands import ROOT
 from helpers.rasters import write_geotiff
 from mmengine.config import Config
 

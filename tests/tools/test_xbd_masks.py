@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 import rasterio
-from conftest import ROOT
+from helpers.commands import ROOT
 
 from geospatial_mm.io import write_png
 
