@@ -1,7 +1,7 @@
 """Whole-raster instance segmentation with an MMDetection config, in bounded memory.
 
 The raster is cut into overlapping tiles (``tile_size`` / ``tile_overlap`` of the config, or ``--tile`` /
-``--stride``) that a reader thread reads through the config's own test pipeline, as for segmentation. Each batch of
+``--stride``) that a reader thread reads through the config's own test pipeline (:mod:`.predictor`). Each batch of
 tiles goes through the detector; the instances above ``score_thr`` are painted into a rolling band of rows by an
 :class:`~geospatial_mm.inference.stitching.InstanceStitcher`, which merges the parts of objects cut by tile borders.
 Finished rows go to a temporary raster of provisional ids; a second pass turns them into the outputs:
@@ -25,23 +25,21 @@ from geospatial_mm.io.atomic import remove_stale_temporaries, temporary_path, wr
 from geospatial_mm.io.gdal import gdal_env, streaming_cache_bytes
 from geospatial_mm.io.geotiff import GeoTiffWriter
 from geospatial_mm.io.tiles import TileGrid
-from .memory import keep_freed_memory
-from .model import load_config
 from .outputs import PRODUCER, PRODUCER_TAG
-from .segmentation import OUTPUT_BLOCK, SegmentationRasterPredictor, prefetch
+from .predictor import OUTPUT_BLOCK, RasterPredictor
+from .prefetch import prefetch
 from .sources import Sample
 from .stitching import InstanceStitcher, Resolved
 
 BLOCK_ROWS = 256  # rows per read/write of the second pass
 
 
-class DetectionRasterPredictor(SegmentationRasterPredictor):
+class DetectionRasterPredictor(RasterPredictor):
     """Predict instance rasters (and optionally GeoJSON polygons) for rasters with a detection config.
 
-    Shares model building, the per-tile input pipeline, input checks and tile reading with the segmentation
-    predictor; see :class:`~geospatial_mm.inference.segmentation.SegmentationRasterPredictor` for the common
-    arguments. ``tile`` defaults to the config's ``tile_size`` (else 512) and ``stride`` to ``tile`` minus the
-    config's ``tile_overlap`` (else a quarter of the tile).
+    The common arguments are :class:`~geospatial_mm.inference.predictor.RasterPredictor`'s. ``tile`` defaults to the
+    config's ``tile_size`` (else 512) and ``stride`` to ``tile`` minus the config's ``tile_overlap`` (else a quarter
+    of the tile).
 
     Args:
         score_thr: instances scoring below are left out.
@@ -54,31 +52,30 @@ class DetectionRasterPredictor(SegmentationRasterPredictor):
     def __init__(self, config, checkpoint: str, device: str = 'cpu', batch_size: int = 8, tile: int | None = None,
                  stride: int | None = None, bands=None, cfg_options: dict | None = None, score_thr: float = 0.5,
                  merge_thr: float = 0.5, min_area: int = 0, geojson: bool = False) -> None:
-        keep_freed_memory()  # the same large buffers again and again: reuse them instead of faulting pages anew
-        cfg = load_config(config)
-        if cfg_options:
-            cfg.merge_from_dict(cfg_options)
-        if cfg.get('default_scope') != 'mmdet':
-            raise ValueError(f'a detection predictor needs an mmdet config, found default_scope '
-                             f'{cfg.get("default_scope")!r}')
-        tile = int(tile or cfg.get('tile_size', 512))
-        stride = int(stride or tile - int(cfg.get('tile_overlap', tile // 4)))
-        if stride == tile:
-            raise ValueError(f'tiles of {tile} px every {stride} px do not overlap: objects cut by a tile border '
-                             'could not be merged; choose a stride smaller than the tile')
         if not 0 <= score_thr <= 1:
             raise ValueError(f'score_thr must be between 0 and 1, got {score_thr}')
-        super().__init__(cfg, checkpoint, device=device, batch_size=batch_size, tile=tile, stride=stride,
-                         bands=bands)
+        super().__init__(config, checkpoint, device=device, batch_size=batch_size, tile=tile, stride=stride,
+                         bands=bands, cfg_options=cfg_options)
+        if self.cfg.get('default_scope') != 'mmdet':
+            raise ValueError(f'a detection predictor needs an mmdet config, found default_scope '
+                             f'{self.cfg.get("default_scope")!r}')
         self.score_thr = score_thr
         self.merge_thr = merge_thr
         self.min_area = min_area
         self.geojson = geojson
 
-    def output_paths(self, sample: Sample, out_dir: str | Path, probabilities: bool = False) -> dict:
-        if probabilities:
-            raise ValueError('--probabilities is for segmentation configs; a detection config writes instance ids, '
-                             'classes and scores')
+    @staticmethod
+    def default_tile_and_stride(cfg, tile: int | None, stride: int | None) -> tuple[int, int]:
+        """The config's ``tile_size`` (else 512) and ``tile`` minus its ``tile_overlap`` (else a quarter of the
+        tile); the tiles must overlap, or objects cut by their borders could not be merged."""
+        tile = int(tile or cfg.get('tile_size', 512))
+        stride = int(stride or tile - int(cfg.get('tile_overlap', tile // 4)))
+        if stride == tile:
+            raise ValueError(f'tiles of {tile} px every {stride} px do not overlap: objects cut by a tile border '
+                             'could not be merged; choose a stride smaller than the tile')
+        return tile, stride
+
+    def output_paths(self, sample: Sample, out_dir: str | Path) -> dict:
         out_dir = Path(out_dir)
         paths = dict(instances=out_dir / f'{sample.name}_instances.tif',
                      class_score=out_dir / f'{sample.name}_class_score.tif')
@@ -103,12 +100,12 @@ class DetectionRasterPredictor(SegmentationRasterPredictor):
                         pred.scores[keep].float().cpu().numpy()))
         return out
 
-    def predict(self, sample: Sample, out_dir: str | Path, probabilities: bool = False, cog: bool = False,
+    def predict(self, sample: Sample, out_dir: str | Path, cog: bool = False,
                 on_tiles: Callable[[int], None] | None = None, on_start: Callable[[int], None] | None = None) -> dict:
         """Predict ``sample`` into ``out_dir``; returns the output paths (see :meth:`output_paths`)."""
         metas = self.check(sample)
         meta = metas[0]
-        paths = self.output_paths(sample, out_dir, probabilities)
+        paths = self.output_paths(sample, out_dir)
         grid = TileGrid(meta.height, meta.width, self.tile, self.stride)
         if on_start:
             on_start(sum(len(s) for s in grid.column_strips(self.band_width, OUTPUT_BLOCK)))

@@ -5,6 +5,9 @@ import copy
 import os
 from dataclasses import dataclass
 
+from geospatial_mm.datasets.transforms import (LoadGeospatialAnnotations, LoadGeospatialBandGroups,
+                                               LoadGeospatialImageFromFile, LoadGeospatialImagePair)
+
 GEO_LOADERS = ('LoadGeospatialImageFromFile', 'LoadGeospatialImagePair', 'LoadGeospatialBandGroups')
 # dropped from the test pipeline: labels are not there at prediction time, and the tile grid chooses the windows
 DROPPED = ('LoadGeospatialAnnotations', 'LoadAnnotations', 'LoadSegAnnotations', 'RandomWindow')
@@ -113,8 +116,6 @@ def loader_class(transform_cfg: dict):
     None."""
     from mmengine.registry import TRANSFORMS
 
-    from geospatial_mm.datasets.transforms import (LoadGeospatialBandGroups, LoadGeospatialImageFromFile,
-                                                   LoadGeospatialImagePair)
     cls = TRANSFORMS.get(transform_cfg.get('type')) if isinstance(transform_cfg.get('type'), str) else None
     if cls is not None and issubclass(cls, (LoadGeospatialImageFromFile, LoadGeospatialImagePair,
                                             LoadGeospatialBandGroups)):
@@ -136,7 +137,6 @@ def inference_pipeline(cfg, bands=None) -> tuple[list[dict], InputSpec]:
         raise ValueError(f'streaming inference reads windows through one of {GEO_LOADERS} (or a subclass) in the '
                          f'test pipeline; the config\'s test pipeline has {found}')
     loader = loaders[0]
-    from geospatial_mm.datasets.transforms import LoadGeospatialBandGroups
     if issubclass(loader_class(loader), LoadGeospatialBandGroups):
         if bands is not None:
             raise ValueError(f'-bands cannot be used with {loader["type"]}, which reads band groups from several '
@@ -158,7 +158,6 @@ def inference_pipeline(cfg, bands=None) -> tuple[list[dict], InputSpec]:
             loader['frames'] = [bands[i * size:(i + 1) * size] for i in range(groups)]
         else:
             loader['bands'] = bands
-    from geospatial_mm.datasets.transforms import LoadGeospatialImagePair
     is_pair = issubclass(loader_class(loader), LoadGeospatialImagePair)
     path_keys = tuple(loader.get('path_keys', ('img_path', 'post_img_path'))) if is_pair else \
         (loader.get('path_key', 'img_path'),)
@@ -181,7 +180,6 @@ def _is_label_loader(transform_cfg: dict) -> bool:
     """Label loading steps (labels are not there at prediction time)."""
     from mmengine.registry import TRANSFORMS
 
-    from geospatial_mm.datasets.transforms import LoadGeospatialAnnotations
     cls = TRANSFORMS.get(transform_cfg.get('type')) if isinstance(transform_cfg.get('type'), str) else None
     return cls is not None and issubclass(cls, LoadGeospatialAnnotations)
 

@@ -15,8 +15,11 @@ from pathlib import Path
 
 from geospatial_mm.io import RasterError
 from geospatial_mm.io.atomic import check_writable_folder, write_json_atomic
-from geospatial_mm.io.names import strip_tokens
-from .outputs import PRODUCER, is_own_output, overwrite_problem
+from .detection import DetectionRasterPredictor
+from .model import load_config
+from .outputs import is_own_output, overwrite_problem
+from .previews import preview_path, write_preview
+from .segmentation import SegmentationRasterPredictor
 from .sources import Sample, find_frame_groups, find_pairs, find_single, find_source_folders, suffix_pattern
 
 
@@ -75,7 +78,7 @@ def check_outputs(predictor, samples: list[Sample], args) -> None:
     for sample in samples:
         if sample.problem:
             continue
-        outputs = list(predictor.output_paths(sample, args.output, args.probabilities).values())
+        outputs = list(predictor.output_paths(sample, args.output, **predictor_options(predictor, args)).values())
         if args.preview_dir:
             outputs.append(preview_path(args.preview_dir, sample))
         for path in outputs:
@@ -102,99 +105,8 @@ def outputs_complete(paths: dict) -> bool:
     return True
 
 
-def rgb_panels(predictor) -> list[tuple[str, list[tuple[str, int, object]]]]:
-    """The input panels of a preview: ``(name, [(path key, file band, loader) for red, green, blue])``, from the
-    config's ``preview_rgb_bands`` (indices among the loaded channels, default 0, 1, 2) and its loader, whose
-    ``convert`` turns file values into what the model sees."""
-    from mmengine.registry import TRANSFORMS
-
-    from geospatial_mm.datasets.transforms import LoadGeospatialBandGroups, LoadGeospatialImagePair
-    rgb_idx = [int(i) for i in predictor.cfg.get('preview_rgb_bands', [0, 1, 2])]
-    loader = TRANSFORMS.build(dict(predictor.spec.loader))
-    if isinstance(loader, LoadGeospatialBandGroups):
-        channels = loader.channel_sources()
-        if max(rgb_idx) >= len(channels):
-            raise ValueError(f'preview_rgb_bands {rgb_idx} out of range: the loader gives {len(channels)} channels')
-        return [('input', [(sub.path_key, band, sub) for sub, band in (channels[i] for i in rgb_idx)])]
-    loaders = loader.loaders if isinstance(loader, LoadGeospatialImagePair) else [loader]
-    panels = []
-    for sub in loaders:
-        frame_bands = sub.frames[0] if sub.frames else sub.bands
-        if frame_bands is not None and max(rgb_idx) >= len(frame_bands):
-            raise ValueError(f'preview_rgb_bands {rgb_idx} out of range: the loader reads {len(frame_bands)} bands')
-        name = 'input' if len(loaders) == 1 else sub.path_key.replace('_path', '').replace('img', 'image')
-        panels.append((name, [(sub.path_key, frame_bands[i] if frame_bands is not None else i, sub)
-                              for i in rgb_idx]))
-    return panels
-
-
-def write_preview(predictor, sample: Sample, outputs: dict, preview_dir: str, labels_dir: str | None,
-                  max_side: int = 768) -> Path:
-    """``<name>_preview.png``: RGB composite(s) | prediction | label (when ``labels_dir`` has the sample's label)."""
-    import numpy as np
-
-    from geospatial_mm.io import read_meta
-    from geospatial_mm.visualization.preview import colorize, read_decimated, rgb_composite, save_preview
-    from .model import label_loader_cfg
-    cfg = predictor.cfg
-    palette = predictor.palette or [tuple(np.random.default_rng(i).integers(0, 256, 3)) for i in
-                                    range(predictor.num_classes)]
-    pred, _ = read_decimated(str(outputs['classes']), [0], max_side)
-    shape = pred.shape[1:]
-    panels = []
-    for name, channels in rgb_panels(predictor):
-        values, invalid = [], np.zeros(shape, bool)
-        for path_key, band, loader in channels:
-            paths = sample.paths[path_key]
-            data, in_meta = read_decimated(paths if isinstance(paths, str) else paths[0], [band], max_side,
-                                           resampling='average')
-            converted, nodata = loader.convert(data, in_meta.nodata)
-            values.append(converted[0])
-            invalid |= nodata
-        panels.append((f'{name} (RGB)', rgb_composite(np.stack(values), invalid, cfg.get('preview_brightness'))))
-    panels.append(('prediction', colorize(pred[0], palette)))
-    label_path = find_label(predictor, sample, labels_dir)
-    if label_path is not None:
-        from mmengine.registry import TRANSFORMS
-        ann_cfg = label_loader_cfg(cfg)
-        converter = TRANSFORMS.build(ann_cfg)
-        raw, _ = read_decimated(str(label_path), [ann_cfg.get('band', 0)], max_side)
-        label = converter.convert(raw[0], read_meta(str(label_path)), str(label_path))
-        if label.shape != shape:
-            raise ValueError(f'{label_path}: label of a different size than the input {sample.primary}')
-        panels.append(('label', colorize(label, palette)))
-    return save_preview(preview_path(preview_dir, sample), panels, predictor.classes, palette,
-                        title=Path(sample.primary).name, software=PRODUCER)
-
-
-def preview_path(preview_dir: str, sample: Sample) -> Path:
-    return Path(preview_dir) / f'{sample.name}_preview.png'
-
-
-def find_label(predictor, sample: Sample, labels_dir: str | None) -> Path | None:
-    """``<labels_dir>/<sample name><seg_map_suffix of the config's test dataset>``, if it exists; else a file of
-    ``labels_dir`` whose name is that once the folder's token is removed (``dfc_validation/x_dfc_0_p1.tif`` for
-    the sample ``x_0_p1`` of source folders, the token being the folder name up to its first '_')."""
-    if not labels_dir:
-        return None
-    from .model import test_dataset_cfg
-    suffix = test_dataset_cfg(predictor.cfg).get('seg_map_suffix', '.tif')
-    path = Path(labels_dir) / f'{sample.name}{suffix}'
-    if path.is_file():
-        return path
-    folder = Path(labels_dir)
-    token = folder.name.split('_')[0]
-    if not folder.is_dir() or not token:
-        return None
-    for candidate in sorted(folder.iterdir()):
-        if candidate.name.endswith(suffix) and strip_tokens(candidate.name, [token]) == f'{sample.name}{suffix}':
-            return candidate
-    return None
-
-
 def load_run_config(args):
     """The config with ``--cfg-options`` merged, after checking that the tool's options fit its library."""
-    from .model import load_config
     cfg = load_config(args.config)
     if args.cfg_options:
         cfg.merge_from_dict(args.cfg_options)
@@ -208,14 +120,17 @@ def load_run_config(args):
     return cfg
 
 
+def predictor_options(predictor, args) -> dict:
+    """The options of the tool that the predictor's outputs depend on (``--probabilities`` for segmentation)."""
+    return dict(probabilities=args.probabilities) if isinstance(predictor, SegmentationRasterPredictor) else {}
+
+
 def build_predictor(cfg, args, device: str):
     """The predictor for the config's library: instance rasters for mmdet configs, class maps otherwise."""
     common = dict(device=device, batch_size=args.batch_size, tile=args.tile, stride=args.stride, bands=args.bands)
     if cfg.get('default_scope') == 'mmdet':
-        from .detection import DetectionRasterPredictor
         return DetectionRasterPredictor(cfg, args.ckpt, score_thr=args.score_thr, merge_thr=args.merge_thr,
                                         min_area=args.min_area, geojson=args.geojson, **common)
-    from .segmentation import SegmentationRasterPredictor
     return SegmentationRasterPredictor(cfg, args.ckpt, **common)
 
 
@@ -248,6 +163,7 @@ def run(args) -> int:
         left_out: list = []
         samples = discover(predictor, args.input, args.input_type, args.post_input, left_out)
         check_outputs(predictor, samples, args)
+        options = predictor_options(predictor, args)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise SetupError(f'{type(exc).__name__}: {exc}') from exc
     if left_out and rank == 0:
@@ -266,7 +182,7 @@ def run(args) -> int:
         try:
             if sample.problem:
                 raise RasterError(sample.problem)
-            outputs = predictor.output_paths(sample, args.output, args.probabilities)
+            outputs = predictor.output_paths(sample, args.output, **options)
             record['outputs'] = {k: str(v) for k, v in outputs.items()}
             if args.skip_existing and outputs_complete(outputs):
                 record['status'] = 'skipped'
@@ -274,7 +190,7 @@ def run(args) -> int:
             else:
                 tiles_bar = tqdm(desc=sample.name, unit='tile', position=1, leave=False, disable=not show_bars)
                 try:
-                    predictor.predict(sample, args.output, probabilities=args.probabilities, cog=args.cog,
+                    predictor.predict(sample, args.output, cog=args.cog, **options,
                                       on_start=lambda n: setattr(tiles_bar, 'total', n),
                                       on_tiles=tiles_bar.update)
                 finally:

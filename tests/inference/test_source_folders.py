@@ -8,7 +8,7 @@ from helpers.rasters import write_geotiff
 from mmengine.config import Config
 
 from geospatial_mm.inference.model import inference_pipeline, label_loader_cfg
-from geospatial_mm.inference.runner import rgb_panels
+from geospatial_mm.inference.previews import rgb_panels
 from geospatial_mm.inference.sources import find_source_folders
 
 KEYS = ('s2_path', 's1_path')
