@@ -1,20 +1,29 @@
-# make install  - create .venv and install the pinned stack (mmcv built from source once, then cached)
-# make test     - install, print the stack's versions, run the test suite
-# make demo     - install, then run the main job end to end (see README.md)
+# make install    - create .venv and install the pinned stack (mmcv built from source once, then cached)
+# make test       - install, print the stack's versions, run the whole test suite (what CI runs)
+# make demo       - install, then run the main job end to end (see README.md)
+# make develop    - as install, with geospatial_mm installed editable (edits take effect without reinstalling)
+# make test-fast  - the unit tests (pytest -m "not slow") in the existing environment, for the inner loop
 # Variables: VENV, PYTHON, TORCH_SPEC, GEOSPATIAL_MM_CACHE, GEOSPATIAL_MM_MMCV_CUDA (see tools/install/install.sh)
 VENV ?= $(CURDIR)/.venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 export VENV
 
-.PHONY: install test demo clean
+.PHONY: install develop test test-fast demo clean
 
 install:
 	bash tools/install/install.sh
 
+develop:
+	GEOSPATIAL_MM_EDITABLE=1 bash tools/install/install.sh
+
 test: install
 	$(PY) tools/install/check_stack.py
 	$(VENV)/bin/pytest tests $(PYTEST_ARGS)
+
+test-fast:
+	@test -x $(PY) || { echo "no environment at $(VENV): run make develop first"; exit 1; }
+	$(VENV)/bin/pytest tests -m "not slow" $(PYTEST_ARGS)
 
 demo: install
 	bash tools/demo.sh

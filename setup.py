@@ -22,18 +22,27 @@ def read_version():
 
 
 class BuildPyWithMim(build_py):
-    """build_py that also places tools/ and configs/ under geospatial_mm/.mim/ for OpenMIM."""
+    """build_py that also places tools/, configs/ and data_splits/ under geospatial_mm/.mim/ for OpenMIM: copies in
+    a regular install, links to the checkout's folders in an editable one (``pip install -e .``, ``make develop``),
+    as mmseg's own setup does."""
 
     def run(self):
         super().run()
         if self.dry_run:
             return
-        mim_root = Path(self.build_lib) / 'geospatial_mm' / '.mim'
+        editable = getattr(self, 'editable_mode', False)
+        mim_root = (ROOT if editable else Path(self.build_lib)) / 'geospatial_mm' / '.mim'
+        mim_root.mkdir(parents=True, exist_ok=True)
         for name in MIM_FOLDERS:
             target = mim_root / name
-            if target.exists():
+            if target.is_symlink() or target.is_file():
+                target.unlink()
+            elif target.exists():
                 shutil.rmtree(target)
-            shutil.copytree(ROOT / name, target, ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+            if editable:
+                target.symlink_to(Path('..') / '..' / name, target_is_directory=True)
+            else:
+                shutil.copytree(ROOT / name, target, ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
 
 
 setup(

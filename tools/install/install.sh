@@ -6,6 +6,7 @@
 #   TORCH_SPEC  the torch + torchvision requirement            (default: requirements/torch.txt)
 #   GEOSPATIAL_MM_CACHE  where built mmcv wheels are kept      (default: ~/.cache/geospatial_mm)
 #   GEOSPATIAL_MM_MMCV_CUDA  auto | 1 | 0: CUDA ops for mmcv   (default: auto, see tools/install/build_mmcv.py)
+#   GEOSPATIAL_MM_EDITABLE   1: install the package editable, for development (make develop)
 #
 # Every step stops the install with a message when it fails.
 set -euo pipefail
@@ -66,10 +67,17 @@ say "mmengine, mmsegmentation, mmdet, mmpretrain, openmim, rasterio, tifffile, .
 "${PIP[@]}" install -q mmcv==2.1.0 -r requirements/runtime.txt -c constraints.txt -c "$TORCH_PINS" \
   || die "installing requirements/runtime.txt failed"
 
-# 5. this package (a regular install, so OpenMIM finds geospatial_mm/.mim/{tools,configs}) ---------------------------
-say "geospatial_mm"
+# 5. this package: a regular install (OpenMIM finds the copies in geospatial_mm/.mim/{tools,configs,data_splits}), or
+#    with GEOSPATIAL_MM_EDITABLE=1 (make develop) an editable one whose .mim/ folders link to the checkout -------------
 rm -rf build geospatial_mm.egg-info
-"${PIP[@]}" install -q --no-deps --no-build-isolation --force-reinstall . || die "installing geospatial_mm failed"
+if [[ "${GEOSPATIAL_MM_EDITABLE:-0}" == 1 ]]; then
+  say "geospatial_mm (editable: edits in the checkout take effect without reinstalling)"
+  "${PIP[@]}" install -q --no-deps --no-build-isolation -e . || die "installing geospatial_mm (editable) failed"
+else
+  say "geospatial_mm"
+  rm -rf geospatial_mm/.mim  # links of an earlier editable install
+  "${PIP[@]}" install -q --no-deps --no-build-isolation --force-reinstall . || die "installing geospatial_mm failed"
+fi
 rm -rf build geospatial_mm.egg-info
 
 # 6. checks --------------------------------------------------------------------------------------------------------
