@@ -11,25 +11,11 @@
 ANNOTATIONS is the folder of annotation JSONs, RAW the root of <FrameID>/interferograms/<primary>_<secondary>/.
 """
 import argparse
-import os
-import os.path as osp
 import sys
 import warnings
 
-from geospatial_mm.datasets.hephaestus_annotations import save_crops, segmentation_mask, split_crops
-from geospatial_mm.datasets.hephaestus_schema import INSAR_FILE, AnnotationError, read_annotation, read_gray_png
-from geospatial_mm.io.png import write_png
-
-
-def write_masks(annotation_folder: str, raw_root: str, out: str) -> int:
-    names = sorted(n for n in os.listdir(annotation_folder) if n.endswith('.json'))
-    if not names:
-        raise AnnotationError(f'{annotation_folder}: expected annotation *.json files, found none')
-    for name in names:
-        annotation = read_annotation(osp.join(annotation_folder, name))
-        shape = read_gray_png(osp.join(annotation.interferogram_dir(raw_root), INSAR_FILE)).shape
-        write_png(osp.join(out, f'{osp.splitext(name)[0]}.png'), segmentation_mask(annotation, shape))
-    return len(names)
+from geospatial_mm.converters.hephaestus.writing import save_crops, split_crops, write_masks
+from geospatial_mm.datasets.hephaestus_schema import AnnotationError
 
 
 def main(argv=None) -> int:

@@ -57,7 +57,7 @@ def main(argv=None) -> int:
     if len(args.input) != len(args.labels):
         parser.error(f'{len(args.input)} data raster(s) but {len(args.labels)} class raster(s): give one class '
                      'raster per data raster')
-    from geospatial_mm.datasets.raster_to_coco import TilingOptions, make_coco_tiles
+    from geospatial_mm.converters.raster_to_coco import TilingOptions, make_coco_tiles
     from geospatial_mm.io import RasterError
     try:
         options = TilingOptions(size=args.size, overlap=args.overlap, random_tiles=args.random_tiles,

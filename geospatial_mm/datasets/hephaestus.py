@@ -1,5 +1,5 @@
 """Hephaestus InSAR datasets for mmpretrain: raw interferograms (self-supervised pretraining) and the labelled crops
-written by :func:`~geospatial_mm.converters.hephaestus.save_crops` (multi-label classification).
+written by :func:`~geospatial_mm.converters.hephaestus.writing.save_crops` (multi-label classification).
 
 Every sample's ``img_path`` is an interferogram folder holding ``InSAR.png`` and ``Coherence.png``;
 :class:`~geospatial_mm.datasets.transforms.LoadHephaestusInterferogram` stacks them as two channels.
@@ -98,7 +98,8 @@ class HephaestusInterferograms(EngineBaseDataset):
 
 @DATASETS.register_module()
 class HephaestusCrops(MultiLabelDataset):
-    """Labelled Hephaestus crops for multi-label classification, as written by ``save_crops``:
+    """Labelled Hephaestus crops for multi-label classification, as written by
+    :func:`~geospatial_mm.converters.hephaestus.writing.save_crops`:
     ``data_root/{images/<crop_id>/, masks/<crop_id>.png, labels/<crop_id>.json}``.
 
     The targets of a crop are its ``label`` (``Deformation``), ``activity_type`` and ``intensity_level`` entries

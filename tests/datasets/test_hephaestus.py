@@ -6,8 +6,8 @@ import pytest
 from helpers.hephaestus import annotation, rect, write_annotation, write_interferogram
 from mmpretrain.registry import DATASETS, TRANSFORMS
 
+from geospatial_mm.converters.hephaestus.writing import save_crops
 from geospatial_mm.datasets import HephaestusCrops, HephaestusInterferograms
-from geospatial_mm.datasets.hephaestus_annotations import save_crops
 from geospatial_mm.datasets.hephaestus_schema import MULTILABEL_CLASSES, AnnotationError
 from geospatial_mm.datasets.transforms import LoadHephaestusInterferogram
 

@@ -1,17 +1,19 @@
-"""Raster + class raster -> GeoTIFF tiles + COCO instances (geospatial_mm/datasets/raster_to_coco.py)."""
+"""Raster + class raster -> GeoTIFF tiles + COCO instances (geospatial_mm/converters/raster_to_coco.py and
+tools/raster_to_coco.py)."""
 import json
 
 import numpy as np
 import pytest
 import rasterio
 from affine import Affine
-from helpers.commands import ROOT
+from helpers.commands import BIN, ROOT, run
 from helpers.rasters import write_geotiff
 from pycocotools.coco import COCO
 from rasterio.transform import from_origin
 from scipy import ndimage
 
-from geospatial_mm.datasets.raster_to_coco import TilingOptions, encode_segmentation, make_coco_tiles
+from geospatial_mm.converters.coco import encode_segmentation
+from geospatial_mm.converters.raster_to_coco import TilingOptions, make_coco_tiles
 from geospatial_mm.io import RasterError
 
 CRS = 'EPSG:32608'
@@ -195,17 +197,16 @@ def test_bad_inputs_are_refused_with_the_file_named(tmp_path):
     assert not (tmp_path / 'out' / 'annotations').exists()  # nothing half-written
 
 
-def test_command_line_tool(tmp_path, capsys):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('raster_to_coco_tool', ROOT / 'tools' / 'raster_to_coco.py')
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+def test_command_line_tool(tmp_path):
+    tool = [BIN / 'python', ROOT / 'tools' / 'raster_to_coco.py']
     label, expected = crafted_label()
     data_path, label_path = write_pair(tmp_path, label)
     args = ['-i', str(data_path), '-l', str(label_path), '-b', '0', '2', '--size', '64', '--overlap', '0']
-    assert tool.main(args + ['-o', str(tmp_path / 'out'), '--classes', 'slump', 'other']) == 0
-    assert f'train: 1 tiles, {expected} instances' in capsys.readouterr().out
+    proc = run(tool + args + ['-o', str(tmp_path / 'out'), '--classes', 'slump', 'other'])
+    assert proc.returncode == 0
+    assert f'train: 1 tiles, {expected} instances' in proc.stdout
     with rasterio.open(next((tmp_path / 'out' / 'images' / 'train').glob('*.tif'))) as src:
         assert src.count == 2 and src.descriptions == ('band_0', 'band_2')
-    assert tool.main(args + ['-o', str(tmp_path / 'out2')]) == 2  # the default classes name only 'slump'
-    assert 'class values [2] found' in capsys.readouterr().err
+    proc = run(tool + args + ['-o', str(tmp_path / 'out2')], check=False)
+    assert proc.returncode == 2  # the default classes name only 'slump'
+    assert 'class values [2] found' in proc.stderr

@@ -1,17 +1,14 @@
-"""tools/xbd_masks.py: xBD label JSONs -> localisation and damage targets, and the train/val/test split."""
-import importlib.util
+"""geospatial_mm/converters/xbd_masks.py and tools/xbd_masks.py: xBD label JSONs -> localisation and damage targets,
+and the train/val/test split."""
 import json
 
 import numpy as np
 import pytest
 import rasterio
-from helpers.commands import ROOT
+from helpers.commands import BIN, ROOT, run
 
+from geospatial_mm.converters import xbd_masks
 from geospatial_mm.io import write_png
-
-spec = importlib.util.spec_from_file_location('xbd_masks', ROOT / 'tools' / 'xbd_masks.py')
-xbd_masks = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(xbd_masks)
 
 SIZE = 20
 COURTYARD = 'POLYGON ((2 2, 10 2, 10 10, 2 10, 2 2), (4 4, 8 4, 8 8, 4 8, 4 4))'
@@ -119,7 +116,8 @@ def test_split_files_follow_the_tiers_and_share_tier3_per_disaster(tmp_path):
                             hold=['quake_00000000'], test=['storm_00000000', 'storm_00000001']).items():
         for name in names:
             write_sample(root / tier, name, BUILDINGS)
-    assert xbd_masks.main([str(root), '--split-dir', str(root / 'splits'), '--seed', '3']) == 0
+    tool = [BIN / 'python', ROOT / 'tools' / 'xbd_masks.py']
+    assert run(tool + [root, '--split-dir', root / 'splits', '--seed', '3']).returncode == 0
     splits = {s: (root / 'splits' / f'{s}.txt').read_text().split() for s in ('train', 'val', 'test')}
     assert splits['test'] == ['test/storm_00000000', 'test/storm_00000001']
     val_tier3 = [s for s in splits['val'] if s.startswith('tier3/')]

@@ -1,21 +1,21 @@
 """Hephaestus annotation tools on crafted polygons: masks, crops around objects (at the border, larger than the crop),
 tiling, crowd frames, save_crops and the temporal split."""
 import hashlib
-import importlib.util
 import json
 import warnings
 
 import numpy as np
 import pytest
-from helpers.commands import ROOT
+from helpers.commands import BIN, ROOT, run
 from helpers.hephaestus import annotation, rect, write_annotation, write_interferogram
 from PIL import Image
 
-from geospatial_mm.datasets.hephaestus_annotations import (ACTIVITY_CLASSES, AnnotationError,
-                                                           CropCutsDeformationWarning, class_mask, crop_around_object,
-                                                           image_tiling, rasterize_deformations, read_annotation,
-                                                           read_interferogram, save_crops, segmentation_mask,
-                                                           split_crops)
+from geospatial_mm.converters.hephaestus.masks import class_mask, rasterize_deformations, segmentation_mask
+from geospatial_mm.converters.hephaestus.placement import (CropCutsDeformationWarning, crop_around_object,
+                                                           image_tiling)
+from geospatial_mm.converters.hephaestus.writing import save_crops, split_crops
+from geospatial_mm.datasets.hephaestus_schema import (ACTIVITY_CLASSES, AnnotationError, read_annotation,
+                                                      read_interferogram)
 
 
 def load(tmp_path, record):
@@ -260,17 +260,15 @@ def test_temporal_split_by_primary_date(tmp_path, annotated):
 
 
 def run_cli(*args):
-    """tools/hephaestus_annotations.py in this process."""
-    spec = importlib.util.spec_from_file_location('hephaestus_cli', ROOT / 'tools' / 'hephaestus_annotations.py')
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
-    return cli.main([str(a) for a in args])
+    """tools/hephaestus_annotations.py in a subprocess."""
+    return run([BIN / 'python', ROOT / 'tools' / 'hephaestus_annotations.py', *args])
 
 
-def test_cli_masks_writes_one_class_mask_per_annotation(tmp_path, annotated, capsys):
+def test_cli_masks_writes_one_class_mask_per_annotation(tmp_path, annotated):
     ann, raw, _ = annotated
-    assert run_cli('masks', ann, raw, tmp_path / 'masks') == 0
-    assert 'wrote 4 masks' in capsys.readouterr().out
+    proc = run_cli('masks', ann, raw, tmp_path / 'masks')
+    assert proc.returncode == 0
+    assert 'wrote 4 masks' in proc.stdout
     for uid in (100, 101, 102, 103):
         mask = np.asarray(Image.open(tmp_path / 'masks' / f'{uid}.png'))
         np.testing.assert_array_equal(mask, segmentation_mask(read_annotation(ann / f'{uid}.json'), (64, 96)))
