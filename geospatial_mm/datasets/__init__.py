@@ -1,15 +1,13 @@
-from . import transforms
-from .class_stats import inverse_frequency_weights, label_histogram, load_class_stats
-from .geospatial_seg import GeospatialSegDataset, read_split_file
-from .hephaestus import HephaestusCrops, HephaestusInterferograms
-from .paired_folders import PairedFolderSegDataset
-from .rare_class_weighted_sampler import RareClassWeightedSampler
-from .sen12ms import (DFC2020Dataset, LoadSEN12MSAnnotations, LoadSEN12MSImage, S1S2FolderDataset,
-                      SEN12MSDataset)
-from .xbd import XBD_CLASSES, XBD_DAMAGE_VALUES, XBD_PALETTE, XBDDataset
+"""Datasets of the package's tasks and their transforms (names imported from their modules on first use)."""
+from geospatial_mm.compat.imports import lazy_exports
 
-__all__ = ['transforms', 'GeospatialSegDataset', 'read_split_file', 'HephaestusCrops', 'HephaestusInterferograms',
-           'PairedFolderSegDataset', 'DFC2020Dataset',
-           'LoadSEN12MSAnnotations', 'LoadSEN12MSImage', 'S1S2FolderDataset', 'SEN12MSDataset',
-           'RareClassWeightedSampler', 'XBDDataset', 'XBD_CLASSES', 'XBD_DAMAGE_VALUES', 'XBD_PALETTE',
-           'inverse_frequency_weights', 'label_histogram', 'load_class_stats']
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    'GeospatialSegDataset': '.geospatial_seg', 'read_split_file': '.geospatial_seg',
+    'HephaestusCrops': '.hephaestus', 'HephaestusInterferograms': '.hephaestus',
+    'PairedFolderSegDataset': '.paired_folders',
+    'RareClassWeightedSampler': '.rare_class_weighted_sampler',
+    'DFC2020Dataset': '.sen12ms', 'LoadSEN12MSAnnotations': '.sen12ms', 'LoadSEN12MSImage': '.sen12ms',
+    'S1S2FolderDataset': '.sen12ms', 'SEN12MSDataset': '.sen12ms',
+    'XBDDataset': '.xbd', 'XBD_CLASSES': '.xbd', 'XBD_DAMAGE_VALUES': '.xbd', 'XBD_PALETTE': '.xbd',
+    'inverse_frequency_weights': '.class_stats', 'label_histogram': '.class_stats', 'load_class_stats': '.class_stats',
+})

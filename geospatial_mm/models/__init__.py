@@ -1,12 +1,13 @@
-from .backbones import MultiBandResNet, PrithviViT
-from .data_preprocessors import (MultiBandDetDataPreprocessor, MultiBandSelfSupDataPreprocessor,
-                                 TemporalSegDataPreProcessor)
-from .heads import SiameseChangeHead
-from .losses import SoftmaxFocalLoss
-from .necks import TokensToFeatureMap
-from .pretrained import StrictPretrainedInit
-from .segmentors import SiameseEncoderDecoder, TemporalEncoderDecoder
+"""Model parts for mmseg, mmdet and mmpretrain configs (names imported from their modules on first use)."""
+from geospatial_mm.compat.imports import lazy_exports
 
-__all__ = ['MultiBandResNet', 'PrithviViT', 'TemporalSegDataPreProcessor', 'MultiBandDetDataPreprocessor',
-           'SiameseChangeHead', 'SoftmaxFocalLoss', 'MultiBandSelfSupDataPreprocessor', 'TokensToFeatureMap',
-           'SiameseEncoderDecoder', 'TemporalEncoderDecoder', 'StrictPretrainedInit']
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    'MultiBandResNet': '.backbones.multiband_resnet', 'PrithviViT': '.backbones.prithvi_vit',
+    'TemporalSegDataPreProcessor': '.data_preprocessors.temporal_seg_data_preprocessor',
+    'MultiBandDetDataPreprocessor': '.data_preprocessors.multiband_det_data_preprocessor',
+    'MultiBandSelfSupDataPreprocessor': '.data_preprocessors.multiband_selfsup_data_preprocessor',
+    'SiameseChangeHead': '.heads.siamese_change_head', 'SoftmaxFocalLoss': '.losses.softmax_focal_loss',
+    'TokensToFeatureMap': '.necks.tokens_to_feature_map', 'StrictPretrainedInit': '.pretrained.strict_pretrained',
+    'SiameseEncoderDecoder': '.segmentors.siamese_encoder_decoder',
+    'TemporalEncoderDecoder': '.segmentors.temporal_encoder_decoder',
+})

@@ -1,5 +1,7 @@
-from .preview import colorize, read_decimated, render_preview, rgb_composite, save_preview
-from .geospatial_seg_visualization_hook import GeospatialSegVisualizationHook
+from geospatial_mm.compat.imports import lazy_exports
 
-__all__ = ['colorize', 'read_decimated', 'render_preview', 'rgb_composite', 'save_preview',
-           'GeospatialSegVisualizationHook']
+from .preview import colorize, read_decimated, render_preview, rgb_composite, save_preview
+
+__getattr__, __dir__, _lazy = lazy_exports(__name__, {
+    'GeospatialSegVisualizationHook': '.geospatial_seg_visualization_hook'})
+__all__ = ['colorize', 'read_decimated', 'render_preview', 'rgb_composite', 'save_preview', *_lazy]

@@ -70,9 +70,14 @@ say "mmengine, mmsegmentation, mmdet, mmpretrain, openmim, rasterio, tifffile, .
 # 5. this package: a regular install (OpenMIM finds the copies in geospatial_mm/.mim/{tools,configs,data_splits}), or
 #    with GEOSPATIAL_MM_EDITABLE=1 (make develop) an editable one whose .mim/ folders link to the checkout -------------
 rm -rf build geospatial_mm.egg-info
+SITE="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+[[ -L "$SITE/geospatial_mm" ]] && rm "$SITE/geospatial_mm"  # the link of an earlier editable install
 if [[ "${GEOSPATIAL_MM_EDITABLE:-0}" == 1 ]]; then
   say "geospatial_mm (editable: edits in the checkout take effect without reinstalling)"
   "${PIP[@]}" install -q --no-deps --no-build-isolation -e . || die "installing geospatial_mm (editable) failed"
+  # OpenMIM looks for <site-packages>/geospatial_mm/.mim/tools: a link to the checkout's package, whose .mim/
+  # folders link to tools/, configs/ and data_splits/ (Python imports the package through it too)
+  ln -s "$ROOT/geospatial_mm" "$SITE/geospatial_mm" || die "linking $SITE/geospatial_mm to the checkout failed"
 else
   say "geospatial_mm"
   rm -rf geospatial_mm/.mim  # links of an earlier editable install

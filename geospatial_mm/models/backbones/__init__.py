@@ -1,4 +1,5 @@
-from .multiband_resnet import MultiBandResNet
-from .prithvi_vit import ARCHS, PrithviViT, sincos_3d
+from geospatial_mm.compat.imports import lazy_exports
 
-__all__ = ['MultiBandResNet', 'ARCHS', 'PrithviViT', 'sincos_3d']
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    'MultiBandResNet': '.multiband_resnet', 'ARCHS': '.prithvi_vit', 'PrithviViT': '.prithvi_vit',
+    'sincos_3d': '.prithvi_vit'})

@@ -1,5 +1,6 @@
-from .multiband_det_data_preprocessor import MultiBandDetDataPreprocessor
-from .multiband_selfsup_data_preprocessor import MultiBandSelfSupDataPreprocessor
-from .temporal_seg_data_preprocessor import TemporalSegDataPreProcessor
+from geospatial_mm.compat.imports import lazy_exports
 
-__all__ = ['MultiBandDetDataPreprocessor', 'MultiBandSelfSupDataPreprocessor', 'TemporalSegDataPreProcessor']
+__getattr__, __dir__, __all__ = lazy_exports(__name__, {
+    'MultiBandDetDataPreprocessor': '.multiband_det_data_preprocessor',
+    'MultiBandSelfSupDataPreprocessor': '.multiband_selfsup_data_preprocessor',
+    'TemporalSegDataPreProcessor': '.temporal_seg_data_preprocessor'})

@@ -112,9 +112,13 @@ def load_pretrained(module: torch.nn.Module, checkpoint: str, prefix: str | None
     loadable = {k: v for k, v in state.items() if k in own}
     result = module.load_state_dict(loadable, strict=False)
     left_out = sorted(set(state) - set(own))
-    print_log(f'{type(module).__name__} weights from {path} ({kind}{where}): {len(loadable)} tensors loaded'
-              + (f', input convolution adapted from {adapted[0]} to {adapted[1]} bands' if adapted else '')
-              + f'; {len(dropped)} keys of other parts dropped; allowed and left out: missing '
-              f'{result.missing_keys or "none"}, unexpected {left_out or "none"}', logger='current')
+    notes = ([f'{kind} layout'] if filter is not None else []) + \
+        ([f'input convolution adapted from {adapted[0]} to {adapted[1]} bands'] if adapted else []) + \
+        ([f'{len(dropped)} keys of other parts dropped'] if dropped else [])
+    matched = ('every key matched' if not result.missing_keys and not left_out else
+               f'allowed and left out: missing {result.missing_keys or "none"}, unexpected {left_out or "none"}')
+    print_log(f'loaded {len(loadable)} tensors{f" of {prefix}" if prefix else ""} from {path} into '
+              f'{type(module).__name__}' + (f' ({"; ".join(notes)})' if notes else '') + f': {matched}',
+              logger='current')
     return dict(path=path, format=kind, loaded=len(loadable), dropped=dropped, missing=list(result.missing_keys),
                 unexpected=left_out)
