@@ -55,6 +55,11 @@ def build_parser():
     parser.add_argument('-device', '--device', default='cpu', help="'cpu', 'cuda' or 'cuda:N'")
     parser.add_argument('--post-input', help='folder of post-event images, for pre/post configs')
     parser.add_argument('--batch-size', type=int, default=8, help='tiles per forward pass (default 8)')
+    parser.add_argument('--precision', choices=['fp32', 'bf16', 'fp16'], default='fp32',
+                        help='run the model in fp32 (default) or under autocast in bf16 / fp16 (GPUs; bf16 also on '
+                        'CPUs that have it)')
+    parser.add_argument('--readers', type=int,
+                        help='threads reading tiles (default: 1 on the CPU, up to 4 on a GPU)')
     parser.add_argument('--tile', type=int,
                         help='tile size in pixels (default: the config\'s sliding window; detection configs: '
                         'tile_size)')
@@ -98,6 +103,8 @@ def main(argv=None) -> int:
         parser.error(str(exc))
     if args.batch_size < 1:
         parser.error('--batch-size must be at least 1')
+    if args.readers is not None and args.readers < 1:
+        parser.error('--readers must be at least 1')
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     if args.trust_checkpoint:

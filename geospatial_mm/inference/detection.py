@@ -27,7 +27,6 @@ from geospatial_mm.io.geotiff import GeoTiffWriter
 from geospatial_mm.io.tiles import TileGrid
 from .outputs import PRODUCER, PRODUCER_TAG
 from .predictor import OUTPUT_BLOCK, RasterPredictor
-from .prefetch import prefetch
 from .sources import Sample
 from .stitching import InstanceStitcher, Resolved
 
@@ -51,11 +50,12 @@ class DetectionRasterPredictor(RasterPredictor):
 
     def __init__(self, config, checkpoint: str, device: str = 'cpu', batch_size: int = 8, tile: int | None = None,
                  stride: int | None = None, bands=None, cfg_options: dict | None = None, score_thr: float = 0.5,
-                 merge_thr: float = 0.5, min_area: int = 0, geojson: bool = False) -> None:
+                 merge_thr: float = 0.5, min_area: int = 0, geojson: bool = False, precision: str = 'fp32',
+                 readers: int | None = None) -> None:
         if not 0 <= score_thr <= 1:
             raise ValueError(f'score_thr must be between 0 and 1, got {score_thr}')
         super().__init__(config, checkpoint, device=device, batch_size=batch_size, tile=tile, stride=stride,
-                         bands=bands, cfg_options=cfg_options)
+                         bands=bands, cfg_options=cfg_options, precision=precision, readers=readers)
         if self.cfg.get('default_scope') != 'mmdet':
             raise ValueError(f'a detection predictor needs an mmdet config, found default_scope '
                              f'{self.cfg.get("default_scope")!r}')
@@ -88,7 +88,8 @@ class DetectionRasterPredictor(RasterPredictor):
         """``(masks (n, tile, tile) bool, labels (n,), scores (n,))`` above ``score_thr`` for each tile of a
         batch (the detector's own ``predict``)."""
         data = self.model.data_preprocessor(dict(inputs=inputs, data_samples=data_samples), False)
-        results = self.model.predict(data['inputs'], data['data_samples'], rescale=True)
+        with self.autocast():
+            results = self.model.predict(data['inputs'], data['data_samples'], rescale=True)
         out = []
         for result in results:
             pred = result.pred_instances
@@ -162,8 +163,7 @@ class DetectionRasterPredictor(RasterPredictor):
 
                 fill(0, stitcher.band_height)
                 row_index = 0
-                tiles = prefetch(lambda s=strip: self._tiles(sample, s), 2 * self.batch_size, cachemax)
-                for batch in self._batches(tiles):
+                for batch in self._batches(self.tiles(sample, strip, cachemax)):
                     detections = self.detect([t.inputs for t in batch], [t.data_sample for t in batch])
                     for item, (masks, labels, scores) in zip(batch, detections):
                         t = item.tile

@@ -10,6 +10,8 @@ whole, and a raster wider than ``BAND_WIDTH`` is predicted in vertical strips
 """
 from __future__ import annotations
 
+import contextlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -19,12 +21,15 @@ import torch
 import torch.nn.functional as F
 
 from geospatial_mm.io import RasterError, check_bands, keep_open, read_meta
+from geospatial_mm.io.gdal import gdal_env
 from geospatial_mm.io.georef import window_transform
 from geospatial_mm.io.tiles import Tile, TileGrid
 from .memory import keep_freed_memory
 from .model import build_model, dataset_meta, inference_pipeline, load_config
+from .prefetch import parallel_map
 from .sources import Sample
 
+PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 STRIP_WIDTH = 2048  # widest window read at once for a strip of tiles
 BAND_WIDTH = 4096  # widest run of columns predicted at once: wider rasters are predicted in vertical strips
 OUTPUT_BLOCK = 256  # block size of the output GeoTIFFs (GeoTiffWriter): vertical strips are multiples of it
@@ -50,13 +55,19 @@ class RasterPredictor:
         tile, stride: sliding-window size and step in pixels; default: :meth:`default_tile_and_stride`.
         bands: override the loader's band selection (0-based indices into the input files).
         cfg_options: config overrides, as ``--cfg-options`` of the train/test tools.
+        precision: ``'fp32'``, or ``'bf16'`` / ``'fp16'`` to run the model under torch's autocast in that type.
+        readers: threads reading tiles (GDAL reads, numpy and the pipeline's tensor work release the GIL); default
+            1 on the CPU, where the model needs the cores, and up to 4 on a GPU.
 
     A predictor says what it writes (:meth:`output_paths`) and writes it (:meth:`predict`).
     """
 
     def __init__(self, config, checkpoint: str, device: str = 'cpu', batch_size: int = 8, tile: int | None = None,
-                 stride: int | None = None, bands=None, cfg_options: dict | None = None) -> None:
+                 stride: int | None = None, bands=None, cfg_options: dict | None = None, precision: str = 'fp32',
+                 readers: int | None = None) -> None:
         from mmcv.transforms import Compose
+        if precision not in PRECISIONS:
+            raise ValueError(f'precision must be one of {sorted(PRECISIONS)}, got {precision!r}')
         keep_freed_memory()  # the same large buffers again and again: reuse them instead of faulting pages anew
         self.cfg = load_config(config)
         if cfg_options:
@@ -65,7 +76,11 @@ class RasterPredictor:
         if self.stride > self.tile:
             raise ValueError(f'stride {self.stride} is larger than the tile {self.tile}')
         self.model, ckpt_meta = build_model(self.cfg, checkpoint, device)
-        self.device = device
+        self.device = torch.device(device)
+        self.precision = precision
+        self.readers = int(readers or (1 if self.device.type == 'cpu' else min(4, os.cpu_count() or 1)))
+        if self.device.type == 'cuda':  # tiles come in pinned host memory: copy them while the model runs
+            self.model.data_preprocessor._non_blocking = True
         meta = dataset_meta(self.cfg, ckpt_meta)
         self.classes = list(meta['classes'])
         palette = meta.get('palette')
@@ -134,7 +149,7 @@ class RasterPredictor:
         packed = self.pipeline(results)
         if packed is None:
             raise RuntimeError(f'{sample.primary}: the test pipeline dropped tile {tile.window}')
-        inputs, data_sample = packed['inputs'], packed['data_samples']
+        inputs, data_sample = self._host_tensor(packed['inputs']), packed['data_samples']
         nodata = None
         if 'nodata_mask' in data_sample:
             mask = data_sample.nodata_mask.data[0]
@@ -164,11 +179,17 @@ class RasterPredictor:
                 tile_meta['geo_meta'] = dict(geo, window=tile.window, transform=window_transform(
                     geo.get('transform'), (0, c, tile.height, tile.width)))
             # contiguous here, in the reader thread: batching strided views costs the model's thread a slow copy
-            tile_inputs = inputs[..., c:c + tile.width].contiguous()
+            tile_inputs = self._host_tensor(inputs[..., c:c + tile.width])
             tile_nodata = nodata[:, c:c + tile.width] if nodata is not None else None
             prepared.append(self._padded(PreparedTile(tile, tile_inputs, type(strip_sample)(metainfo=tile_meta),
                                                       tile_nodata)))
         return prepared
+
+    def _host_tensor(self, view: torch.Tensor) -> torch.Tensor:
+        """A contiguous copy of ``view``, in pinned memory when the model is on a GPU (non-blocking copies)."""
+        if self.device.type != 'cuda':
+            return view.contiguous()
+        return torch.empty(view.shape, dtype=view.dtype, pin_memory=True).copy_(view)
 
     def _padded(self, item: PreparedTile) -> PreparedTile:
         """Set the size the tile's logits must have; pad the input of a raster smaller than the tile size to it (only
@@ -182,18 +203,38 @@ class RasterPredictor:
             item.logit_size = (self.tile, self.tile)
         return item
 
-    def _tiles(self, sample: Sample, grid: TileGrid) -> Iterator[PreparedTile]:
-        """Runs in the reader thread: one thread for its torch ops (a per-thread setting; the model's forward keeps
-        its threads: splitting small per-tile ops across threads only adds synchronisation), and every input kept
-        open. A pipeline of pixel-by-pixel transforms runs once per strip of tiles, any other once per tile."""
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """The precision the model runs in (torch's autocast; nothing for fp32)."""
+        dtype = PRECISIONS[self.precision]
+        if dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=dtype)
+
+    def _reader_context(self, cachemax: int | None) -> contextlib.ExitStack:
+        """What each reader thread runs in: one thread for its torch ops (a per-thread setting; the model's forward
+        keeps its threads), the GDAL environment (per thread) and every input kept open (per thread)."""
         torch.set_num_threads(1)
-        with keep_open():
-            if self.strip_width:
-                for tiles, window in grid.strips(self.strip_width):
-                    yield from self._prepare_strip(sample, tiles, window)
-            else:
-                for tile in grid:
-                    yield self._prepare(sample, tile)
+        stack = contextlib.ExitStack()
+        stack.enter_context(gdal_env(cachemax))
+        stack.enter_context(keep_open())
+        return stack
+
+    def tiles(self, sample: Sample, grid: TileGrid, cachemax: int | None = None) -> Iterator[PreparedTile]:
+        """The grid's tiles, prepared by ``readers`` threads, in the grid's order: a pipeline of pixel-by-pixel
+        transforms runs once per strip of tiles, any other once per tile."""
+        if self.strip_width:
+            units = grid.strips(self.strip_width)
+
+            def read(unit):
+                return self._prepare_strip(sample, *unit)
+        else:
+            units = iter(grid)
+
+            def read(unit):
+                return [self._prepare(sample, unit)]
+        ahead = max(2 * self.readers, 2)
+        for prepared in parallel_map(read, units, self.readers, ahead, lambda: self._reader_context(cachemax)):
+            yield from prepared
 
     def _batches(self, tiles: Iterator[PreparedTile]) -> Iterator[list[PreparedTile]]:
         batch = []

@@ -5,7 +5,7 @@ row of tiles can receive nothing more and are handed out as final.
 """
 from __future__ import annotations
 
-import numpy as np
+import torch
 
 from geospatial_mm.io.tiles import Tile
 
@@ -34,25 +34,26 @@ class RollingBand:
 
 
 class RowBandAccumulator(RollingBand):
-    """Weighted sums of per-tile predictions over a band of rows that rolls down the raster.
+    """Weighted sums of per-tile predictions over a band of rows that rolls down the raster, as torch tensors on the
+    model's device (so blending happens where the logits are, and only finished rows leave the device).
 
     The band covers ``width`` columns from raster column ``col0`` (a vertical strip of the raster, or all of it).
     ``add`` accumulates a tile's ``(K, h, w)`` values times its ``(h, w)`` weights (and ORs its nodata mask);
-    ``advance_to(row)`` returns the rows above ``row`` as final (values divided by the summed weights) and moves the
-    band down; ``finish()`` returns the rest.
+    ``advance_to(row)`` returns the rows above ``row`` as final (values divided by the summed weights, nodata) and
+    moves the band down; ``finish()`` returns the rest.
     """
 
-    def __init__(self, channels: int, band_height: int, width: int, col0: int = 0) -> None:
+    def __init__(self, channels: int, band_height: int, width: int, col0: int = 0, device='cpu') -> None:
         self.channels = channels
         self.band_height = band_height
         self.width = width
         self.col0 = col0  # raster column of the band's first column
         self.top = 0  # raster row of the band's first row
-        self.values = np.zeros((channels, band_height, width), dtype=np.float32)
-        self.weights = np.zeros((band_height, width), dtype=np.float32)
-        self.nodata = np.zeros((band_height, width), dtype=bool)
+        self.values = torch.zeros((channels, band_height, width), dtype=torch.float32, device=device)
+        self.weights = torch.zeros((band_height, width), dtype=torch.float32, device=device)
+        self.nodata = torch.zeros((band_height, width), dtype=torch.bool, device=device)
 
-    def add(self, tile: Tile, values: np.ndarray, weights: np.ndarray, nodata: np.ndarray | None) -> None:
+    def add(self, tile: Tile, values: torch.Tensor, weights: torch.Tensor, nodata: torch.Tensor | None) -> None:
         r = tile.row - self.top
         if r < 0 or r + tile.height > self.band_height:
             raise RuntimeError(f'tile at row {tile.row} is outside the accumulated band starting at {self.top}')
@@ -61,24 +62,24 @@ class RowBandAccumulator(RollingBand):
             raise RuntimeError(f'tile at column {tile.col} is outside the accumulated columns {self.col0}-'
                                f'{self.col0 + self.width - 1}')
         rows, cols = slice(r, r + tile.height), slice(c, c + tile.width)
-        self.values[:, rows, cols] += values * weights
+        self.values[:, rows, cols].addcmul_(values, weights)
         self.weights[rows, cols] += weights
         if nodata is not None:
             self.nodata[rows, cols] |= nodata
 
-    def _take(self, n: int) -> tuple[int, np.ndarray, np.ndarray]:
+    def _take(self, n: int) -> tuple[int, torch.Tensor, torch.Tensor]:
         """The first ``n`` rows as (top row, values / weights, nodata), then shift the band up by ``n``."""
         top = self.top
         weights = self.weights[:n]
-        if n and (weights <= 0).any():
+        if n and bool((weights <= 0).any()):
             raise RuntimeError(f'rows {top}-{top + n - 1} received no tile')
         values = self.values[:, :n] / weights
-        nodata = self.nodata[:n].copy()
+        nodata = self.nodata[:n].clone()
         keep = self.band_height - n
-        if keep > 0:
-            self.values[:, :keep] = self.values[:, n:]
-            self.weights[:keep] = self.weights[n:]
-            self.nodata[:keep] = self.nodata[n:]
+        if keep > 0:  # the source and target rows overlap: copy out first
+            self.values[:, :keep] = self.values[:, n:].clone()
+            self.weights[:keep] = self.weights[n:].clone()
+            self.nodata[:keep] = self.nodata[n:].clone()
         self.values[:, keep:] = 0
         self.weights[keep:] = 0
         self.nodata[keep:] = False

@@ -127,7 +127,8 @@ def predictor_options(predictor, args) -> dict:
 
 def build_predictor(cfg, args, device: str):
     """The predictor for the config's library: instance rasters for mmdet configs, class maps otherwise."""
-    common = dict(device=device, batch_size=args.batch_size, tile=args.tile, stride=args.stride, bands=args.bands)
+    common = dict(device=device, batch_size=args.batch_size, tile=args.tile, stride=args.stride, bands=args.bands,
+                  precision=args.precision, readers=args.readers)
     if cfg.get('default_scope') == 'mmdet':
         return DetectionRasterPredictor(cfg, args.ckpt, score_thr=args.score_thr, merge_thr=args.merge_thr,
                                         min_area=args.min_area, geojson=args.geojson, **common)
@@ -171,7 +172,8 @@ def run(args) -> int:
         log(f'left out {len(left_out)} file(s) written by an earlier run of model_inference (not inputs): {names}')
     mine = samples[rank::world]
     log(f'{len(samples)} sample(s) in {args.input}; this rank takes {len(mine)}; tiles of {predictor.tile} px '
-        f'every {predictor.stride} px, batches of {predictor.batch_size}, on {device}', rank, world)
+        f'every {predictor.stride} px, batches of {predictor.batch_size}, on {device} in {predictor.precision}, '
+        f'{predictor.readers} reader thread(s)', rank, world)
     show_bars = not args.no_progress and sys.stderr.isatty() and rank == 0
     from tqdm import tqdm
     files_bar = tqdm(total=len(mine), desc='files', unit='file', position=0, disable=not show_bars)

@@ -20,7 +20,7 @@ from geospatial_mm.io.geotiff import GeoTiffWriter
 from geospatial_mm.io.tiles import TileGrid
 from .outputs import PRODUCER, PRODUCER_TAG
 from .predictor import OUTPUT_BLOCK, RasterPredictor
-from .prefetch import prefetch
+from .prefetch import BackgroundWriter
 from .rolling_band import RowBandAccumulator
 from .sources import Sample
 
@@ -28,10 +28,9 @@ CLASS_NODATA = 255
 PROB_NODATA = -1.0
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
+def softmax(logits: torch.Tensor) -> torch.Tensor:
     """Softmax over the first axis."""
-    e = np.exp(logits - logits.max(axis=0, keepdims=True))
-    return e / e.sum(axis=0, keepdims=True)
+    return torch.softmax(logits, dim=0)
 
 
 class SegmentationRasterPredictor(RasterPredictor):
@@ -42,9 +41,10 @@ class SegmentationRasterPredictor(RasterPredictor):
     """
 
     def __init__(self, config, checkpoint: str, device: str = 'cpu', batch_size: int = 8, tile: int | None = None,
-                 stride: int | None = None, bands=None, cfg_options: dict | None = None) -> None:
+                 stride: int | None = None, bands=None, cfg_options: dict | None = None, precision: str = 'fp32',
+                 readers: int | None = None) -> None:
         super().__init__(config, checkpoint, device=device, batch_size=batch_size, tile=tile, stride=stride,
-                         bands=bands, cfg_options=cfg_options)
+                         bands=bands, cfg_options=cfg_options, precision=precision, readers=readers)
         # blending weights of a tile's logits: highest in its centre, falling off towards its edges
         self.blend_weights = tile_weights(self.tile, self.tile)
         decode_head = getattr(self.model, 'decode_head', None)
@@ -64,7 +64,9 @@ class SegmentationRasterPredictor(RasterPredictor):
         ``size`` when the model's output has another size (a test pipeline that resizes)."""
         data = self.model.data_preprocessor(dict(inputs=inputs, data_samples=data_samples), False)
         metas = [s.metainfo for s in data['data_samples']]
-        logits = self.model.encode_decode(data['inputs'], metas)
+        with self.autocast():
+            logits = self.model.encode_decode(data['inputs'], metas)
+        logits = logits.float()
         if size is not None and tuple(logits.shape[-2:]) != tuple(size):
             logits = F.interpolate(logits, size=size, mode='bilinear', align_corners=False)
         return logits
@@ -98,6 +100,7 @@ class SegmentationRasterPredictor(RasterPredictor):
         tags = {PRODUCER_TAG: PRODUCER, 'classes': self.classes, 'palette': self.palette, 'source': sample.primary,
                 'checkpoint': Path(self.checkpoint).name, 'tile': self.tile, 'stride': self.stride}
         class_dtype = 'uint8' if k < CLASS_NODATA else 'uint16'
+        class_torch_dtype = torch.uint8 if k < CLASS_NODATA else torch.int32  # written as uint16
         class_nodata = CLASS_NODATA if k < CLASS_NODATA else 65535
         colormap = {i: c for i, c in enumerate(self.palette)} if self.palette and class_dtype == 'uint8' else None
         if colormap is not None:
@@ -111,14 +114,16 @@ class SegmentationRasterPredictor(RasterPredictor):
                 paths['probabilities'], count=k, dtype='float32', nodata=PROB_NODATA,
                 band_descriptions=list(self.classes), tags=tags, overview_resampling='average', **common)
         channels = self.out_channels
-        weights = self.blend_weights
+        weights = torch.from_numpy(self.blend_weights).to(self.device)
         opened = []
         try:
             with gdal_env(cachemax):
                 for w in writers.values():
                     opened.append(w.__enter__())
+                writer = BackgroundWriter(context=lambda: gdal_env(cachemax))  # GDAL writes overlap the model
 
                 def flush(done, strip: TileGrid) -> None:
+                    """Finished rows -> classes (and probabilities) on the device; only those leave it."""
                     if done is None:
                         return
                     top, logits, nodata = done
@@ -127,37 +132,44 @@ class SegmentationRasterPredictor(RasterPredictor):
                     logits, nodata = logits[:, :, keep], nodata[:, keep]
                     col = strip.columns[0]
                     if channels == 1:  # one sigmoid output: class 1 where its probability passes the threshold
-                        probs = 1.0 / (1.0 + np.exp(-logits))
-                        classes = (probs[0] > self.threshold).astype(class_dtype)
-                        probs = np.concatenate([1.0 - probs, probs])
+                        probs = torch.sigmoid(logits)
+                        classes = probs[0] > self.threshold
+                        probs = torch.cat([1.0 - probs, probs])
                     else:
-                        classes = logits.argmax(axis=0).astype(class_dtype)
+                        classes = logits.argmax(dim=0)
                         probs = self.to_probabilities(logits) if probabilities else None
+                    classes = classes.to(class_torch_dtype)
                     classes[nodata] = class_nodata
-                    writers['classes'].write(classes, top, col)
+                    classes = classes.cpu().numpy().astype(class_dtype, copy=False)
+                    writer.submit(lambda: writers['classes'].write(classes, top, col))
                     if probabilities:
+                        probs = probs.float()
                         probs[:, nodata] = PROB_NODATA
-                        writers['probabilities'].write(probs.astype(np.float32), top, col)
+                        probs = probs.cpu().numpy().astype(np.float32, copy=False)
+                        writer.submit(lambda: writers['probabilities'].write(probs, top, col))
 
-                for strip in strips:
-                    acc = RowBandAccumulator(channels, grid.tile_height, strip.span[1] - strip.span[0],
-                                             col0=strip.span[0])
-                    row_index = 0
-                    tiles = prefetch(lambda s=strip: self._tiles(sample, s), 2 * self.batch_size, cachemax)
-                    for batch in self._batches(tiles):
-                        logits = self.forward_logits([t.inputs for t in batch], [t.data_sample for t in batch],
-                                                     batch[0].logit_size)
-                        logits = logits.float().cpu().numpy()
-                        for item, p in zip(batch, logits):
-                            t = item.tile
-                            if t.row_index != row_index:
-                                row_index = t.row_index
-                                flush(acc.advance_to(t.row), strip)
-                            nodata = item.nodata[:t.height, :t.width] if item.nodata is not None else None
-                            acc.add(t, p[:, :t.height, :t.width], weights[:t.height, :t.width], nodata)
-                        if on_tiles:
-                            on_tiles(len(batch))
-                    flush(acc.finish(meta.height), strip)
+                try:
+                    for strip in strips:
+                        acc = RowBandAccumulator(channels, grid.tile_height, strip.span[1] - strip.span[0],
+                                                 col0=strip.span[0], device=self.device)
+                        row_index = 0
+                        for batch in self._batches(self.tiles(sample, strip, cachemax)):
+                            logits = self.forward_logits([t.inputs for t in batch], [t.data_sample for t in batch],
+                                                         batch[0].logit_size)
+                            for item, p in zip(batch, logits):
+                                t = item.tile
+                                if t.row_index != row_index:
+                                    row_index = t.row_index
+                                    flush(acc.advance_to(t.row), strip)
+                                nodata = None
+                                if item.nodata is not None:
+                                    nodata = torch.from_numpy(item.nodata[:t.height, :t.width]).to(self.device)
+                                acc.add(t, p[:, :t.height, :t.width], weights[:t.height, :t.width], nodata)
+                            if on_tiles:
+                                on_tiles(len(batch))
+                        flush(acc.finish(meta.height), strip)
+                finally:
+                    writer.close()
                 for w in writers.values():
                     w.commit()
         finally:

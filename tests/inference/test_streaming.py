@@ -46,6 +46,7 @@ def test_rolling_accumulation_equals_blending_the_whole_raster():
     height, width, k = 75, 90, 3
     grid = TileGrid(height, width, 32, 12)
     weights = tile_weights(32, 32)
+    weights_t = torch.from_numpy(weights)
     full = np.zeros((k, height, width))
     wsum = np.zeros((height, width))
     acc = RowBandAccumulator(k, grid.tile_height, width)
@@ -59,11 +60,11 @@ def test_rolling_accumulation_equals_blending_the_whole_raster():
         if t.row_index != row_index:
             row_index = t.row_index
             top, vals, _ = acc.advance_to(t.row)
-            out[:, top:top + vals.shape[1]] = vals
-        acc.add(t, values, weights, None)
+            out[:, top:top + vals.shape[1]] = vals.numpy()
+        acc.add(t, torch.from_numpy(values), weights_t, None)
         held = max(held, acc.values.shape[1])
     top, vals, _ = acc.finish(height)
-    out[:, top:] = vals
+    out[:, top:] = vals.numpy()
     np.testing.assert_allclose(out, full / wsum, rtol=1e-5, atol=1e-5)
     assert held == 32  # never more than one band of tile rows
 
@@ -249,3 +250,21 @@ def test_a_wide_raster_predicted_in_column_strips_equals_the_whole_width(tmp_pat
                 np.testing.assert_array_equal(a.read(), b.read())
             else:
                 np.testing.assert_allclose(a.read(), b.read(), rtol=0, atol=1e-6)
+
+
+def test_several_reader_threads_give_the_same_outputs_as_one(tmp_path, tiny_ckpt):
+    path = scene(tmp_path / 'a.tif', 150, 170, nodata_rows=5, seed=4)
+    sample = Sample('a', {'img_path': str(path)}, str(path))
+    outputs = {}
+    for readers, strip_width in ((1, None), (3, None), (3, 0)):
+        predictor = SegmentationRasterPredictor(TINY, str(tiny_ckpt), tile=32, stride=16, readers=readers)
+        if strip_width is not None:
+            predictor.strip_width = strip_width  # tile by tile
+        out = predictor.predict(sample, tmp_path / f'r{readers}_{strip_width}', probabilities=True)
+        with rasterio.open(out['classes']) as a, rasterio.open(out['probabilities']) as b:
+            outputs[(readers, strip_width)] = (a.read(), b.read())
+    reference = outputs[(1, None)]
+    for key, (classes, probs) in outputs.items():
+        np.testing.assert_array_equal(classes, reference[0])
+        np.testing.assert_allclose(probs, reference[1], rtol=0, atol=1e-6)
+

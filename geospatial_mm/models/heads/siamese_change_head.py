@@ -180,11 +180,13 @@ class SiameseChangeHead(BaseDecodeHead):
         return torch.cat([log_p[:, :1], grades], dim=1)
 
     @staticmethod
-    def probabilities_from_logits(logits: np.ndarray) -> np.ndarray:
+    def probabilities_from_logits(logits):
         """Class probabilities from (blended) folded logits, classes on the first axis: ``P(background) =
-        1 - P(building)`` and ``P(grade k) = P(building) * softmax(grades)_k``."""
+        1 - P(building)`` and ``P(grade k) = P(building) * softmax(grades)_k``. Takes and returns a torch tensor
+        (on any device) or a numpy array."""
+        as_numpy = isinstance(logits, np.ndarray)
+        logits = torch.as_tensor(logits)
         grades = logits[1:]
-        top = grades.max(axis=0)
-        p_building = 1.0 / (1.0 + np.exp(logits[0] - top))
-        e = np.exp(grades - top[None])
-        return np.concatenate([(1.0 - p_building)[None], p_building[None] * e / e.sum(axis=0, keepdims=True)])
+        p_building = torch.sigmoid(grades.max(dim=0).values - logits[0])
+        probs = torch.cat([(1.0 - p_building)[None], p_building[None] * torch.softmax(grades, dim=0)])
+        return probs.numpy() if as_numpy else probs
