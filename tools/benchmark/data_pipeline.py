@@ -11,7 +11,6 @@ flip). Both run on striped and on internally tiled files.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -103,7 +102,8 @@ def main() -> None:
     for r in results:
         print(f'{r["layout"]:<16}{r["ours"]:>18.1f}{r["original"]:>22.1f}{r["speedup"]:>9.2f}x')
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+        from geospatial_mm.io.atomic import write_json_atomic
+        write_json_atomic(args.json, results)
 
 
 if __name__ == '__main__':

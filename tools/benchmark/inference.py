@@ -30,10 +30,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 CONFIG = ROOT / 'configs' / 'burn_scars.py'
-SMALL_MODEL = {'test_dataloader.dataset.pipeline.0.scale': 0.0001,  # int16 reflectance x 10000 -> reflectance
-               'model.backbone.arch': 'tiny', 'model.backbone.pretrained': None, 'model.neck.embed_dim': 64,
+SCALE = {'test_dataloader.dataset.pipeline.0.scale': 0.0001}  # int16 reflectance x 10000 -> reflectance
+SMALL_MODEL = {**SCALE, 'model.backbone.arch': 'tiny', 'model.backbone.pretrained': None, 'model.neck.embed_dim': 64,
                'model.neck.out_channels': 64, 'model.decode_head.in_channels': 64, 'model.decode_head.channels': 32,
                'model.auxiliary_head.in_channels': 64, 'model.auxiliary_head.channels': 32}
+FULL_MODEL = {**SCALE, 'model.backbone.pretrained': None}  # Prithvi-100M, random weights
+
+
+def model_options(full_model: bool) -> dict:
+    return FULL_MODEL if full_model else SMALL_MODEL
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -71,13 +76,15 @@ def make_raster(path: Path, height: int, width: int, block: int = 256, chunk: in
                 dst.write(np.clip(data, 0, 10000).astype(np.int16), window=((row, row + h), (col, col + w)))
 
 
-def checkpoint(path: Path) -> Path:
+def checkpoint(path: Path, full_model: bool = False) -> Path:
     if not path.exists():
         import torch
         from mmengine.config import Config
         from mmengine.registry import MODELS, init_default_scope
+
+        import geospatial_mm  # noqa: F401  (registration)
         cfg = Config.fromfile(CONFIG)
-        cfg.merge_from_dict(SMALL_MODEL)
+        cfg.merge_from_dict(model_options(full_model))
         init_default_scope('mmseg')
         torch.manual_seed(0)
         model = MODELS.build(cfg.model)
@@ -98,26 +105,35 @@ def warm_up(predictor, batch_size: int):
     from mmseg.structures import SegDataSample
     t = predictor.tile
     torch.manual_seed(0)
-    inputs = [torch.randn(6, 1, t, t) for _ in range(batch_size)]
+    inputs = [predictor._host_tensor(torch.randn(6, 1, t, t)) for _ in range(batch_size)]
     samples = [SegDataSample(metainfo=dict(img_shape=(t, t), ori_shape=(t, t))) for _ in range(batch_size)]
     predictor.forward_logits(inputs, samples)
     return inputs, samples
 
 
+def _sync(predictor) -> None:
+    import torch
+    if predictor.device.type == 'cuda':
+        torch.cuda.synchronize(predictor.device)
+
+
 def _bare(predictor, inputs, samples, tiles: int, batch_size: int) -> float:
-    """Seconds of the model alone on ``tiles`` in-memory tiles shaped as the pipeline makes them."""
+    """Seconds of the model alone (data preprocessor + encode_decode, in the predictor's precision) on ``tiles``
+    in-memory tiles shaped as the pipeline makes them, already in the host memory the reader threads fill."""
+    _sync(predictor)
     start = time.perf_counter()
     done = 0
     while done < tiles:
         n = min(batch_size, tiles - done)
-        logits = predictor.forward_logits(inputs[:n], samples[:n])
-        logits.float().cpu().numpy()  # the copy the streaming path makes too
+        predictor.forward_logits(inputs[:n], samples[:n])
         done += n
+    _sync(predictor)
     return time.perf_counter() - start
 
 
 def worker(raster: str, ckpt: str, out: str, batch_size: int, bare_tiles: int, rounds: int, long_run_s: float,
-           bare_every: int, bare_sample: int) -> dict:
+           bare_every: int, bare_sample: int, device: str = 'cpu', precision: str = 'fp32',
+           readers: int | None = None, full_model: bool = False) -> dict:
     """One fresh process per raster size, one warmed-up model: the bare forward, then ``rounds`` times the streamed
     run followed by the bare forward again. This machine's speed drifts within minutes, so each streamed run is
     compared with the model's own speed sampled right before it, every ``bare_every`` tiles during it (a pause of
@@ -130,7 +146,9 @@ def worker(raster: str, ckpt: str, out: str, batch_size: int, bare_tiles: int, r
     from geospatial_mm.inference.sources import Sample
     from geospatial_mm.io.tiles import TileGrid
     from geospatial_mm.io import read_meta
-    predictor = SegmentationRasterPredictor(str(CONFIG), ckpt, batch_size=batch_size, cfg_options=SMALL_MODEL)
+    predictor = SegmentationRasterPredictor(str(CONFIG), ckpt, batch_size=batch_size, device=device,
+                                            precision=precision, readers=readers,
+                                            cfg_options=model_options(full_model))
     meta = read_meta(raster)
     tiles = len(TileGrid(meta.height, meta.width, predictor.tile, predictor.stride))
     inputs, samples = warm_up(predictor, batch_size)  # once per process: not a cost of each raster
@@ -166,8 +184,11 @@ def worker(raster: str, ckpt: str, out: str, batch_size: int, bare_tiles: int, r
                          bare_samples=points))
         if seconds > long_run_s:
             break
+    import torch
+    gpu_peak = torch.cuda.max_memory_allocated() / 2**20 if predictor.device.type == 'cuda' else None
     return dict(tiles=tiles, megapixels=meta.height * meta.width / 1e6, runs=runs, peak_rss_mb=peak,
-                rss_after_model_mb=rss_model, rss_after_bare_mb=rss_bare)
+                rss_after_model_mb=rss_model, rss_after_bare_mb=rss_bare, peak_gpu_mb=gpu_peak,
+                readers=predictor.readers)
 
 
 def run_worker(*args: str) -> dict:
@@ -191,17 +212,22 @@ def main(argv=None) -> int:
     parser.add_argument('--bare-every', type=int, default=2000,
                         help='tiles between samples of the bare forward during a streamed run')
     parser.add_argument('--bare-sample', type=int, default=200, help='tiles of each such sample')
+    parser.add_argument('--device', default='cpu', help="'cpu', 'cuda' or 'cuda:N'")
+    parser.add_argument('--precision', choices=['fp32', 'bf16', 'fp16'], default='fp32')
+    parser.add_argument('--readers', type=int, help='reader threads (default: the predictor\'s)')
+    parser.add_argument('--full-model', action='store_true', help='Prithvi-100M instead of the demo\'s tiny one')
     parser.add_argument('--json', type=Path, help='write the results here')
     parser.add_argument('--worker', nargs='+', help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        raster, ckpt, out, batch, bare, rounds, long_run, every, sample = args.worker
+        raster, ckpt, out, batch, bare, rounds, long_run, every, sample, device, precision, readers, full = \
+            args.worker
         print(json.dumps(worker(raster, ckpt, out, int(batch), int(bare), int(rounds), float(long_run), int(every),
-                                int(sample))))
+                                int(sample), device, precision, int(readers) or None, full == '1')))
         return 0
 
     args.work.mkdir(parents=True, exist_ok=True)
-    ckpt = checkpoint(args.work / 'small_model.pth')
+    ckpt = checkpoint(args.work / ('full_model.pth' if args.full_model else 'small_model.pth'), args.full_model)
     rows = []
     for size in args.sizes:
         height, width = parse_size(size)
@@ -209,7 +235,8 @@ def main(argv=None) -> int:
         raster = args.work / f'scene_{height}x{width}.tif'
         make_raster(raster, height, width)
         r = run_worker(str(raster), str(ckpt), str(args.work / 'out'), str(args.batch_size), str(args.bare_tiles),
-                       str(args.rounds), str(args.long_run), str(args.bare_every), str(args.bare_sample))
+                       str(args.rounds), str(args.long_run), str(args.bare_every), str(args.bare_sample),
+                       args.device, args.precision, str(args.readers or 0), '1' if args.full_model else '0')
         ratios = [run['ratio'] for run in r['runs']]
         median = r['runs'][sorted(range(len(ratios)), key=ratios.__getitem__)[len(ratios) // 2]]
         row = dict(size=size, **r, seconds=median['seconds'], ratio_to_bare=median['ratio'],
@@ -230,8 +257,12 @@ def main(argv=None) -> int:
         print(f'| {r["size"]} | {r["tiles"]} | {r["megapixels_per_s"]:.2f} | {r["bare_megapixels_per_s"]:.2f} | '
               f'{r["ratio_to_bare"]:.2f} | {len(r["runs"])} | {r["peak_rss_mb"]:.0f} MB | '
               f'{r["rss_vs_smallest"]:.2f}× |')
+    report = dict(rows=rows, cpu_count=os.cpu_count(), device=args.device, precision=args.precision,
+                  model='Prithvi-100M' if args.full_model else 'tiny Prithvi')
+    print('geospatial_mm inference benchmark: ' + json.dumps(report), flush=True)
     if args.json:
-        args.json.write_text(json.dumps(dict(rows=rows, cpu_count=os.cpu_count()), indent=2))
+        from geospatial_mm.io.atomic import write_json_atomic
+        write_json_atomic(args.json, report)
     return 0
 
 

@@ -83,7 +83,8 @@ def main() -> None:
         print(f'{r["frames"]:>6} {str(r["with_cp"]):>14} {r["attn"]:>10} {r["samples_per_s"]:>10.3f} '
               f'{r["activation_mb"]:>14.0f}')
     if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+        from geospatial_mm.io.atomic import write_json_atomic
+        write_json_atomic(args.json, results)
 
 
 if __name__ == '__main__':

@@ -39,6 +39,7 @@ test_pipeline = [
 common = dict(type=dataset_type, data_root=data_root, metainfo=dict(classes=classes, palette=palette),
               img_suffix='_merged.tif', seg_map_suffix='.mask.tif')
 train_dataloader = dict(
+    pin_memory=True,  # page-locked batches: host-to-GPU copies without waiting (ignored without a GPU)
     batch_size=4, num_workers=4, persistent_workers=True, sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(**common, data_prefix=dict(img_path='training', seg_map_path='training'), pipeline=train_pipeline))
 val_dataloader = dict(

@@ -44,6 +44,7 @@ test_pipeline = [
 common = dict(type=dataset_type, data_root=data_root, metainfo=dict(classes=classes, palette=palette),
               img_suffix='_merged.tif', seg_map_suffix='.mask.tif')
 train_dataloader = dict(
+    pin_memory=True,  # page-locked batches: host-to-GPU copies without waiting (ignored without a GPU)
     batch_size=8, num_workers=4, persistent_workers=True, sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(**common, ann_file=splits + '/training_data.txt',
                  data_prefix=dict(img_path='training_chips', seg_map_path='training_chips'),

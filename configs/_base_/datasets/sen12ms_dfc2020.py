@@ -27,6 +27,7 @@ test_pipeline = [
     dict(type='PackGeospatialSegInputs'),
 ]
 train_dataloader = dict(
+    pin_memory=True,  # page-locked batches: host-to-GPU copies without waiting (ignored without a GPU)
     batch_size=32, num_workers=4, persistent_workers=True, sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(type='SEN12MSDataset', data_root=sen12ms_root, split='train', no_savanna=no_savanna,
                  pipeline=train_pipeline))

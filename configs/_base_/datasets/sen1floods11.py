@@ -38,6 +38,7 @@ common = dict(type=dataset_type, data_root=data_root, metainfo=dict(classes=clas
               img_suffix='_S2Hand.tif', seg_map_suffix='_LabelHand.tif',
               data_prefix=dict(img_path='S2Hand', seg_map_path='LabelHand'))
 train_dataloader = dict(
+    pin_memory=True,  # page-locked batches: host-to-GPU copies without waiting (ignored without a GPU)
     batch_size=4, num_workers=2, persistent_workers=True, sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(**common, ann_file=splits + '/train_split.txt', pipeline=train_pipeline))
 val_dataloader = dict(

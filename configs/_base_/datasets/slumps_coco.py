@@ -21,6 +21,7 @@ test_pipeline = [
     dict(type='PackGeospatialDetInputs'),
 ]
 train_dataloader = dict(
+    pin_memory=True,  # page-locked batches: host-to-GPU copies without waiting (ignored without a GPU)
     batch_size=2, num_workers=2, persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     batch_sampler=dict(type='AspectRatioBatchSampler'),

@@ -38,6 +38,7 @@ test_pipeline = [
 ]
 common = dict(type=dataset_type, data_root=data_root)
 train_dataloader = dict(
+    pin_memory=True,  # page-locked batches: host-to-GPU copies without waiting (ignored without a GPU)
     batch_size=8, num_workers=4, persistent_workers=True,
     # images holding rare damage grades are drawn more often; stats_file: the JSON of tools/class_weights.py
     # (else the damage targets are read once when training starts)

@@ -13,13 +13,17 @@ class TemporalSegDataPreProcessor(SegDataPreProcessor):
     """mmseg's SegDataPreProcessor for ``(C, T, H, W)`` samples (it takes only ``(C, H, W)``).
 
     Frames are folded into channels for padding and batching, and unfolded again: the batch is ``(B, C, T, H, W)``.
-    ``mean``/``std`` are per band (length C) and apply to every frame. 3-D samples pass through unchanged.
+    ``mean``/``std`` are per band (length C) and apply to every frame. 3-D samples pass through unchanged. Samples
+    are moved to the model's device first (``non_blocking``: without waiting, from pinned memory) and normalised
+    there.
     """
 
-    def __init__(self, mean: Sequence[float] | None = None, std: Sequence[float] | None = None, **kwargs) -> None:
+    def __init__(self, mean: Sequence[float] | None = None, std: Sequence[float] | None = None,
+                 non_blocking: bool = True, **kwargs) -> None:
         if kwargs.get('bgr_to_rgb') or kwargs.get('rgb_to_bgr'):
             raise ValueError('channel flipping makes no sense for multi-band inputs')
         super().__init__(mean=None, std=None, **kwargs)
+        self._non_blocking = non_blocking
         self.band_mean = torch.tensor(mean, dtype=torch.float32) if mean is not None else None
         self.band_std = torch.tensor(std, dtype=torch.float32) if std is not None else None
 
@@ -29,6 +33,7 @@ class TemporalSegDataPreProcessor(SegDataPreProcessor):
         if len(frames) > 1:
             raise ValueError(f'samples of one batch have different frame counts {sorted(frames)}')
         t = frames.pop() if frames else None
+        inputs = [x.to(self.device, non_blocking=self._non_blocking) for x in inputs]
         if self.band_mean is not None:
             shape = (-1,) + (1,) * (inputs[0].ndim - 1)
             inputs = [(x.float() - self.band_mean.to(x.device).view(shape)) / self.band_std.to(x.device).view(shape)

@@ -1,0 +1,46 @@
+"""Each benchmark script runs end to end with tiny settings and reports what the docs quote (keys, not speeds)."""
+import json
+
+import pytest
+from helpers.commands import BIN, ROOT, run
+
+pytestmark = pytest.mark.slow
+BENCH = ROOT / 'tools' / 'benchmark'
+
+
+def test_inference_benchmark_reports_ratios_and_memory_for_square_and_wide_rasters(tmp_path):
+    out = tmp_path / 'inference.json'
+    run([BIN / 'python', BENCH / 'inference.py', '--sizes', '256', '128x600', '--rounds', '1', '--bare-tiles', '4',
+         '--bare-every', '1000000', '--batch-size', '2', '--work', tmp_path / 'work', '--device', 'cpu',
+         '--precision', 'bf16', '--readers', '2', '--json', out], timeout=1200)
+    report = json.loads(out.read_text())
+    assert report['device'] == 'cpu' and report['precision'] == 'bf16'
+    assert [r['size'] for r in report['rows']] == ['256²', '128×600']
+    for row in report['rows']:
+        assert {'tiles', 'megapixels_per_s', 'bare_megapixels_per_s', 'ratio_to_bare', 'peak_rss_mb',
+                'rss_vs_smallest', 'readers'} <= set(row)
+        assert row['readers'] == 2 and row['tiles'] > 0 and row['ratio_to_bare'] > 0
+
+
+def test_training_benchmark_reports_runner_and_model_only_throughput(tmp_path):
+    out = tmp_path / 'training.json'
+    run([BIN / 'python', BENCH / 'training.py', '--iters', '2', '--warmup', '1', '--batch-size', '2', '--workers', '0',
+         '--size', '128', '--work', tmp_path / 'work', '--json', out], timeout=1200)
+    report = json.loads(out.read_text())
+    assert {'runner_samples_per_s', 'model_only_samples_per_s', 'ratio', 'data_time_s', 'device', 'precision'} <= \
+        set(report)
+    assert report['device'] == 'cpu' and report['ratio'] > 0
+
+
+def test_data_pipeline_benchmark_reports_both_orders_of_work(tmp_path):
+    out = tmp_path / 'pipeline.json'
+    run([BIN / 'python', BENCH / 'data_pipeline.py', '--samples', '4', '--files', '2', '--json', out], timeout=1200)
+    assert json.loads(out.read_text())
+
+
+def test_prithvi_backbone_benchmark_reports_speed_and_memory(tmp_path):
+    out = tmp_path / 'backbone.json'
+    run([BIN / 'python', BENCH / 'prithvi_backbone.py', '--arch', 'tiny', '--batch', '1', '--steps', '1', '--json', out],
+        timeout=1200)
+    rows = json.loads(out.read_text())
+    assert rows and {'samples_per_s', 'frames', 'with_cp', 'attn'} <= set(rows[0])
