@@ -1,13 +1,13 @@
 """Slump instance segmentation end to end on demo data laid out like the original's: a 6-band scene and a class
 raster -> tools/raster_to_coco.py -> `mim train mmdet` (configs/slumps_mask_rcnn.py with a tiny model) ->
 `mim test geospatial_mm --eval segm` -> tools/model_inference.py over a separate scene."""
-import importlib.util
 import json
 
 import numpy as np
 import pytest
 import rasterio
 from helpers.commands import BIN, ROOT, run
+from helpers.model_inference import tool
 from scipy import ndimage
 
 from geospatial_mm.io.tiles import TileGrid
@@ -15,13 +15,6 @@ from geospatial_mm.io.tiles import TileGrid
 MIM = BIN / 'mim'
 CONFIG = ROOT / 'tests' / 'configs' / 'tiny_slumps_mask_rcnn.py'
 SCENE = 'WV02_20160709_M1BS_10300100591D6600-toa_pansharpen.tif'
-
-
-def load_tool(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / 'tools' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def data_options(tiles):
@@ -33,11 +26,10 @@ def data_options(tiles):
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp('slumps')
-    assert load_tool('make_demo_data').main([str(out / 'demo'), '--datasets', 'slumps', '--size', '192']) == 0
+    run([BIN / 'python', ROOT / 'tools' / 'make_demo_data.py', out / 'demo', '--datasets', 'slumps', '--size', '192'])
     demo, tiles = out / 'demo' / 'slumps', out / 'tiles'
-    assert load_tool('raster_to_coco').main(['-i', str(demo / SCENE), '-l', str(demo / 'trialrun_label.tif'), '-o',
-                                             str(tiles), '--size', '64', '--overlap', '16',
-                                             '--val-fraction', '0.25']) == 0
+    run([BIN / 'python', ROOT / 'tools' / 'raster_to_coco.py', '-i', demo / SCENE, '-l', demo / 'trialrun_label.tif',
+         '-o', tiles, '--size', '64', '--overlap', '16', '--val-fraction', '0.25'])
     work = out / 'work'
     run([MIM, 'train', 'mmdet', CONFIG, '--work-dir', work, '--cfg-options', *data_options(tiles)])
     return demo, tiles, work
@@ -98,11 +90,11 @@ def test_whole_scene_prediction_is_georeferenced_and_merges_a_slump_cut_by_tile_
     assert len(features) == n_pred and features[0]['properties']['class_name'] == 'slump'
 
 
-def test_detection_specific_options_are_checked_before_anything_runs(trained, tmp_path, capsys):
+def test_detection_specific_options_are_checked_before_anything_runs(trained, tmp_path):
     demo, _, work = trained
-    tool = load_tool('model_inference')
-    common = ['-config', str(work / CONFIG.name), '-ckpt', str(work / 'iter_150.pth'), '-input',
-              str(demo / 'scenes'), '-output', str(tmp_path / 'o'), '--no-progress']
-    assert tool.main(common + ['--probabilities']) == 2
-    assert '--probabilities is for segmentation configs' in capsys.readouterr().err
+    common = ['-config', work / CONFIG.name, '-ckpt', work / 'iter_150.pth', '-input', demo / 'scenes',
+              '-output', tmp_path / 'o']
+    proc = tool(*common, '--probabilities', check=False)
+    assert proc.returncode == 2
+    assert '--probabilities is for segmentation configs' in proc.stderr
     assert not (tmp_path / 'o').exists()

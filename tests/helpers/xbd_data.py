@@ -1,27 +1,22 @@
-"""Demo xBD data for the tests: tools/make_demo_data.py's xbd maker, then tools/xbd_masks.py's targets and splits,
-run in-process; and the --cfg-options that shrink configs/xview2_siamese_unet.py to a tiny model on that data."""
+"""Demo xBD data for the tests: the package's xbd demo maker, then the xBD converter's targets and splits, in
+process; and the --cfg-options that shrink configs/xview2_siamese_unet.py to a tiny model on that data."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
+
+from geospatial_mm.converters.xbd_masks import make_splits, make_targets, write_splits
+from geospatial_mm.datasets.xbd import XBD_TIERS
+from geospatial_mm.demo import xbd as demo_xbd
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / 'configs' / 'xview2_siamese_unet.py'
 
 
-def load_tool(name: str):
-    spec = importlib.util.spec_from_file_location(name, ROOT / 'tools' / f'{name}.py')
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def make_xbd(out, size: int = 64, n_train: int = 16, n_val: int = 4, seed: int = 0) -> Path:
     """``out/xBD`` with images, labels, targets and ``splits/{train,val,test}.txt``."""
-    root = load_tool('make_demo_data').xbd(Path(out), size, n_train, n_val, seed)
-    masks = load_tool('xbd_masks')
-    masks.make_targets(root, list(masks.TIERS))
-    masks.write_splits(root / 'splits', masks.make_splits(root, ['tier1'], ['hold'], ['tier3'], ['test'], 0.25, 0))
+    root = demo_xbd.make(Path(out), size, n_train, n_val, seed)
+    make_targets(root, list(XBD_TIERS))
+    write_splits(root / 'splits', make_splits(root, ['tier1'], ['hold'], ['tier3'], ['test'], 0.25, 0))
     return root
 
 
