@@ -1,9 +1,11 @@
 """Installs geospatial_mm.
 
-The tools/, configs/ and data_splits/ folders are copied into the package as ``geospatial_mm/.mim/`` when it is built, which is
-where ``mim train geospatial_mm <config>`` and ``mim test geospatial_mm <config>`` look for the train/test scripts.
+The tools/, configs/ and data_splits/ folders are copied into the package as ``geospatial_mm/.mim/`` when it is
+built, which is where ``mim train geospatial_mm <config>`` and ``mim test geospatial_mm <config>`` look for the
+train/test scripts, and where mmengine finds ``geospatial_mm::`` base configs; ``geospatial_mm.pth`` beside the
+package imports it when Python starts (see geospatial_mm/compat/config_scope.py).
 The heavy stack (torch, mmcv with compiled ops, mmengine, mmseg, mmdet, mmpretrain) is installed by
-``make install``; see README.md.
+``make install``; see docs/install.md.
 """
 import shutil
 from pathlib import Path
@@ -13,6 +15,9 @@ from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).resolve().parent
 MIM_FOLDERS = ('tools', 'configs', 'data_splits')
+# site-packages/geospatial_mm.pth: imports the package when Python starts, so that mmengine knows geospatial_mm::
+# base configs before it reads a config (see geospatial_mm/compat/config_scope.py)
+STARTUP_PTH = ('geospatial_mm.pth', 'import geospatial_mm\n')
 
 
 def read_version():
@@ -31,6 +36,8 @@ class BuildPyWithMim(build_py):
         if self.dry_run:
             return
         editable = getattr(self, 'editable_mode', False)
+        if not editable:  # an editable install gets it from tools/install/install.sh
+            (Path(self.build_lib) / STARTUP_PTH[0]).write_text(STARTUP_PTH[1])
         mim_root = (ROOT if editable else Path(self.build_lib)) / 'geospatial_mm' / '.mim'
         mim_root.mkdir(parents=True, exist_ok=True)
         for name in MIM_FOLDERS:
@@ -43,6 +50,9 @@ class BuildPyWithMim(build_py):
                 target.symlink_to(Path('..') / '..' / name, target_is_directory=True)
             else:
                 shutil.copytree(ROOT / name, target, ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+        # mmengine reads .mim/model-index.yml before it resolves a geospatial_mm:: base config; the package publishes
+        # no model zoo, so it lists no metafile
+        (mim_root / 'model-index.yml').write_text('Import: []\n')
 
 
 setup(

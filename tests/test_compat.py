@@ -3,6 +3,7 @@ import contextlib
 import functools
 import http.server
 import os
+import sysconfig
 import textwrap
 import threading
 
@@ -240,7 +241,8 @@ def test_named_url_schemes_never_run_pickled_code(name, tmp_path, hub_cache, mon
 
 
 def test_a_backbone_pretrained_from_torchvision_refuses_the_payload(tmp_path, hub_cache):
-    """``pretrained='torchvision://…'`` in a config: mmengine's Pretrained initialiser goes through the same loader."""
+    """``pretrained='torchvision://…'`` in a config: mmengine's Pretrained initialiser goes through the same
+    loader."""
     from urllib.parse import urlparse
 
     from mmseg.models.backbones import ResNet
@@ -311,8 +313,14 @@ def test_a_transformers_that_mmpretrain_cannot_use_does_not_break_the_import(tmp
     from helpers.fake_transformers import install_fake_transformers
     site = install_fake_transformers(tmp_path / 'site')
     env = {'PYTHONPATH': f'{site}{os.pathsep}{os.environ.get("PYTHONPATH", "")}'}
-    bare = run([BIN / 'python', '-c', 'import mmpretrain.models'], env=env, check=False)
-    assert bare.returncode != 0 and 'NoneType takes no arguments' in bare.stderr  # the failure users see
+    # the failure users see without the package: mmpretrain's own import, with Python's startup files skipped (the
+    # installed geospatial_mm.pth imports the package, and so the shims, whenever Python starts)
+    purelib = sysconfig.get_paths()['purelib']
+    bare = run([BIN / 'python', '-S', '-c', f'import sys; sys.path.append({purelib!r}); import mmpretrain.models'],
+               env=env, check=False)
+    assert bare.returncode != 0 and 'NoneType takes no arguments' in bare.stderr
+    plain = run([BIN / 'python', '-c', 'import mmpretrain.models; print("imported")'], env=env)
+    assert 'imported' in plain.stdout  # with the startup file: a plain import works
     script = textwrap.dedent(f'''
         import geospatial_mm
         import mmpretrain.models
@@ -327,3 +335,47 @@ def test_a_transformers_that_mmpretrain_cannot_use_does_not_break_the_import(tmp
     assert 'built ImageClassifier' in proc.stdout
     assert "transformers 5.0.0 lacks what mmpretrain 1.2.0's multi-modal models import" in proc.stderr
     assert 'transformers.modeling_utils.apply_chunking_to_forward' in proc.stderr
+
+
+# ---------------------------------------------------------------------------------------------- config scope
+BASES = sorted(p.relative_to(ROOT / 'configs').as_posix() for p in (ROOT / 'configs' / '_base_').rglob('*.py'))
+
+
+def test_every_shipped_base_part_is_inherited_by_scope(tmp_path):
+    """A config outside the checkout inherits each ``geospatial_mm::_base_/...`` part like an ``mmseg::`` one, in a
+    fresh interpreter (the installed startup file, not this test's imports, makes the scope known)."""
+    script = textwrap.dedent(f'''
+        import json, os
+        from mmengine.config import Config
+        bases, out, root = {BASES!r}, {str(tmp_path)!r}, {str(ROOT / 'configs')!r}
+
+        def same_files(value):  # split files: the installed copies or the checkout's, by what follows data_splits/
+            if isinstance(value, dict):
+                return {{k: same_files(v) for k, v in value.items()}}
+            if isinstance(value, (list, tuple)):
+                return type(value)(same_files(v) for v in value)
+            if isinstance(value, str) and 'data_splits' in value:
+                assert os.path.exists(value), value
+                return 'data_splits' + os.path.normpath(value).split('data_splits', 1)[1]
+            return value
+        result = {{}}
+        for i, base in enumerate(bases):
+            path = f'{{out}}/cfg_{{i}}.py'
+            with open(path, 'w') as f:
+                f.write(f'_base_ = ["geospatial_mm::{{base}}"]\\nmy_key = 1\\n')
+            by_scope = same_files(Config.fromfile(path).to_dict())
+            direct = same_files(Config.fromfile(f'{{root}}/{{base}}').to_dict())
+            result[base] = by_scope.pop('my_key') == 1 and by_scope == direct
+        print(json.dumps(result))
+    ''')
+    proc = run([BIN / 'python', '-c', script], cwd=tmp_path)
+    result = __import__('json').loads(proc.stdout.strip().splitlines()[-1])
+    assert len(BASES) >= 15 and set(result) == set(BASES)
+    assert all(result.values()), [b for b, ok in result.items() if not ok]
+
+
+def test_an_unknown_scope_still_gets_mmengine_s_own_error(tmp_path):
+    (tmp_path / 'cfg.py').write_text('_base_ = ["no_such_package::_base_/default_runtime.py"]\n')
+    from mmengine.config import Config
+    with pytest.raises(Exception, match='no_such_package'):
+        Config.fromfile(tmp_path / 'cfg.py')

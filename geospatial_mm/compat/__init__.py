@@ -11,7 +11,8 @@ One module per shim, each saying why it exists, each with a test in ``tests/test
   explicit opt-in for trusted files;
 * :mod:`.resume` - ``--resume`` without a usable ``last_checkpoint`` continues from the newest complete checkpoint;
 * :mod:`.mmpretrain_transformers` - mmpretrain imports beside a transformers release it cannot use;
-* :mod:`.focal_loss` - mmseg's ``FocalLoss`` on CPU (open-mmlab/mmsegmentation#3249).
+* :mod:`.focal_loss` - mmseg's ``FocalLoss`` on CPU (open-mmlab/mmsegmentation#3249);
+* :mod:`.config_scope` - ``_base_ = ['geospatial_mm::_base_/...']`` in configs anywhere on disk.
 """
 from __future__ import annotations
 
@@ -21,9 +22,12 @@ TRUST_ENV = 'GEOSPATIAL_MM_TRUST_CHECKPOINTS'  # trust checkpoints that need mor
 
 # module -> (shim module, function), applied right after the module is imported
 SHIMS = {
+    'mmengine.config.config': ('config_scope', 'patch_base_scope'),
+    'mmengine.config.utils': ('config_scope', 'register_config_scope'),
     'mmengine.dist.utils': ('distributed', 'patch_init_dist'),
     'mmengine.model.wrappers.distributed': ('distributed', 'patch_ddp'),
-    'mmengine.runner.checkpoint': [('checkpoints', 'patch_checkpoint_loader'), ('resume', 'patch_find_latest_checkpoint')],
+    'mmengine.runner.checkpoint': [('checkpoints', 'patch_checkpoint_loader'),
+                                   ('resume', 'patch_find_latest_checkpoint')],
     'mmengine.runner.runner': ('resume', 'patch_find_latest_checkpoint'),
     'mmpretrain.utils.dependency': ('mmpretrain_transformers', 'disable_unusable_multimodal'),
     'mmseg.models.losses.focal_loss': ('focal_loss', 'patch_focal_loss'),

@@ -116,6 +116,21 @@ def test_geotiff_config_trains_through_mim(tmp_path, geo_root):
     assert 'mIoU' in log
 
 
+def test_a_config_outside_the_checkout_inherits_package_bases_and_trains_with_tools_train(tmp_path, geo_root):
+    source = (ROOT / 'tests' / 'configs' / 'tiny_geotiff_seg.py').read_text()
+    local_base = "_base_ = ['../../configs/_base_/default_runtime.py']"
+    assert local_base in source
+    config = tmp_path / 'elsewhere' / 'my_config.py'
+    config.parent.mkdir()
+    config.write_text(source.replace(local_base, "_base_ = ['geospatial_mm::_base_/default_runtime.py']"))
+    opts = [f'{k}.dataset.data_root={geo_root}' for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+    run([BIN / 'python', ROOT / 'tools' / 'train.py', config, '--work-dir', tmp_path / 'w', '--cfg-options', *opts,
+         'train_cfg.max_iters=4', 'train_cfg.val_interval=4'], cwd=tmp_path)
+    assert (tmp_path / 'w' / 'iter_4.pth').is_file()
+    dumped = (tmp_path / 'w' / 'my_config.py').read_text()
+    assert "default_scope = 'mmseg'" in dumped and "_scope_='geospatial_mm'" not in dumped
+
+
 def test_mmpretrain_pack_inputs_takes_the_channel_first_tensors_and_geo_meta(tmp_path):
     from mmengine.dataset import Compose
     img = write_geotiff(tmp_path / 'insar.tif', ramp(2, 32, 32, 'float32'))

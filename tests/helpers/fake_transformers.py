@@ -48,7 +48,8 @@ def install_fake_transformers(site: Path, version: str = '5.0.0') -> Path:
             init = folder / '__init__.py'
             if not init.exists():
                 gone = GONE if parts[:i] == ['transformers', 'modeling_utils'] else ()
-                init.write_text(MODULE.format(gone=gone) + (f'__version__ = {version!r}\n{ROOT_EXTRA}' if i == 1 else ''))
+                root = f'__version__ = {version!r}\n{ROOT_EXTRA}' if i == 1 else ''
+                init.write_text(MODULE.format(gone=gone) + root)
     info = site / f'transformers-{version}.dist-info'
     info.mkdir(exist_ok=True)
     (info / 'METADATA').write_text(f'Metadata-Version: 2.1\nName: transformers\nVersion: {version}\n')

@@ -72,12 +72,15 @@ say "mmengine, mmsegmentation, mmdet, mmpretrain, openmim, rasterio, tifffile, .
 rm -rf build geospatial_mm.egg-info
 SITE="$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 [[ -L "$SITE/geospatial_mm" ]] && rm "$SITE/geospatial_mm"  # the link of an earlier editable install
+rm -f "$SITE/geospatial_mm.pth"  # written again below (or by the wheel)
 if [[ "${GEOSPATIAL_MM_EDITABLE:-0}" == 1 ]]; then
   say "geospatial_mm (editable: edits in the checkout take effect without reinstalling)"
   "${PIP[@]}" install -q --no-deps --no-build-isolation -e . || die "installing geospatial_mm (editable) failed"
   # OpenMIM looks for <site-packages>/geospatial_mm/.mim/tools: a link to the checkout's package, whose .mim/
   # folders link to tools/, configs/ and data_splits/ (Python imports the package through it too)
   ln -s "$ROOT/geospatial_mm" "$SITE/geospatial_mm" || die "linking $SITE/geospatial_mm to the checkout failed"
+  # what a regular install's wheel holds: Python imports the package at startup, for geospatial_mm:: base configs
+  echo "import geospatial_mm" > "$SITE/geospatial_mm.pth"
 else
   say "geospatial_mm"
   rm -rf geospatial_mm/.mim  # links of an earlier editable install
