@@ -30,12 +30,15 @@ LOCATIONS = {
                 'geospatial_mm.models.data_preprocessors.temporal_seg_data_preprocessor'],
         DATASETS=['geospatial_mm.datasets.geospatial_seg', 'geospatial_mm.datasets.paired_folders',
                   'geospatial_mm.datasets.sen12ms', 'geospatial_mm.datasets.xbd'],
-        METRICS=['geospatial_mm.evaluation.metrics.aa_iou_metric', 'geospatial_mm.evaluation.metrics.xview2_metric'],
+        METRICS=['geospatial_mm.evaluation.metrics.aa_iou_metric',
+                 'geospatial_mm.evaluation.metrics.per_class_iou_metric',
+                 'geospatial_mm.evaluation.metrics.xview2_metric'],
         HOOKS=['geospatial_mm.visualization.geospatial_seg_visualization_hook'],
         TRANSFORMS=TRANSFORMS, WEIGHT_INITIALIZERS=INITIALIZERS, DATA_SAMPLERS=SAMPLERS),
     'mmdet.registry': dict(
         MODELS=['geospatial_mm.models.backbones.multiband_resnet',
                 'geospatial_mm.models.data_preprocessors.multiband_det_data_preprocessor'],
+        METRICS=['geospatial_mm.evaluation.metrics.per_class_coco_metric'],
         TRANSFORMS=TRANSFORMS, WEIGHT_INITIALIZERS=INITIALIZERS, DATA_SAMPLERS=SAMPLERS),
     'mmpretrain.registry': dict(
         MODELS=['geospatial_mm.models.data_preprocessors.multiband_selfsup_data_preprocessor'],

@@ -120,12 +120,17 @@ def test_mim_test_reports_multilabel_metrics_better_than_chance(multilabel, demo
     proc = run([MIM, 'test', 'geospatial_mm', MULTILABEL, '--checkpoint', work / f'epoch_{EPOCHS}.pth', '--eval',
                 'multilabel-f1-score', 'multilabel-precision', 'multilabel-recall', 'mAP', '--metrics-out', out,
                 '--work-dir', tmp_path / 'test', '--cfg-options',
-                *loader_options('test_dataloader', root=demo / 'crops'), 'test_evaluator.1.average=None'])
+                *loader_options('test_dataloader', root=demo / 'crops')])
     metrics = json.loads(out.read_text())
     assert json.loads(re.search(r'geospatial_mm test metrics: (\{.*\})', proc.stdout).group(1)) == metrics
     for item in ('precision', 'recall', 'f1-score'):
         assert 0 <= metrics[f'multi-label/{item}'] <= 100
-    ap = np.array(metrics['multi-label/AP_classwise'])
+    ap = np.array(metrics['multi-label/AP_classwise'])  # --metrics-out adds the per-class values
+    from geospatial_mm.datasets import HephaestusCrops
+    classes = HephaestusCrops.METAINFO['classes']
+    assert [metrics[f'multi-label/AP.{c}'] for c in classes] == list(ap)
+    for item in ('precision', 'recall', 'f1-score'):
+        assert all(0 <= metrics[f'multi-label/{item}.{c}'] <= 100 for c in classes)
     rates = val_positive_rates(demo / 'crops')
     assert len(ap) == 10 and (rates > 0).all()  # every class occurs in the demo's validation crops
     # the macro mAP of the last validation during training is the mean of these class APs

@@ -59,6 +59,11 @@ def test_mim_test_eval_segm_reports_mask_map_well_above_chance(trained, tmp_path
     assert not any(k.startswith('coco/bbox') for k in metrics)  # --eval chose the metric
     # an untrained detector scores ~0; 150 iterations on the CPU find most slumps
     assert metrics['coco/segm_mAP'] > 0.25 and metrics['coco/segm_mAP_50'] > 0.6, metrics
+    # --metrics-out: each class's AP, at full precision (one class: its AP is the mean)
+    assert metrics['coco/segm_AP.slump'] == pytest.approx(metrics['coco/segm_mAP'], abs=1e-12)
+    assert metrics['coco/segm_AP50.slump'] == pytest.approx(metrics['coco/segm_mAP_50'], abs=1e-12)
+    assert round(metrics['coco/segm_mAP'], 3) != metrics['coco/segm_mAP']  # not mmdet's three decimals
+    assert 'slump_precision' not in metrics and 'coco/slump_precision' not in metrics
 
 
 def test_whole_scene_prediction_is_georeferenced_and_merges_a_slump_cut_by_tile_borders(trained, tmp_path):

@@ -6,7 +6,8 @@
 
 ``--eval`` replaces the metrics of the config's test_evaluator (keeping its dataset settings); without it the
 config's own test_evaluator is used. The metrics are printed as one JSON line and, with --metrics-out, written to a
-JSON file.
+JSON file with every class's values as well (IoU.<class>, Acc.<class>, ... for segmentation at full precision; the
+classwise results of mmdet's CocoMetric and mmpretrain's label metrics).
 """
 import argparse
 import json
@@ -16,6 +17,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # noqa: E402  run from a checkout
 
 from geospatial_mm.engine.launch import add_common_args, build_runner, load_config  # noqa: E402
+from geospatial_mm.evaluation import evaluator_from_names, name_classwise, per_class_evaluator  # noqa: E402
 from geospatial_mm.io.atomic import write_json_atomic  # noqa: E402
 
 
@@ -39,10 +41,13 @@ def main(argv=None):
         raise FileNotFoundError(f'{args.checkpoint}: checkpoint file not found')
     cfg.load_from = args.checkpoint
     if args.eval:
-        from geospatial_mm.evaluation import evaluator_from_names
         cfg.test_evaluator = evaluator_from_names(cfg, args.eval)
+    if args.metrics_out:  # every class's values too
+        cfg.test_evaluator = per_class_evaluator(cfg.test_evaluator)
     runner = build_runner(cfg)
     metrics = runner.test()
+    if args.metrics_out:  # mmpretrain's per-class lists, by class name
+        metrics = name_classwise(metrics, runner.test_dataloader.dataset.metainfo.get('classes'))
     from mmengine.dist import is_main_process
     if is_main_process():
         print('geospatial_mm test metrics: ' + json.dumps(metrics, default=float), flush=True)

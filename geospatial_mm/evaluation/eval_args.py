@@ -64,13 +64,13 @@ def evaluator_from_names(cfg, names: list[str]):
 # ---------------------------------------------------------------------------------------------- mmseg
 def _seg_iou(base, names):
     """mmseg's IoUMetric; with AA (average accuracy, = IoUMetric's mAcc) the AAIoUMetric that also reports it."""
-    evaluator = _find(base, 'IoUMetric', 'AAIoUMetric') or dict(type='IoUMetric')
+    evaluator = _find(base, 'IoUMetric', 'PerClassIoUMetric', 'AAIoUMetric') or dict(type='IoUMetric')
     metrics = [n for n in names if n != 'AA']
     if 'AA' in names:
         evaluator['type'] = 'AAIoUMetric'
         if not {'mIoU', 'mDice'} & set(metrics):
             metrics.insert(0, 'mIoU')  # computes the per-class accuracy that AA averages
-    else:
+    elif evaluator['type'] == 'AAIoUMetric':
         evaluator['type'] = 'IoUMetric'
     evaluator['iou_metrics'] = metrics
     return evaluator
@@ -129,3 +129,36 @@ def _seg_xview2(base, names):
 
 
 register_eval_metric('mmseg', ['xview2'], _seg_xview2)
+
+
+# ---------------------------------------------------------------------------------------------- per class
+def per_class_evaluator(evaluator):
+    """The test evaluator of a config with every metric that can report each class's values doing so: mmseg's
+    IoUMetric as :class:`~geospatial_mm.evaluation.metrics.PerClassIoUMetric`, mmdet's CocoMetric as
+    :class:`~geospatial_mm.evaluation.metrics.PerClassCocoMetric`, mmpretrain's single- and multi-label metrics
+    and AveragePrecision joined by their ``average=None`` twins (whose ``<item>_classwise`` lists
+    :func:`name_classwise` names)."""
+    out = []
+    for e in _evaluators(evaluator):
+        kind = e.get('type')
+        if kind == 'IoUMetric':
+            e['type'] = 'PerClassIoUMetric'
+        elif kind == 'CocoMetric':
+            e.update(type='PerClassCocoMetric', classwise=True)
+        out.append(e)
+        if kind in ('SingleLabelMetric', 'MultiLabelMetric', 'AveragePrecision') and \
+                e.get('average', 'macro') is not None:
+            out.append(dict(copy.deepcopy(e), average=None))
+    return out[0] if len(out) == 1 else out
+
+
+def name_classwise(metrics: dict, classes) -> dict:
+    """``metrics`` with each per-class list (``<prefix>/<item>_classwise``, as mmpretrain's metrics give them)
+    also spelled out by class name: ``<prefix>/<item>.<class>``, at full precision."""
+    out = dict(metrics)
+    classes = list(classes or [])
+    for key, values in metrics.items():
+        if key.endswith('_classwise') and isinstance(values, (list, tuple)) and len(values) == len(classes):
+            for name, value in zip(classes, values):
+                out[f'{key[:-len("_classwise")]}.{name}'] = float(value)
+    return out

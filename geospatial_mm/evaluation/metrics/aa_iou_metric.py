@@ -4,17 +4,20 @@ AA is the mean over the classes present in the ground truth of each class's reca
 matrix normalised by its rows, averaged over the rows that have pixels). MMSegmentation's ``IoUMetric`` already
 computes exactly this as ``mAcc``: a class without ground-truth pixels has an accuracy of 0/0 = NaN, and the mean is
 a ``nanmean`` (tests/evaluation/test_average_accuracy.py checks the equivalence on crafted arrays). This metric is
-``IoUMetric`` reporting that value under the name ``AA`` as well.
+``IoUMetric`` (with each class's values, :class:`PerClassIoUMetric`) reporting that value under the name ``AA`` as
+well.
 """
 from __future__ import annotations
 
-from mmseg.evaluation import IoUMetric
 from mmseg.registry import METRICS
+
+from .per_class_iou_metric import PerClassIoUMetric
 
 
 @METRICS.register_module()
-class AAIoUMetric(IoUMetric):
-    """``IoUMetric`` that also reports ``AA`` (= ``mAcc``: mean recall over the classes present in the ground truth).
+class AAIoUMetric(PerClassIoUMetric):
+    """``PerClassIoUMetric`` that also reports ``AA`` (= ``mAcc``: mean recall over the classes present in the ground
+    truth).
 
     Takes ``IoUMetric``'s arguments; ``iou_metrics`` must include 'mIoU' or 'mDice' (they compute the per-class
     accuracy), and ``nan_to_num`` must stay None (it would count absent classes as 0).
