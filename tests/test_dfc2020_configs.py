@@ -97,7 +97,7 @@ def test_config_trains_on_demo_data_and_reports_aa_and_miou_through_mim_test(con
     tags = acc.Tags()['images']
     assert len(tags) == 2 and all(t.startswith('val_ROIs0000_validation_s2_') for t in tags)  # 8 patches, 4 a batch
     image = acc.Images(tags[0])[0]
-    assert (image.width, image.height, image.step) == (1200, 490, ITERS)
+    assert image.width == 1200 and 400 < image.height < 600 and image.step == ITERS  # three 400 px panels, legend
 
 
 def test_model_inference_on_an_s1_s2_folder_pair_writes_predictions_and_previews(demo, trained, tmp_path):
@@ -123,7 +123,7 @@ def test_model_inference_on_an_s1_s2_folder_pair_writes_predictions_and_previews
             assert pred.read(1).max() < len(meta['classes'])
             assert pred.colormap(1)[0][:3] == tuple(meta['palette'][0])
         with Image.open(tmp_path / 'previews' / f'{name}_preview.png') as im:
-            assert im.size == (1200, 490)  # input RGB | prediction | label, legend below
+            assert im.size[0] == 1200 and 400 < im.size[1] < 600  # input | prediction | label, 400 px wide each
             preview = np.asarray(im.convert('RGB'))
     legend = preview[int(0.88 * preview.shape[0]):].reshape(-1, 3)  # the strip below the panels
     colours, counts = np.unique(legend, axis=0, return_counts=True)

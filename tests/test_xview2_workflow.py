@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import rasterio
 from helpers.commands import BIN, ROOT, run
-from helpers.xbd_data import CONFIG, as_cli, load_tool, make_xbd, tiny_options
+from helpers.xbd_data import CONFIG, as_cli, make_xbd, tiny_options
 
 from geospatial_mm.evaluation.metrics import xview2_counts, xview2_score
 
@@ -20,11 +20,10 @@ def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp('xview2')
     root = make_xbd(tmp, size=64, n_train=32, n_val=4)
     stats = tmp / 'class_stats.json'
-    assert load_tool('class_weights').main(
-        [str(CONFIG), '--out', str(stats), '--label-keys', 'seg_map_path', 'loc_seg_map_path',
-         '--assign', 'seg_map_path=model.decode_head.loss_decode.alpha',
-         'loc_seg_map_path=model.decode_head.loss_loc.alpha',
-         '--cfg-options', f'train_dataloader.dataset.data_root={root}']) == 0
+    run([BIN / 'python', ROOT / 'tools' / 'class_weights.py', CONFIG, '--out', stats, '--label-keys', 'seg_map_path',
+         'loc_seg_map_path', '--assign', 'seg_map_path=model.decode_head.loss_decode.alpha',
+         'loc_seg_map_path=model.decode_head.loss_loc.alpha', '--cfg-options',
+         f'train_dataloader.dataset.data_root={root}'])
     weights = json.loads(stats.read_text())['cfg_options']
     options = as_cli(tiny_options(root))
     work = tmp / 'work'

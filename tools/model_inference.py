@@ -58,6 +58,14 @@ def build_parser():
     parser.add_argument('--precision', choices=['fp32', 'bf16', 'fp16'], default='fp32',
                         help='run the model in fp32 (default) or under autocast in bf16 / fp16 (GPUs; bf16 also on '
                         'CPUs that have it)')
+    parser.add_argument('--input-scale', type=float,
+                        help='multiply file values by this instead of the config\'s scale (another sensor or product '
+                        'level; see docs/inference.md: Landsat-8 L1 2e-5, Sentinel-2 and HLS 1e-4)')
+    parser.add_argument('--input-offset', type=float,
+                        help='add this after scaling instead of the config\'s offset (Landsat-8 L1 -0.1, Sentinel-2 '
+                        'L2A from processing baseline 04.00 -0.1)')
+    parser.add_argument('--input-clip', type=float, nargs=2, metavar=('LOW', 'HIGH'),
+                        help='clip file values to this range (file units) before scaling')
     parser.add_argument('--readers', type=int,
                         help='threads reading tiles (default: 1 on the CPU, up to 4 on a GPU)')
     parser.add_argument('--tile', type=int,

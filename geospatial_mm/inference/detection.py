@@ -51,11 +51,12 @@ class DetectionRasterPredictor(RasterPredictor):
     def __init__(self, config, checkpoint: str, device: str = 'cpu', batch_size: int = 8, tile: int | None = None,
                  stride: int | None = None, bands=None, cfg_options: dict | None = None, score_thr: float = 0.5,
                  merge_thr: float = 0.5, min_area: int = 0, geojson: bool = False, precision: str = 'fp32',
-                 readers: int | None = None) -> None:
+                 readers: int | None = None, input_scaling: dict | None = None) -> None:
         if not 0 <= score_thr <= 1:
             raise ValueError(f'score_thr must be between 0 and 1, got {score_thr}')
         super().__init__(config, checkpoint, device=device, batch_size=batch_size, tile=tile, stride=stride,
-                         bands=bands, cfg_options=cfg_options, precision=precision, readers=readers)
+                         bands=bands, cfg_options=cfg_options, precision=precision, readers=readers,
+                         input_scaling=input_scaling)
         if self.cfg.get('default_scope') != 'mmdet':
             raise ValueError(f'a detection predictor needs an mmdet config, found default_scope '
                              f'{self.cfg.get("default_scope")!r}')

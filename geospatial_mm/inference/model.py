@@ -123,11 +123,16 @@ def loader_class(transform_cfg: dict):
     return None
 
 
-def inference_pipeline(cfg, bands=None) -> tuple[list[dict], InputSpec]:
+SCALING_KEYS = ('scale', 'offset', 'clip')
+
+
+def inference_pipeline(cfg, bands=None, scaling: dict | None = None) -> tuple[list[dict], InputSpec]:
     """The config's test pipeline without label loading (the windows come from the tile grid), and what it reads.
 
     ``bands`` overrides the loader's band selection (``-bands`` of the tool); for a loader with frames (band groups),
-    the list is cut into as many equal groups.
+    the list is cut into as many equal groups. ``scaling`` (``scale``, ``offset``, ``clip``) overrides how the loader
+    turns file values into the model's units, wherever the loader stands in the pipeline: another sensor's (or
+    product level's) rasters for the same model.
     """
     pipeline = [dict(copy.deepcopy(t)) for t in test_dataset_cfg(cfg)['pipeline']]
     pipeline = [t for t in pipeline if t.get('type') not in DROPPED and not _is_label_loader(t)]
@@ -137,6 +142,15 @@ def inference_pipeline(cfg, bands=None) -> tuple[list[dict], InputSpec]:
         raise ValueError(f'streaming inference reads windows through one of {GEO_LOADERS} (or a subclass) in the '
                          f'test pipeline; the config\'s test pipeline has {found}')
     loader = loaders[0]
+    scaling = {k: v for k, v in (scaling or {}).items() if v is not None}
+    unknown = sorted(set(scaling) - set(SCALING_KEYS))
+    if unknown:
+        raise ValueError(f'unknown input scaling {unknown}; expected {SCALING_KEYS}')
+    if scaling:
+        if issubclass(loader_class(loader), LoadGeospatialBandGroups):
+            raise ValueError(f'{loader["type"]} reads several files, each with its own scale: set their scaling in '
+                             'the config (its sources), not with --input-scale/--input-offset/--input-clip')
+        loader.update(scaling)
     if issubclass(loader_class(loader), LoadGeospatialBandGroups):
         if bands is not None:
             raise ValueError(f'-bands cannot be used with {loader["type"]}, which reads band groups from several '

@@ -58,13 +58,15 @@ class RasterPredictor:
         precision: ``'fp32'``, or ``'bf16'`` / ``'fp16'`` to run the model under torch's autocast in that type.
         readers: threads reading tiles (GDAL reads, numpy and the pipeline's tensor work release the GIL); default
             1 on the CPU, where the model needs the cores, and up to 4 on a GPU.
+        input_scaling: ``dict(scale=..., offset=..., clip=(low, high))`` replacing the image loader's, for rasters
+            of another sensor or product level than the training data (see :func:`.model.inference_pipeline`).
 
     A predictor says what it writes (:meth:`output_paths`) and writes it (:meth:`predict`).
     """
 
     def __init__(self, config, checkpoint: str, device: str = 'cpu', batch_size: int = 8, tile: int | None = None,
                  stride: int | None = None, bands=None, cfg_options: dict | None = None, precision: str = 'fp32',
-                 readers: int | None = None) -> None:
+                 readers: int | None = None, input_scaling: dict | None = None) -> None:
         from mmcv.transforms import Compose
         if precision not in PRECISIONS:
             raise ValueError(f'precision must be one of {sorted(PRECISIONS)}, got {precision!r}')
@@ -85,7 +87,7 @@ class RasterPredictor:
         self.classes = list(meta['classes'])
         palette = meta.get('palette')
         self.palette = [tuple(int(c) for c in p) for p in palette] if palette else None
-        pipeline, self.spec = inference_pipeline(self.cfg, bands)
+        pipeline, self.spec = inference_pipeline(self.cfg, bands, input_scaling)
         self.pipeline = Compose(pipeline)
         self.batch_size = batch_size
         self.checkpoint = checkpoint

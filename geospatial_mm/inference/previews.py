@@ -9,7 +9,7 @@ import numpy as np
 from geospatial_mm.datasets.transforms import LoadGeospatialBandGroups, LoadGeospatialImagePair
 from geospatial_mm.io import read_meta
 from geospatial_mm.io.names import strip_tokens
-from geospatial_mm.visualization.preview import colorize, read_decimated, rgb_composite, save_preview
+from geospatial_mm.visualization.preview import colorize, has_nodata, read_decimated, rgb_composite, save_preview
 from .model import label_loader_cfg, test_dataset_cfg
 from .outputs import PRODUCER
 from .sources import Sample
@@ -61,6 +61,7 @@ def write_preview(predictor, sample: Sample, outputs: dict, preview_dir: str, la
             invalid |= nodata
         panels.append((f'{name} (RGB)', rgb_composite(np.stack(values), invalid, cfg.get('preview_brightness'))))
     panels.append(('prediction', colorize(pred[0], palette)))
+    nodata = has_nodata(pred[0], predictor.num_classes)
     label_path = find_label(predictor, sample, labels_dir)
     if label_path is not None:
         from mmengine.registry import TRANSFORMS
@@ -71,8 +72,9 @@ def write_preview(predictor, sample: Sample, outputs: dict, preview_dir: str, la
         if label.shape != shape:
             raise ValueError(f'{label_path}: label of a different size than the input {sample.primary}')
         panels.append(('label', colorize(label, palette)))
+        nodata |= has_nodata(label, predictor.num_classes)
     return save_preview(preview_path(preview_dir, sample), panels, predictor.classes, palette,
-                        title=Path(sample.primary).name, software=PRODUCER)
+                        title=Path(sample.primary).name, show_nodata=nodata, software=PRODUCER)
 
 
 def preview_path(preview_dir: str, sample: Sample) -> Path:

@@ -128,7 +128,8 @@ def predictor_options(predictor, args) -> dict:
 def build_predictor(cfg, args, device: str):
     """The predictor for the config's library: instance rasters for mmdet configs, class maps otherwise."""
     common = dict(device=device, batch_size=args.batch_size, tile=args.tile, stride=args.stride, bands=args.bands,
-                  precision=args.precision, readers=args.readers)
+                  precision=args.precision, readers=args.readers,
+                  input_scaling=dict(scale=args.input_scale, offset=args.input_offset, clip=args.input_clip))
     if cfg.get('default_scope') == 'mmdet':
         return DetectionRasterPredictor(cfg, args.ckpt, score_thr=args.score_thr, merge_thr=args.merge_thr,
                                         min_area=args.min_area, geojson=args.geojson, **common)

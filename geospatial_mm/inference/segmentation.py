@@ -18,6 +18,7 @@ from geospatial_mm.io.blending import tile_weights
 from geospatial_mm.io.gdal import gdal_env, streaming_cache_bytes
 from geospatial_mm.io.geotiff import GeoTiffWriter
 from geospatial_mm.io.tiles import TileGrid
+from geospatial_mm.visualization.preview import nodata_colour
 from .outputs import PRODUCER, PRODUCER_TAG
 from .predictor import OUTPUT_BLOCK, RasterPredictor
 from .prefetch import BackgroundWriter
@@ -42,9 +43,10 @@ class SegmentationRasterPredictor(RasterPredictor):
 
     def __init__(self, config, checkpoint: str, device: str = 'cpu', batch_size: int = 8, tile: int | None = None,
                  stride: int | None = None, bands=None, cfg_options: dict | None = None, precision: str = 'fp32',
-                 readers: int | None = None) -> None:
+                 readers: int | None = None, input_scaling: dict | None = None) -> None:
         super().__init__(config, checkpoint, device=device, batch_size=batch_size, tile=tile, stride=stride,
-                         bands=bands, cfg_options=cfg_options, precision=precision, readers=readers)
+                         bands=bands, cfg_options=cfg_options, precision=precision, readers=readers,
+                         input_scaling=input_scaling)
         # blending weights of a tile's logits: highest in its centre, falling off towards its edges
         self.blend_weights = tile_weights(self.tile, self.tile)
         decode_head = getattr(self.model, 'decode_head', None)
@@ -103,8 +105,8 @@ class SegmentationRasterPredictor(RasterPredictor):
         class_torch_dtype = torch.uint8 if k < CLASS_NODATA else torch.int32  # written as uint16
         class_nodata = CLASS_NODATA if k < CLASS_NODATA else 65535
         colormap = {i: c for i, c in enumerate(self.palette)} if self.palette and class_dtype == 'uint8' else None
-        if colormap is not None:
-            colormap[class_nodata] = (0, 0, 0)
+        if colormap is not None:  # nodata in the colour the previews give it
+            colormap[class_nodata] = nodata_colour(self.palette)
         writers = dict(classes=GeoTiffWriter(paths['classes'], count=1, dtype=class_dtype, nodata=class_nodata,
                                                   colormap=colormap, band_descriptions=['class'],
                                                   tags=dict(tags, **{f'CLASS_{i}': n for i, n in

@@ -17,7 +17,7 @@ from mmengine.dist import is_main_process
 from mmengine.hooks import Hook
 from mmseg.registry import HOOKS
 
-from .preview import colorize, render_preview, rgb_composite
+from .preview import colorize, has_nodata, render_preview, rgb_composite
 
 
 @HOOKS.register_module()
@@ -71,11 +71,13 @@ class GeospatialSegVisualizationHook(Hook):
             raise ValueError(f'rgb_bands {bands} out of range for an input of {image.shape[0]} channels')
         invalid = sample.nodata_mask.data[0].cpu().numpy() if 'nodata_mask' in sample else None
         rgb = rgb_composite(image[bands].numpy(), invalid, self.brightness)
-        panels = [('input (RGB)', rgb), ('prediction', colorize(sample.pred_sem_seg.data[0].cpu().numpy(), palette))]
+        maps = [('prediction', sample.pred_sem_seg.data[0].cpu().numpy())]
         if 'gt_sem_seg' in sample:
-            panels.append(('label', colorize(sample.gt_sem_seg.data[0].cpu().numpy(), palette)))
+            maps.append(('label', sample.gt_sem_seg.data[0].cpu().numpy()))
+        panels = [('input (RGB)', rgb)] + [(name, colorize(values, palette)) for name, values in maps]
+        nodata = any(has_nodata(values, len(classes)) for _, values in maps)
         title = osp.basename(sample.metainfo.get('img_path', '') or '')
-        return render_preview(panels, classes, palette, title=title or None)
+        return render_preview(panels, classes, palette, title=title or None, show_nodata=nodata)
 
     def _log(self, runner, batch_idx: int, data_batch, outputs, mode: str) -> None:
         if not self.draw or not outputs or not self.every_n_inner_iters(batch_idx, self.interval):

@@ -13,7 +13,22 @@ import numpy as np
 
 from geospatial_mm.io.atomic import atomic_path
 
-IGNORE_COLOUR = (255, 255, 255)  # pixels without a class (nodata, ignored labels)
+# colours for pixels without a class (nodata, ignored labels), the first one that no class uses
+NODATA_COLOURS = ((255, 0, 255), (0, 255, 255), (255, 255, 0), (128, 128, 128), (255, 128, 0), (0, 0, 0))
+
+
+def nodata_colour(palette: Sequence[Sequence[int]] | None) -> tuple[int, int, int]:
+    """A colour for nodata that no class of ``palette`` has (the preview and the class raster's colour table use
+    it alike)."""
+    used = {tuple(int(c) for c in colour[:3]) for colour in (palette or ())}
+    for colour in NODATA_COLOURS:
+        if colour not in used:
+            return colour
+    rng = np.random.default_rng(0)
+    while True:
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        if colour not in used:
+            return colour
 
 
 def preview_shape(height: int, width: int, max_side: int) -> tuple[int, int]:
@@ -59,9 +74,10 @@ def rgb_composite(data: np.ndarray, invalid: np.ndarray | None = None, brightnes
     return (out.transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)
 
 
-def colorize(label: np.ndarray, palette: Sequence[Sequence[int]], ignore_colour=IGNORE_COLOUR) -> np.ndarray:
+def colorize(label: np.ndarray, palette: Sequence[Sequence[int]], ignore_colour=None) -> np.ndarray:
     """Class indices -> ``(h, w, 3)`` uint8 with the palette; values without a colour (ignore, nodata) get
-    ``ignore_colour``."""
+    ``ignore_colour`` (default :func:`nodata_colour`)."""
+    ignore_colour = nodata_colour(palette) if ignore_colour is None else ignore_colour
     lut = np.tile(np.asarray(ignore_colour, np.uint8), (max(256, len(palette)), 1))
     lut[:len(palette)] = np.asarray(palette, np.uint8)
     label = np.asarray(label)
@@ -70,29 +86,50 @@ def colorize(label: np.ndarray, palette: Sequence[Sequence[int]], ignore_colour=
     return out
 
 
+def has_nodata(label: np.ndarray, num_classes: int) -> bool:
+    """Whether a class map holds pixels without a class (nodata, ignored)."""
+    label = np.asarray(label)
+    return bool(((label < 0) | (label >= num_classes)).any())
+
+
 def preview_figure(panels: Sequence[tuple[str, np.ndarray]], classes: Sequence[str],
                    palette: Sequence[Sequence[int]], title: str | None = None, show_nodata: bool = True):
-    """A matplotlib figure (Agg) of 400 n x 490 pixels (100 dpi) with the ``n`` ``(title, (h, w, 3) uint8)``
-    panels side by side and a legend of every class (and of the no-data colour) below. Close it when done."""
+    """A matplotlib figure (Agg, 100 dpi) of the ``(title, (h, w, 3) uint8)`` panels and a legend of every class
+    (and of the nodata colour when ``show_nodata``) below. The panels sit side by side, or one above the other when
+    they are much wider than high, and the figure takes their shape, so that wide or tall rasters leave no empty
+    margins. Close it when done."""
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
     n = len(panels)
-    fig, axes = plt.subplots(1, n, figsize=(4 * n, 4.9), dpi=100, squeeze=False)
-    for ax, (name, image) in zip(axes[0], panels):
-        ax.imshow(image, interpolation='nearest')
-        ax.set_title(name)
-        ax.set_axis_off()
-    handles = [Patch(facecolor=np.asarray(c) / 255.0, edgecolor='black', label=str(name))
+    h, w = panels[0][1].shape[:2]
+    aspect = h / w  # height per unit of width
+    stacked = aspect < 0.5  # wide rasters: one panel above the other
+    panel_w = 8.0 if stacked else 4.0
+    panel_h = min(max(panel_w * aspect, 0.6), 8.0)
+    handles = [Patch(facecolor=np.asarray(c[:3]) / 255.0, edgecolor='black', label=str(name))
                for name, c in zip(classes, palette)]
     if show_nodata:
-        handles.append(Patch(facecolor=np.asarray(IGNORE_COLOUR) / 255.0, edgecolor='black', label='no data'))
-    fig.legend(handles=handles, loc='lower center', ncol=min(len(handles), 6), frameon=False, fontsize=9)
+        handles.append(Patch(facecolor=np.asarray(nodata_colour(palette)) / 255.0, edgecolor='black',
+                             label='no data'))
+    columns = min(len(handles), 6)
+    legend_h = 0.3 * (1 + (len(handles) - 1) // columns) + 0.2
+    title_h = 0.35 * n if stacked else 0.35  # each panel's title
+    header_h = 0.35 if title else 0.0
+    rows, cols = (n, 1) if stacked else (1, n)
+    fig_w = panel_w * cols
+    fig_h = panel_h * rows + title_h + legend_h + header_h
+    fig, axes = plt.subplots(rows, cols, figsize=(fig_w, fig_h), dpi=100, squeeze=False)
+    for ax, (name, image) in zip(axes.ravel(), panels):
+        ax.imshow(image, interpolation='nearest', aspect='auto')
+        ax.set_title(name, fontsize=10)
+        ax.set_axis_off()
+    fig.legend(handles=handles, loc='lower center', ncol=columns, frameon=False, fontsize=9)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0.06 + 0.04 * ((len(handles) - 1) // 6), 1, 0.97))
+    fig.tight_layout(rect=(0, legend_h / fig_h, 1, 1 - header_h / fig_h), pad=0.3)
     return fig
 
 

@@ -40,7 +40,7 @@ def test_data_pipeline_benchmark_reports_both_orders_of_work(tmp_path):
 
 def test_prithvi_backbone_benchmark_reports_speed_and_memory(tmp_path):
     out = tmp_path / 'backbone.json'
-    run([BIN / 'python', BENCH / 'prithvi_backbone.py', '--arch', 'tiny', '--batch', '1', '--steps', '1', '--json', out],
-        timeout=1200)
+    run([BIN / 'python', BENCH / 'prithvi_backbone.py', '--arch', 'tiny', '--batch', '1', '--steps', '1', '--json',
+         out], timeout=1200)
     rows = json.loads(out.read_text())
     assert rows and {'samples_per_s', 'frames', 'with_cp', 'attn'} <= set(rows[0])

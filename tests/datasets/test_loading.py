@@ -175,7 +175,8 @@ def test_a_dataset_sample_with_an_impossible_label_fails_in_the_pipeline(tmp_pat
     _label(tmp_path / 'lab', np.full((6, 6), 7, 'uint8'), name='a.tif')
     ds = GeospatialSegDataset(data_root=str(tmp_path), data_prefix=dict(img_path='img', seg_map_path='lab'),
                               metainfo=dict(classes=('no', 'yes'), palette=[[0, 0, 0], [255, 255, 255]]),
-                              pipeline=[dict(type='LoadGeospatialImageFromFile'), dict(type='LoadGeospatialAnnotations')])
+                              pipeline=[dict(type='LoadGeospatialImageFromFile'),
+                                        dict(type='LoadGeospatialAnnotations')])
     assert ds.get_data_info(0)['num_classes'] == 2
     with pytest.raises(RasterError, match=r'a\.tif: label values \[7\] are neither a class index'):
         ds[0]

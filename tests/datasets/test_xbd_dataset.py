@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-from helpers.xbd_data import CONFIG, load_tool, make_xbd
+from helpers.commands import BIN, ROOT, run
+from helpers.xbd_data import CONFIG, make_xbd
 
 from geospatial_mm.datasets import RareClassWeightedSampler, XBDDataset, label_histogram
 
@@ -110,13 +111,12 @@ def test_train_pipeline_keeps_images_and_targets_aligned(xbd_root, cfg):
     assert turned > 0
 
 
-def test_class_weights_tool_and_the_sampler_agree(xbd_root, tmp_path, capsys):
-    tool = load_tool('class_weights')
+def test_class_weights_tool_and_the_sampler_agree(xbd_root, tmp_path):
     out = tmp_path / 'stats.json'
-    assert tool.main([str(CONFIG), '--out', str(out), '--label-keys', 'seg_map_path', 'loc_seg_map_path',
-                      '--assign', 'seg_map_path=model.decode_head.loss_decode.alpha',
-                      'loc_seg_map_path=model.decode_head.loss_loc.alpha',
-                      '--cfg-options', f'train_dataloader.dataset.data_root={xbd_root}']) == 0
+    proc = run([BIN / 'python', ROOT / 'tools' / 'class_weights.py', CONFIG, '--out', out, '--label-keys',
+                'seg_map_path', 'loc_seg_map_path', '--assign', 'seg_map_path=model.decode_head.loss_decode.alpha',
+                'loc_seg_map_path=model.decode_head.loss_loc.alpha',
+                '--cfg-options', f'train_dataloader.dataset.data_root={xbd_root}'])
     stats = json.loads(out.read_text())
     ds = dataset(xbd_root)
     damage = stats['labels']['seg_map_path']
@@ -129,7 +129,7 @@ def test_class_weights_tool_and_the_sampler_agree(xbd_root, tmp_path, capsys):
     np.testing.assert_allclose(damage['weights'], (1 / freq) / (1 / freq).sum())
     assert f'train_dataloader.sampler.stats_file={out}' in stats['cfg_options']
     assert stats['cfg_options'][0].startswith('model.decode_head.loss_decode.alpha=[0.0')
-    assert '--cfg-options model.decode_head.loss_decode.alpha=' in capsys.readouterr().out
+    assert '--cfg-options model.decode_head.loss_decode.alpha=' in proc.stdout
 
     scanned = RareClassWeightedSampler(ds, seed=1)
     from_file = RareClassWeightedSampler(ds, stats_file=str(out), seed=1)

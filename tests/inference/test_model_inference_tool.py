@@ -158,4 +158,28 @@ def test_cog_output_keeps_the_colour_table_and_a_preview_png_is_written(tmp_path
         assert src.overviews(1) and src.colormap(1)[1][:3] == (200, 30, 30)
         assert valid_prediction(tmp_path / 'out' / 'scene_pred.tif', path)
     with Image.open(tmp_path / 'preview' / 'scene_preview.png') as im:
-        assert im.size == (1200, 490)  # input | prediction | label, 400 px each, legend below
+        assert im.size[0] == 1200 and 400 < im.size[1] < 600  # input | prediction | label, 400 px wide each
+
+
+def test_input_scaling_by_name_makes_another_product_s_values_the_model_s(tmp_path, tiny_ckpt):
+    """The same scene stored as 2 x DN + 100 (float32): --input-scale/--input-offset replace the loader's scale
+    (1e-4 in the config) and offset, wherever it stands in the pipeline, so the model sees the same values."""
+    original = scene(tmp_path / 'a' / 'scene.tif', 64, 80, nodata_rows=5)
+    with rasterio.open(original) as src:
+        dn, profile = src.read(), src.profile
+    other = np.where(dn == -9999, -9999, dn.astype(np.float32) * 2 + 100).astype(np.float32)
+    write_geotiff(tmp_path / 'b' / 'scene.tif', other, nodata=-9999, transform=profile['transform'])
+    common = ['-config', TINY, '-ckpt', tiny_ckpt, '--tile', 32, '--stride', 16, '--probabilities']
+    tool(*common, '-input', tmp_path / 'a', '-output', tmp_path / 'out_a')
+    tool(*common, '-input', tmp_path / 'b', '-output', tmp_path / 'out_b', '--input-scale', 0.00005,
+         '--input-offset', -0.005)
+    tool(*common, '-input', tmp_path / 'b', '-output', tmp_path / 'out_unscaled')
+
+    def probabilities(folder):
+        with rasterio.open(folder / 'scene_prob.tif') as src:
+            return src.read()
+    expected = probabilities(tmp_path / 'out_a')
+    np.testing.assert_allclose(probabilities(tmp_path / 'out_b'), expected, atol=1e-4)
+    assert np.abs(probabilities(tmp_path / 'out_unscaled') - expected).max() > 0.01  # the config's scale is wrong
+    proc = tool(*common, '-input', tmp_path / 'b', '-output', tmp_path / 'out_c', '--input-clip', 10, 5, check=False)
+    assert proc.returncode != 0 and 'clip must be (low, high) with low <= high' in proc.stdout + proc.stderr

@@ -77,3 +77,5 @@ def test_preview_rgb_comes_from_b4_b3_b2_of_the_s2_file_and_labels_use_the_dfc_s
     assert label_loader_cfg(cfg) == dict(type='LoadSEN12MSAnnotations', scheme='dfc', no_savanna=True)
     with pytest.raises(ValueError, match='-bands cannot be used with LoadSEN12MSImage'):
         inference_pipeline(cfg, bands=[0, 1, 2])
+    with pytest.raises(ValueError, match='LoadSEN12MSImage reads several files, each with its own scale'):
+        inference_pipeline(cfg, scaling=dict(scale=0.001))

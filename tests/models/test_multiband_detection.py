@@ -107,9 +107,9 @@ def test_resnet_refuses_a_checkpoint_that_does_not_fit(tmp_path):
     sd['extra.weight'] = torch.zeros(1)
     torch.save(sd, tmp_path / 'broken.pth')
     model = MultiBandResNet(in_channels=6, depth=18, base_channels=8, checkpoint=str(tmp_path / 'broken.pth'))
-    with pytest.raises(PretrainedMismatchError, match=r'broken\.pth: the weights do not match MultiBandResNet: 1 missing '
-                                                      r'in the checkpoint: layer3\.0\.conv1\.weight; 1 unexpected: '
-                                                      r'extra\.weight'):
+    with pytest.raises(PretrainedMismatchError, match=r'broken\.pth: the weights do not match MultiBandResNet: 1 '
+                                                      r'missing in the checkpoint: layer3\.0\.conv1\.weight; 1 '
+                                                      r'unexpected: extra\.weight'):
         model.init_weights()
     wider = MultiBandResNet(in_channels=6, depth=18, base_channels=16, checkpoint=str(tmp_path / 'resnet18.pth'))
     with pytest.raises(PretrainedMismatchError, match=r'of another shape \(checkpoint vs model\): layer1\.0\.bn1\.bias '
