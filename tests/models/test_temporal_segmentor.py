@@ -38,7 +38,7 @@ def test_blending_weights_peak_in_the_centre_and_never_vanish():
     assert w.shape == (6, 10) and w.min() > 0 and w[3, 5] > w[0, 0]
 
 
-def _segmentor(num_frames=2):
+def _segmentor(num_frames=2, binary=False):
     init_default_scope('mmseg')  # as a runner does for a config with default_scope = 'mmseg'
     cfg = dict(
         type='TemporalEncoderDecoder',
@@ -50,6 +50,9 @@ def _segmentor(num_frames=2):
                          concat_input=False, norm_cfg=dict(type='BN'), align_corners=False,
                          loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),
         train_cfg=dict(), test_cfg=dict(mode='slide', crop_size=(32, 32), stride=(16, 16)))
+    if binary:  # one sigmoid output, class 1 where it passes the threshold
+        cfg['decode_head'].update(out_channels=1, threshold=0.3,
+                                  loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=True, loss_weight=1.0))
     return MODELS.build(ConfigDict(cfg))  # as built from a config file
 
 
@@ -109,3 +112,23 @@ def test_slide_inference_is_a_weighted_not_plain_average():
     assert torch.allclose(out[0, 0, 10, col], expected)
     assert not torch.allclose(out[0, 0, 10, col], torch.tensor(0.5))
     assert torch.allclose(out[0, 0, 5, 2], torch.tensor(0.0)) and torch.allclose(out[0, 0, 5, 45], torch.tensor(1.0))
+
+
+def test_binary_head_with_one_sigmoid_output_trains_and_thresholds(recwarn):
+    torch.manual_seed(0)
+    model = _segmentor(binary=True)
+    assert not [w for w in recwarn if 'binary segmentation' in str(w.message)]  # mmseg's suggestion is followed
+    batch = _batch(2, 2, 32, 32)
+    batch['data_samples'][0].gt_sem_seg.data[0, :4] = 255  # ignored pixels
+    data = model.data_preprocessor(batch, training=True)
+    losses = model(data['inputs'], data['data_samples'], mode='loss')
+    sum(v for k, v in losses.items() if 'loss' in k).backward()
+    assert model.backbone.patch_embed.proj.weight.grad is not None
+    model.eval()
+    data = model.data_preprocessor(_batch(1, 2, 48, 64), training=False)
+    with torch.no_grad():
+        preds = model(data['inputs'], data['data_samples'], mode='predict')
+    logits = preds[0].seg_logits.data
+    assert logits.shape == (1, 48, 64)
+    expected = (torch.sigmoid(logits) > 0.3).long()  # the head's threshold, on the sigmoid of the one channel
+    assert torch.equal(preds[0].pred_sem_seg.data, expected)

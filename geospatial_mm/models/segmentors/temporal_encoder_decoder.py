@@ -78,7 +78,8 @@ class TemporalEncoderDecoder(EncoderDecoder):
         w_grids = max(w_img - w_crop + w_stride - 1, 0) // w_stride + 1
         preds = inputs.new_zeros((inputs.shape[0], self.out_channels, h_img, w_img))
         weight_sum = inputs.new_zeros((1, 1, h_img, w_img))
-        weights = torch.from_numpy(tile_weights(h_crop, w_crop)).to(device=inputs.device, dtype=inputs.dtype)[None, None]
+        weights = torch.from_numpy(tile_weights(h_crop, w_crop)).to(device=inputs.device, dtype=inputs.dtype)
+        weights = weights[None, None]
         for h_idx in range(h_grids):
             for w_idx in range(w_grids):
                 y2 = min(h_idx * h_stride + h_crop, h_img)
