@@ -10,7 +10,8 @@ read through that dataset's own image loader (its bands, frames, scale, clip, of
 in the units the model sees. Nodata-aware (a pixel nodata in any band counts for none), read window by window in
 bounded memory; mean and std are exact (population std), percentiles come from a random sample of --sample pixels.
 Prints the statistics and the --cfg-options that set them in the config's TorchNormalize steps (or its data
-preprocessor), and writes them to --out as JSON.
+preprocessor), and, as its last line, the mean and std as one line of JSON ({"mean": [...], "std": [...]}, for a
+config: docs/own_data.md); writes everything to --out as JSON.
 """
 import argparse
 import json
