@@ -17,32 +17,21 @@ from mmcv.transforms import BaseTransform
 from mmengine.registry import TRANSFORMS
 
 from geospatial_mm.io import RasterError, RasterMeta, read_raster
-from geospatial_mm.io.georef import coregistration_problem, crs_equal, short_crs, window_transform
+from geospatial_mm.io.band_reader import BandReader, read_band_groups, read_pair
+from geospatial_mm.io.georef import crs_equal, short_crs, window_transform
 
 
 @TRANSFORMS.register_module()
-class LoadGeospatialImageFromFile(BaseTransform):
+class LoadGeospatialImageFromFile(BandReader, BaseTransform):
     """Load a multi-band raster (or several, as frames) as a float32 ``(H, W, C)`` image.
 
     Required keys: ``img_path`` (a path, or a list of paths stacked as frames). Optional: ``read_window``
     ``(row, col, h, w)`` set by :class:`RandomWindow` so only those pixels are read.
     Added keys: ``img``, ``img_shape``, ``ori_shape``, ``num_frames``, ``nodata_mask``, ``geo_meta``, ``img_keys``.
 
-    Args:
-        bands: 0-based band indices to read, in this order (None: all). For several files, applied to each.
-        frames: band groups of one file stacked as frames, e.g. ``[[0, 1, 2], [3, 4, 5]]`` (exclusive with several
-            files; ``bands`` is then ignored).
-        scale: multiply valid pixels by this constant (e.g. 0.0001 for reflectance stored as int16 x 10000).
-        clip: ``(low, high)`` in file units: values are clipped to it before scaling (e.g. ``(0, 10000)``).
-        offset: added after scaling (e.g. ``clip=(-25, 0), scale=1/25, offset=1`` maps -25..0 dB to 0..1).
-        nan_replace: NaN values of a float raster are replaced by this value (in file units, before clipping and
-            scaling), each value on its own; they are then ordinary values, not nodata.
-        nodata: the nodata value; None takes the file's own (if it has one).
-        nodata_replace: value written into nodata pixels (in output units, after scaling).
-        nan_is_nodata: treat NaN as nodata in float rasters (unless ``nan_replace`` replaces them).
-        to_float32: output float32 (else the file's dtype; nodata is then replaced but nothing is clipped or scaled).
-        backend: ``'rasterio'`` (windowed reads) or ``'tifffile'``.
-        key / path_key: where to put the image / where to find its path(s).
+    Args: those of :class:`~geospatial_mm.io.band_reader.BandReader` (bands or frames, scale, clip, offset,
+    nan_replace, nodata, nodata_replace, nan_is_nodata, to_float32, backend), which reads and converts the pixels,
+    and ``key`` / ``path_key`` / ``window_key``: where to put the image / where to find its path(s) / its window.
     """
 
     pointwise = True  # pixel by pixel: streaming inference may run it once on a strip and cut the tiles out
@@ -53,97 +42,22 @@ class LoadGeospatialImageFromFile(BaseTransform):
                  key: str = 'img', path_key: str = 'img_path', window_key: str = 'read_window',
                  clip: Sequence[float] | None = None, offset: float | None = None,
                  nan_replace: float | None = None) -> None:
-        if frames is not None and bands is not None:
-            raise ValueError('give either bands or frames (band groups), not both')
-        if clip is not None and (len(clip) != 2 or not clip[0] <= clip[1]):
-            raise ValueError(f'clip must be (low, high) with low <= high, got {clip}')
-        if not to_float32 and (clip is not None or offset is not None or scale is not None):
-            raise ValueError('clip, scale and offset need to_float32=True')
-        self.clip = tuple(float(c) for c in clip) if clip is not None else None
-        self.offset = offset
-        self.nan_replace = nan_replace
-        self.bands = list(bands) if bands is not None else None
-        self.frames = [list(f) for f in frames] if frames is not None else None
-        if self.frames is not None and len({len(f) for f in self.frames}) != 1:
-            raise ValueError(f'every frame needs the same number of bands, got {self.frames}')
-        self.scale = scale
-        self.nodata = nodata
-        self.nodata_replace = nodata_replace
-        self.nan_is_nodata = nan_is_nodata
-        self.to_float32 = to_float32
-        self.backend = backend
+        BandReader.__init__(self, bands=bands, frames=frames, scale=scale, nodata=nodata,
+                            nodata_replace=nodata_replace, nan_is_nodata=nan_is_nodata, to_float32=to_float32,
+                            backend=backend, clip=clip, offset=offset, nan_replace=nan_replace)
         self.key = key
         self.path_key = path_key
         self.window_key = window_key
-
-    # -- reading -----------------------------------------------------------------------------------------------
-    def _read(self, path: str, bands, window) -> tuple[np.ndarray, np.ndarray, RasterMeta]:
-        data, meta = read_raster(path, bands, window, self.backend)  # one open for header and pixels
-        data, invalid = self.convert(data, meta.nodata)
-        return data, invalid, meta
-
-    def convert(self, data: np.ndarray, file_nodata: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """File values ``(C, H, W)`` -> ``(output values, nodata mask (H, W))``: NaN replacement, nodata detection
-        (``nodata``, else ``file_nodata``), float32, clipping, scaling, offset, nodata replacement. Previews use it
-        on decimated reads, so they show the values the model sees."""
-        if self.nan_replace is not None and data.dtype.kind == 'f':
-            data = np.where(np.isnan(data), np.asarray(self.nan_replace, data.dtype), data)
-        nodata = self.nodata if self.nodata is not None else file_nodata
-        invalid = np.zeros(data.shape[1:], dtype=bool)
-        if nodata is not None and not np.isnan(nodata):
-            invalid |= (data == np.asarray(nodata).astype(data.dtype)).any(axis=0)
-        if data.dtype.kind == 'f' and (self.nan_is_nodata or (nodata is not None and np.isnan(nodata))):
-            invalid |= np.isnan(data).any(axis=0)
-        if self.to_float32:
-            data = data.astype(np.float32)
-            if self.clip is not None:
-                np.clip(data, self.clip[0], self.clip[1], out=data)
-            if self.scale is not None:
-                data *= np.float32(self.scale)
-            if self.offset is not None:
-                data += np.float32(self.offset)
-        elif invalid.any():
-            data = data.copy()
-        if invalid.any():
-            data[:, invalid] = self.nodata_replace
-        return data, invalid
-
-    def load(self, paths: list[str], window) -> dict:
-        if self.frames is not None and len(paths) != 1:
-            raise ValueError('frames (band groups) need a single file per sample')
-        bands = [b for f in self.frames for b in f] if self.frames is not None else self.bands
-        arrays, masks, metas = [], [], []
-        for p in paths:
-            data, invalid, meta = self._read(p, bands, window)
-            if metas:
-                why = coregistration_problem(metas[0], meta)
-                if why:
-                    raise RasterError(f'{p}: not co-registered with {paths[0]}: {why}')
-            arrays.append(data)
-            masks.append(invalid)
-            metas.append(meta)
-        num_frames = len(self.frames) if self.frames is not None else len(paths)
-        img = np.concatenate(arrays, axis=0) if len(arrays) > 1 else arrays[0]
-        nodata_mask = np.logical_or.reduce(masks) if len(masks) > 1 else masks[0]
-        meta = metas[0]
-        window = tuple(window) if window is not None else None
-        geo_meta = dict(path=paths[0] if len(paths) == 1 else list(paths), crs=meta.crs,
-                        transform=window_transform(meta.transform, window), nodata=self.nodata
-                        if self.nodata is not None else meta.nodata, count=meta.count, band_names=meta.band_names,
-                        bands=self.frames or self.bands or list(range(meta.count)), window=window,
-                        full_shape=(meta.height, meta.width))
-        # (H, W, C) as the OpenMMLab transforms expect, as a view of the band-first array: the Torch transforms
-        # turn it back into a band-first tensor without copying, and numpy/OpenCV transforms accept the view
-        return dict(img=img.transpose(1, 2, 0), nodata_mask=nodata_mask, geo_meta=geo_meta,
-                    num_frames=num_frames, meta=meta)
 
     def transform(self, results: dict) -> dict:
         paths = results[self.path_key]
         paths = [os.fspath(paths)] if isinstance(paths, (str, os.PathLike)) else [os.fspath(p) for p in paths]
         out = self.load(paths, results.get(self.window_key))
-        results[self.key] = out['img']
-        results['img_shape'] = out['img'].shape[:2]
-        results['ori_shape'] = out['img'].shape[:2]
+        # (H, W, C) as the OpenMMLab transforms expect, as a view of the band-first array: the Torch transforms
+        # turn it back into a band-first tensor without copying, and numpy/OpenCV transforms accept the view
+        results[self.key] = out['img'].transpose(1, 2, 0)
+        results['img_shape'] = out['img'].shape[1:]
+        results['ori_shape'] = out['img'].shape[1:]
         results['num_frames'] = out['num_frames']
         if self.key == 'img':
             results['nodata_mask'] = out['nodata_mask']
@@ -188,17 +102,13 @@ class LoadGeospatialImagePair(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         paths = [os.fspath(results[k]) for k in self.path_keys]
-        loaded = [loader.load([p], results.get(loader.window_key)) for loader, p in zip(self.loaders, paths)]
-        for p, out in zip(paths[1:], loaded[1:]):
-            why = coregistration_problem(loaded[0]['meta'], out['meta'])
-            if why:
-                raise RasterError(f'{p}: does not match {paths[0]} of the same pair: {why}')
+        loaded = read_pair(self.loaders, paths, results.get(self.loaders[0].window_key))
         if self.stack:
-            results[self.keys[0]] = np.concatenate([o['img'] for o in loaded], axis=2)
+            results[self.keys[0]] = np.concatenate([o['img'] for o in loaded], axis=0).transpose(1, 2, 0)
             results['img_keys'] = [self.keys[0]]
         else:
             for k, o in zip(self.keys, loaded):
-                results[k] = o['img']
+                results[k] = o['img'].transpose(1, 2, 0)
             results['img_keys'] = list(self.keys)
         results['nodata_mask'] = np.logical_or.reduce([o['nodata_mask'] for o in loaded])
         results['geo_meta'] = dict(loaded[0]['geo_meta'], path=paths)
@@ -264,19 +174,11 @@ class LoadGeospatialBandGroups(BaseTransform):
             raise KeyError(f'sample {results.get("img_path") or results.get(self.path_keys[0])} has no path for '
                            f'{missing} (LoadGeospatialBandGroups reads {self.path_keys})')
         paths = [os.fspath(results[k]) for k in self.path_keys]
-        loaded = [loader.load([p], window) for loader, p in zip(self.loaders, paths)]
-        for p, out in zip(paths[1:], loaded[1:]):
-            why = coregistration_problem(loaded[0]['meta'], out['meta'])
-            if why:
-                raise RasterError(f'{p}: not co-registered with {paths[0]} of the same sample: {why}')
-        nodata_mask = np.logical_or.reduce([o['nodata_mask'] for o in loaded])
-        if nodata_mask.any():  # a pixel that is nodata in one file is nodata in all: each file's replacement value
-            for loader, out in zip(self.loaders, loaded):
-                out['img'][nodata_mask] = loader.nodata_replace
-        img = np.concatenate([o['img'] for o in loaded], axis=2) if len(loaded) > 1 else loaded[0]['img']
-        results[self.key] = img
-        results['img_shape'] = img.shape[:2]
-        results['ori_shape'] = img.shape[:2]
+        loaded, nodata_mask = read_band_groups(self.loaders, paths, window)
+        img = np.concatenate([o['img'] for o in loaded], axis=0) if len(loaded) > 1 else loaded[0]['img']
+        results[self.key] = img.transpose(1, 2, 0)
+        results['img_shape'] = img.shape[1:]
+        results['ori_shape'] = img.shape[1:]
         results['num_frames'] = 1
         results['nodata_mask'] = nodata_mask
         results['geo_meta'] = dict(loaded[0]['geo_meta'], path=paths, bands=[b for loader in self.loaders
