@@ -3,6 +3,7 @@
 
     python tools/model_inference.py -config configs/burn_scars.py -ckpt best.pth -input scenes/ -output preds/
     python tools/model_inference.py -config configs/xview2_siamese_unet.py -ckpt K -input pre/ --post-input post/ ...
+    python tools/model_inference.py -model burn_scars.pt2 -input scenes/ -output preds/     # tools/export.py's file
     torchrun --nproc_per_node 2 tools/model_inference.py ... --launcher pytorch     # files shared across ranks
 
 Inputs: every ``*<input_type>`` file of -input is one sample; for a multi-temporal config that takes one file per
@@ -44,8 +45,11 @@ def parse_bands(values):
 
 def build_parser():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('-config', '--config', required=True, help='config file of the trained model')
-    parser.add_argument('-ckpt', '--ckpt', '--checkpoint', dest='ckpt', required=True, help='checkpoint file')
+    parser.add_argument('-config', '--config', help='config file of the trained model')
+    parser.add_argument('-ckpt', '--ckpt', '--checkpoint', dest='ckpt', help='checkpoint file')
+    parser.add_argument('-model', '--model',
+                        help='instead of -config/-ckpt: a model file written by tools/export.py (.pt2 for torch, '
+                        '.onnx for onnxruntime), run without the OpenMMLab libraries')
     parser.add_argument('-input', '--input', required=True, help='folder of input rasters (or one raster)')
     parser.add_argument('-output', '--output', required=True, help='folder for the predictions')
     parser.add_argument('-input_type', '--input-type', dest='input_type', default='tif',
@@ -105,6 +109,11 @@ def build_parser():
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.model and (args.config or args.ckpt or args.cfg_options):
+        parser.error('-model replaces -config, -ckpt and --cfg-options: give either the exported model file or the '
+                     'config and its checkpoint')
+    if not args.model and not (args.config and args.ckpt):
+        parser.error('give -config and -ckpt (the trained config and its checkpoint), or -model (an exported model)')
     try:
         args.bands = parse_bands(args.bands)
     except argparse.ArgumentTypeError as exc:

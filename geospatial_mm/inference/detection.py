@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
 
 from geospatial_mm.io.atomic import remove_stale_temporaries, temporary_path, write_json_atomic
 from geospatial_mm.io.gdal import gdal_env, streaming_cache_bytes
@@ -48,33 +47,19 @@ class DetectionRasterPredictor(RasterPredictor):
         geojson: also write the polygons as GeoJSON.
     """
 
-    def __init__(self, config, checkpoint: str, device: str = 'cpu', batch_size: int = 8, tile: int | None = None,
-                 stride: int | None = None, bands=None, cfg_options: dict | None = None, score_thr: float = 0.5,
-                 merge_thr: float = 0.5, min_area: int = 0, geojson: bool = False, precision: str = 'fp32',
-                 readers: int | None = None, input_scaling: dict | None = None) -> None:
+    def __init__(self, model, batch_size: int = 8, tile: int | None = None, stride: int | None = None,
+                 readers: int | None = None, score_thr: float = 0.5, merge_thr: float = 0.5, min_area: int = 0,
+                 geojson: bool = False) -> None:
         if not 0 <= score_thr <= 1:
             raise ValueError(f'score_thr must be between 0 and 1, got {score_thr}')
-        super().__init__(config, checkpoint, device=device, batch_size=batch_size, tile=tile, stride=stride,
-                         bands=bands, cfg_options=cfg_options, precision=precision, readers=readers,
-                         input_scaling=input_scaling)
-        if self.cfg.get('default_scope') != 'mmdet':
-            raise ValueError(f'a detection predictor needs an mmdet config, found default_scope '
-                             f'{self.cfg.get("default_scope")!r}')
+        if model.task != 'detection' or not hasattr(model, 'detect'):
+            raise ValueError('a detection predictor needs an mmdet config (default_scope mmdet) and its checkpoint; '
+                             'exported models are segmentation models')
+        super().__init__(model, batch_size=batch_size, tile=tile, stride=stride, readers=readers)
         self.score_thr = score_thr
         self.merge_thr = merge_thr
         self.min_area = min_area
         self.geojson = geojson
-
-    @staticmethod
-    def default_tile_and_stride(cfg, tile: int | None, stride: int | None) -> tuple[int, int]:
-        """The config's ``tile_size`` (else 512) and ``tile`` minus its ``tile_overlap`` (else a quarter of the
-        tile); the tiles must overlap, or objects cut by their borders could not be merged."""
-        tile = int(tile or cfg.get('tile_size', 512))
-        stride = int(stride or tile - int(cfg.get('tile_overlap', tile // 4)))
-        if stride == tile:
-            raise ValueError(f'tiles of {tile} px every {stride} px do not overlap: objects cut by a tile border '
-                             'could not be merged; choose a stride smaller than the tile')
-        return tile, stride
 
     def output_paths(self, sample: Sample, out_dir: str | Path) -> dict:
         out_dir = Path(out_dir)
@@ -83,24 +68,6 @@ class DetectionRasterPredictor(RasterPredictor):
         if self.geojson:
             paths['geojson'] = out_dir / f'{sample.name}_instances.geojson'
         return paths
-
-    @torch.inference_mode()
-    def detect(self, inputs: list[torch.Tensor], data_samples: list) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """``(masks (n, tile, tile) bool, labels (n,), scores (n,))`` above ``score_thr`` for each tile of a
-        batch (the detector's own ``predict``)."""
-        data = self.model.data_preprocessor(dict(inputs=inputs, data_samples=data_samples), False)
-        with self.autocast():
-            results = self.model.predict(data['inputs'], data['data_samples'], rescale=True)
-        out = []
-        for result in results:
-            pred = result.pred_instances
-            keep = pred.scores >= self.score_thr
-            if 'masks' not in pred:
-                raise RuntimeError('the detector predicts no masks: whole-raster prediction needs an instance '
-                                   'segmentation model (e.g. Mask R-CNN)')
-            out.append((pred.masks[keep].bool().cpu().numpy(), pred.labels[keep].cpu().numpy(),
-                        pred.scores[keep].float().cpu().numpy()))
-        return out
 
     def predict(self, sample: Sample, out_dir: str | Path, cog: bool = False,
                 on_tiles: Callable[[int], None] | None = None, on_start: Callable[[int], None] | None = None) -> dict:
@@ -165,7 +132,7 @@ class DetectionRasterPredictor(RasterPredictor):
                 fill(0, stitcher.band_height)
                 row_index = 0
                 for batch in self._batches(self.tiles(sample, strip, cachemax)):
-                    detections = self.detect([t.inputs for t in batch], [t.data_sample for t in batch])
+                    detections = self.model.detect(batch, self.score_thr)
                     for item, (masks, labels, scores) in zip(batch, detections):
                         t = item.tile
                         if t.row_index != row_index:
@@ -185,7 +152,7 @@ class DetectionRasterPredictor(RasterPredictor):
         common = dict(height=meta.height, width=meta.width, crs=meta.crs, transform=meta.transform, cog=cog)
         names = {f'CLASS_{i + 1}': n for i, n in enumerate(self.classes)}
         tags = {PRODUCER_TAG: PRODUCER, 'classes': ['none'] + self.classes, 'source': sample.primary,
-                'checkpoint': Path(self.checkpoint).name, 'tile': self.tile, 'stride': self.stride,
+                'checkpoint': self.model.name, 'tile': self.tile, 'stride': self.stride,
                 'score_thr': self.score_thr, 'merge_thr': self.merge_thr, 'min_area': self.min_area,
                 'instances': resolved.count}
         writers = dict(

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import copy
 import os
-from dataclasses import dataclass
 
 from geospatial_mm.datasets.transforms import (LoadGeospatialAnnotations, LoadGeospatialBandGroups,
                                                LoadGeospatialImageFromFile, LoadGeospatialImagePair)
+from .input_spec import InputSpec
 
 GEO_LOADERS = ('LoadGeospatialImageFromFile', 'LoadGeospatialImagePair', 'LoadGeospatialBandGroups')
 # dropped from the test pipeline: labels are not there at prediction time, and the tile grid chooses the windows
@@ -84,33 +84,6 @@ def build_model(cfg, checkpoint: str, device: str = 'cpu'):
     return model, (ckpt.get('meta') if isinstance(ckpt, dict) else None)
 
 
-@dataclass
-class InputSpec:
-    """What the per-tile pipeline reads: its loader and how samples are laid out on disk."""
-    loader: dict
-    path_keys: tuple  # e.g. ('img_path',), ('img_path', 'post_img_path') or ('s2_path', 's1_path')
-    is_pair: bool
-    bands_per_frame: int | None  # C of the (C, T, H, W) input, when the pipeline reshapes to frames
-    num_frames: int
-    stacked_frames: bool | None  # one file holds every date (True), one file per date (False), unknown (None)
-    source_bands: dict | None = None  # band groups from several files: path key -> its bands
-
-    @property
-    def multi_source(self) -> bool:
-        """Several files of different content per sample (LoadGeospatialBandGroups), in sibling folders."""
-        return self.source_bands is not None
-
-    @property
-    def band_indices(self) -> list[int] | None:
-        if self.loader.get('frames'):
-            return [b for frame in self.loader['frames'] for b in frame]
-        return self.loader.get('bands')
-
-    def bands_for(self, path_key: str) -> list[int] | None:
-        """The 0-based bands read from the file of ``path_key`` (None: all)."""
-        return self.source_bands[path_key] if self.multi_source else self.band_indices
-
-
 def loader_class(transform_cfg: dict):
     """The registered class of a pipeline step if it is one of the package's raster loaders (or a subclass), else
     None."""
@@ -155,12 +128,11 @@ def inference_pipeline(cfg, bands=None, scaling: dict | None = None) -> tuple[li
         if bands is not None:
             raise ValueError(f'-bands cannot be used with {loader["type"]}, which reads band groups from several '
                              'files: choose its bands in the config')
-        from mmengine.registry import TRANSFORMS
-        built = TRANSFORMS.build(dict(loader))
+        built = build_loader(loader)
         source_bands = {sub.path_key: list(sub.bands) for sub in built.loaders}
         return pipeline, InputSpec(loader=loader, path_keys=tuple(built.path_keys), is_pair=False,
                                    bands_per_frame=None, num_frames=1, stacked_frames=True,
-                                   source_bands=source_bands)
+                                   source_bands=source_bands, readers=reader_args(built))
     if bands is not None:
         bands = [int(b) for b in bands]
         if loader.get('frames'):
@@ -186,8 +158,20 @@ def inference_pipeline(cfg, bands=None, scaling: dict | None = None) -> tuple[li
     elif loader.get('bands') is not None:
         stacked = len(loader['bands']) != bands_per_frame
     spec = InputSpec(loader=loader, path_keys=path_keys, is_pair=is_pair, bands_per_frame=bands_per_frame,
-                     num_frames=num_frames, stacked_frames=stacked)
+                     num_frames=num_frames, stacked_frames=stacked, readers=reader_args(build_loader(loader)))
     return pipeline, spec
+
+
+def build_loader(loader: dict):
+    """The loader transform of a pipeline step, built in mmengine's root TRANSFORMS registry."""
+    from mmengine.registry import TRANSFORMS
+    return TRANSFORMS.build(dict(loader))
+
+
+def reader_args(loader) -> dict:
+    """``{path key: BandReader arguments}`` of a built loader: what its files are read with, as plain data."""
+    readers = loader.loaders if isinstance(loader, (LoadGeospatialImagePair, LoadGeospatialBandGroups)) else [loader]
+    return {reader.path_key: reader.reader_args() for reader in readers}
 
 
 def _is_label_loader(transform_cfg: dict) -> bool:

@@ -5,9 +5,8 @@ row of tiles can receive nothing more and are handed out as final.
 """
 from __future__ import annotations
 
-import torch
-
 from geospatial_mm.io.tiles import Tile
+from .arrays import NumpyArrays
 
 
 class RollingBand:
@@ -34,8 +33,9 @@ class RollingBand:
 
 
 class RowBandAccumulator(RollingBand):
-    """Weighted sums of per-tile predictions over a band of rows that rolls down the raster, as torch tensors on the
-    model's device (so blending happens where the logits are, and only finished rows leave the device).
+    """Weighted sums of per-tile predictions over a band of rows that rolls down the raster, as arrays of ``arrays``
+    (:class:`~.arrays.NumpyArrays`, or :class:`~.torch_arrays.TorchArrays` on the model's device, so that blending
+    happens where the logits are and only finished rows leave the device).
 
     The band covers ``width`` columns from raster column ``col0`` (a vertical strip of the raster, or all of it).
     ``add`` accumulates a tile's ``(K, h, w)`` values times its ``(h, w)`` weights (and ORs its nodata mask);
@@ -43,17 +43,18 @@ class RowBandAccumulator(RollingBand):
     moves the band down; ``finish()`` returns the rest.
     """
 
-    def __init__(self, channels: int, band_height: int, width: int, col0: int = 0, device='cpu') -> None:
+    def __init__(self, channels: int, band_height: int, width: int, col0: int = 0, arrays=None) -> None:
+        self.arrays = arrays if arrays is not None else NumpyArrays()
         self.channels = channels
         self.band_height = band_height
         self.width = width
         self.col0 = col0  # raster column of the band's first column
         self.top = 0  # raster row of the band's first row
-        self.values = torch.zeros((channels, band_height, width), dtype=torch.float32, device=device)
-        self.weights = torch.zeros((band_height, width), dtype=torch.float32, device=device)
-        self.nodata = torch.zeros((band_height, width), dtype=torch.bool, device=device)
+        self.values = self.arrays.zeros((channels, band_height, width))
+        self.weights = self.arrays.zeros((band_height, width))
+        self.nodata = self.arrays.zeros((band_height, width), 'bool')
 
-    def add(self, tile: Tile, values: torch.Tensor, weights: torch.Tensor, nodata: torch.Tensor | None) -> None:
+    def add(self, tile: Tile, values, weights, nodata) -> None:
         r = tile.row - self.top
         if r < 0 or r + tile.height > self.band_height:
             raise RuntimeError(f'tile at row {tile.row} is outside the accumulated band starting at {self.top}')
@@ -62,24 +63,24 @@ class RowBandAccumulator(RollingBand):
             raise RuntimeError(f'tile at column {tile.col} is outside the accumulated columns {self.col0}-'
                                f'{self.col0 + self.width - 1}')
         rows, cols = slice(r, r + tile.height), slice(c, c + tile.width)
-        self.values[:, rows, cols].addcmul_(values, weights)
+        self.arrays.add_product(self.values[:, rows, cols], values, weights)
         self.weights[rows, cols] += weights
         if nodata is not None:
             self.nodata[rows, cols] |= nodata
 
-    def _take(self, n: int) -> tuple[int, torch.Tensor, torch.Tensor]:
+    def _take(self, n: int) -> tuple:
         """The first ``n`` rows as (top row, values / weights, nodata), then shift the band up by ``n``."""
         top = self.top
         weights = self.weights[:n]
         if n and bool((weights <= 0).any()):
             raise RuntimeError(f'rows {top}-{top + n - 1} received no tile')
         values = self.values[:, :n] / weights
-        nodata = self.nodata[:n].clone()
+        nodata = self.arrays.copy(self.nodata[:n])
         keep = self.band_height - n
         if keep > 0:  # the source and target rows overlap: copy out first
-            self.values[:, :keep] = self.values[:, n:].clone()
-            self.weights[:keep] = self.weights[n:].clone()
-            self.nodata[:keep] = self.nodata[n:].clone()
+            self.values[:, :keep] = self.arrays.copy(self.values[:, n:])
+            self.weights[:keep] = self.arrays.copy(self.weights[n:])
+            self.nodata[:keep] = self.arrays.copy(self.nodata[n:])
         self.values[:, keep:] = 0
         self.weights[keep:] = 0
         self.nodata[keep:] = False

@@ -16,9 +16,9 @@ from pathlib import Path
 from geospatial_mm.io import RasterError
 from geospatial_mm.io.atomic import check_writable_folder, write_json_atomic
 from .detection import DetectionRasterPredictor
-from .model import load_config
 from .outputs import is_own_output, overwrite_problem
 from .previews import preview_path, write_preview
+from .ranks import Ranks
 from .segmentation import SegmentationRasterPredictor
 from .sources import Sample, find_frame_groups, find_pairs, find_single, find_source_folders, suffix_pattern
 
@@ -105,19 +105,29 @@ def outputs_complete(paths: dict) -> bool:
     return True
 
 
-def load_run_config(args):
-    """The config with ``--cfg-options`` merged, after checking that the tool's options fit its library."""
-    cfg = load_config(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    if cfg.get('default_scope') == 'mmdet':
+def build_model(args, device: str):
+    """The model of the run: an exported model file (``-model``, with torch or onnxruntime alone), or a config and
+    its checkpoint on the OpenMMLab stack (imported only then). The tool's options are checked against it."""
+    scaling = dict(scale=args.input_scale, offset=args.input_offset, clip=args.input_clip)
+    if args.model:
+        from .exported_model import ExportedModel
+        model = ExportedModel(args.model, device=device, precision=args.precision, bands=args.bands,
+                              input_scaling=scaling)
+    else:
+        from .openmmlab_model import OpenMMLabModel
+        model = OpenMMLabModel(args.config, args.ckpt, device=device, precision=args.precision, bands=args.bands,
+                               cfg_options=args.cfg_options, input_scaling=scaling)
+    if model.task == 'detection':
         for option, given in (('--probabilities', args.probabilities), ('--preview-dir', args.preview_dir)):
             if given:
                 raise ValueError(f'{option} is for segmentation configs; a detection config writes instance ids, '
                                  'classes and scores (and --geojson polygons)')
     elif args.geojson:
         raise ValueError('--geojson writes the instances of detection configs (default_scope mmdet)')
-    return cfg
+    if args.labels and model.label_converter() is None:
+        raise ValueError('--labels needs the config the model was trained with (-config/-ckpt): an exported model '
+                         'does not record how its labels were read')
+    return model
 
 
 def predictor_options(predictor, args) -> dict:
@@ -125,33 +135,22 @@ def predictor_options(predictor, args) -> dict:
     return dict(probabilities=args.probabilities) if isinstance(predictor, SegmentationRasterPredictor) else {}
 
 
-def build_predictor(cfg, args, device: str):
-    """The predictor for the config's library: instance rasters for mmdet configs, class maps otherwise."""
-    common = dict(device=device, batch_size=args.batch_size, tile=args.tile, stride=args.stride, bands=args.bands,
-                  precision=args.precision, readers=args.readers,
-                  input_scaling=dict(scale=args.input_scale, offset=args.input_offset, clip=args.input_clip))
-    if cfg.get('default_scope') == 'mmdet':
-        return DetectionRasterPredictor(cfg, args.ckpt, score_thr=args.score_thr, merge_thr=args.merge_thr,
+def build_predictor(model, args):
+    """The predictor for the model's task: instance rasters for detection, class maps otherwise."""
+    common = dict(batch_size=args.batch_size, tile=args.tile, stride=args.stride, readers=args.readers)
+    if model.task == 'detection':
+        return DetectionRasterPredictor(model, score_thr=args.score_thr, merge_thr=args.merge_thr,
                                         min_area=args.min_area, geojson=args.geojson, **common)
-    return SegmentationRasterPredictor(cfg, args.ckpt, **common)
+    return SegmentationRasterPredictor(model, **common)
 
 
 def run(args) -> int:
     """Run the tool; returns the exit status (0: every sample has its outputs, 1: some failed)."""
-    from mmengine.dist import all_gather_object, get_dist_info, init_dist
-
-    if args.launcher == 'pytorch':
-        import torch
-        init_dist('pytorch', backend='nccl' if torch.cuda.is_available() and args.device != 'cpu' else 'gloo')
-    rank, world = get_dist_info()
+    ranks = Ranks.start(args.launcher, args.device)
+    rank, world = ranks.rank, ranks.world
     device = args.device
     if device.startswith('cuda') and world > 1 and device == 'cuda':
         device = f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}'
-
-    try:
-        cfg = load_run_config(args)
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        raise SetupError(f'{type(exc).__name__}: {exc}') from exc
     try:
         check_writable_folder(args.output, 'output folder')
         if args.preview_dir:
@@ -161,7 +160,11 @@ def run(args) -> int:
     except OSError as exc:  # nothing could be written: stop before reading anything
         raise SetupError(str(exc)) from exc
     try:
-        predictor = build_predictor(cfg, args, device)
+        model = build_model(args, device)
+    except (OSError, ValueError, KeyError, RuntimeError) as exc:
+        raise SetupError(f'{type(exc).__name__}: {exc}') from exc
+    try:
+        predictor = build_predictor(model, args)
         left_out: list = []
         samples = discover(predictor, args.input, args.input_type, args.post_input, left_out)
         check_outputs(predictor, samples, args)
@@ -215,7 +218,7 @@ def run(args) -> int:
         files_bar.update(1)
     files_bar.close()
 
-    gathered = all_gather_object(results) if world > 1 else [results]
+    gathered = ranks.gather(results)
     everything = [r for part in gathered for r in part]
     failed = [r for r in everything if r['status'] == 'failed']
     if rank == 0:
@@ -226,8 +229,5 @@ def run(args) -> int:
             log(f'  failed: {r["input"]}: {r["error"]}')
         if args.summary:
             write_json_atomic(args.summary, dict(samples=everything, **counts, world_size=world))
-    if world > 1:
-        import torch.distributed as dist
-        dist.barrier()
-        dist.destroy_process_group()
+    ranks.finish()
     return 1 if failed else 0

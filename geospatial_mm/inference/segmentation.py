@@ -1,7 +1,7 @@
 """Streaming sliding-window segmentation of rasters of any size in bounded memory (see :mod:`.predictor` for how
 tiles are read).
 
-Batches of tiles run through the segmentor's own ``encode_decode``; their logits are blended with weights that fall
+Batches of tiles run through the model (a segmentor's own ``encode_decode``, or an exported model); their logits are blended with weights that fall
 off towards each tile's edges (:mod:`geospatial_mm.io.blending`) into a band of rows that rolls down the raster, and
 every finished band of rows is written to the outputs: a class map and, on request, class probabilities.
 """
@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from geospatial_mm.io.blending import tile_weights
 from geospatial_mm.io.gdal import gdal_env, streaming_cache_bytes
@@ -24,54 +22,26 @@ from .predictor import OUTPUT_BLOCK, RasterPredictor
 from .prefetch import BackgroundWriter
 from .rolling_band import RowBandAccumulator
 from .sources import Sample
+from .tile_model import TileModel
 
 CLASS_NODATA = 255
 PROB_NODATA = -1.0
 
 
-def softmax(logits: torch.Tensor) -> torch.Tensor:
-    """Softmax over the first axis."""
-    return torch.softmax(logits, dim=0)
-
-
 class SegmentationRasterPredictor(RasterPredictor):
-    """Predict class maps (and optionally class probabilities) for rasters with a segmentation config.
+    """Predict class maps (and optionally class probabilities) for rasters with a segmentation model.
 
     The arguments are :class:`~geospatial_mm.inference.predictor.RasterPredictor`'s; ``tile`` and ``stride`` default
-    to the config's sliding-window ``test_cfg``, else 512 and half of it.
+    to the model's (a config's sliding-window ``test_cfg``, else 512 and half of it; an exported model's tile).
     """
 
-    def __init__(self, config, checkpoint: str, device: str = 'cpu', batch_size: int = 8, tile: int | None = None,
-                 stride: int | None = None, bands=None, cfg_options: dict | None = None, precision: str = 'fp32',
-                 readers: int | None = None, input_scaling: dict | None = None) -> None:
-        super().__init__(config, checkpoint, device=device, batch_size=batch_size, tile=tile, stride=stride,
-                         bands=bands, cfg_options=cfg_options, precision=precision, readers=readers,
-                         input_scaling=input_scaling)
+    def __init__(self, model: TileModel, batch_size: int = 8, tile: int | None = None, stride: int | None = None,
+                 readers: int | None = None) -> None:
+        if model.task != 'segmentation':
+            raise ValueError(f'a segmentation predictor needs a segmentation model, got a {model.task} model')
+        super().__init__(model, batch_size=batch_size, tile=tile, stride=stride, readers=readers)
         # blending weights of a tile's logits: highest in its centre, falling off towards its edges
         self.blend_weights = tile_weights(self.tile, self.tile)
-        decode_head = getattr(self.model, 'decode_head', None)
-        self.threshold = float(getattr(decode_head, 'threshold', None) or 0.5)
-        # a head whose logits are not softmax logits says how to read them as probabilities
-        self.to_probabilities = getattr(decode_head, 'probabilities_from_logits', None) or softmax
-
-    @property
-    def out_channels(self) -> int:
-        """Logit channels: one per class, or one for a binary head with a sigmoid output."""
-        return int(getattr(self.model, 'out_channels', self.num_classes))
-
-    @torch.inference_mode()
-    def forward_logits(self, inputs: list[torch.Tensor], data_samples: list,
-                       size: tuple[int, int] | None = None) -> torch.Tensor:
-        """``(B, K, h, w)`` logits of a batch of prepared tiles (the segmentor's own ``encode_decode``), resized to
-        ``size`` when the model's output has another size (a test pipeline that resizes)."""
-        data = self.model.data_preprocessor(dict(inputs=inputs, data_samples=data_samples), False)
-        metas = [s.metainfo for s in data['data_samples']]
-        with self.autocast():
-            logits = self.model.encode_decode(data['inputs'], metas)
-        logits = logits.float()
-        if size is not None and tuple(logits.shape[-2:]) != tuple(size):
-            logits = F.interpolate(logits, size=size, mode='bilinear', align_corners=False)
-        return logits
 
     # -- a whole raster -----------------------------------------------------------------------------------------
     def output_paths(self, sample: Sample, out_dir: str | Path, probabilities: bool = False) -> dict:
@@ -100,9 +70,9 @@ class SegmentationRasterPredictor(RasterPredictor):
         k = self.num_classes
         common = dict(height=meta.height, width=meta.width, crs=meta.crs, transform=meta.transform, cog=cog)
         tags = {PRODUCER_TAG: PRODUCER, 'classes': self.classes, 'palette': self.palette, 'source': sample.primary,
-                'checkpoint': Path(self.checkpoint).name, 'tile': self.tile, 'stride': self.stride}
+                'checkpoint': self.model.name, 'tile': self.tile, 'stride': self.stride}
         class_dtype = 'uint8' if k < CLASS_NODATA else 'uint16'
-        class_torch_dtype = torch.uint8 if k < CLASS_NODATA else torch.int32  # written as uint16
+        class_array_dtype = 'uint8' if k < CLASS_NODATA else 'int32'  # written as uint16
         class_nodata = CLASS_NODATA if k < CLASS_NODATA else 65535
         colormap = {i: c for i, c in enumerate(self.palette)} if self.palette and class_dtype == 'uint8' else None
         if colormap is not None:  # nodata in the colour the previews give it
@@ -115,8 +85,9 @@ class SegmentationRasterPredictor(RasterPredictor):
             writers['probabilities'] = GeoTiffWriter(
                 paths['probabilities'], count=k, dtype='float32', nodata=PROB_NODATA,
                 band_descriptions=list(self.classes), tags=tags, overview_resampling='average', **common)
-        channels = self.out_channels
-        weights = torch.from_numpy(self.blend_weights).to(self.device)
+        model, arrays = self.model, self.model.arrays
+        channels = model.out_channels
+        weights = arrays.from_host(self.blend_weights)
         opened = []
         try:
             with gdal_env(cachemax):
@@ -133,31 +104,28 @@ class SegmentationRasterPredictor(RasterPredictor):
                     keep = slice(strip.columns[0] - strip.span[0], strip.columns[1] - strip.span[0])
                     logits, nodata = logits[:, :, keep], nodata[:, keep]
                     col = strip.columns[0]
+                    probs = model.probabilities(logits) if probabilities or channels == 1 else None
                     if channels == 1:  # one sigmoid output: class 1 where its probability passes the threshold
-                        probs = torch.sigmoid(logits)
-                        classes = probs[0] > self.threshold
-                        probs = torch.cat([1.0 - probs, probs])
+                        classes = probs[1] > model.threshold
                     else:
-                        classes = logits.argmax(dim=0)
-                        probs = self.to_probabilities(logits) if probabilities else None
-                    classes = classes.to(class_torch_dtype)
+                        classes = logits.argmax(0)
+                    classes = arrays.astype(classes, class_array_dtype)
                     classes[nodata] = class_nodata
-                    classes = classes.cpu().numpy().astype(class_dtype, copy=False)
+                    classes = arrays.to_host(classes).astype(class_dtype, copy=False)
                     writer.submit(lambda: writers['classes'].write(classes, top, col))
                     if probabilities:
-                        probs = probs.float()
+                        probs = arrays.astype(probs, 'float32')
                         probs[:, nodata] = PROB_NODATA
-                        probs = probs.cpu().numpy().astype(np.float32, copy=False)
+                        probs = arrays.to_host(probs).astype(np.float32, copy=False)
                         writer.submit(lambda: writers['probabilities'].write(probs, top, col))
 
                 try:
                     for strip in strips:
                         acc = RowBandAccumulator(channels, grid.tile_height, strip.span[1] - strip.span[0],
-                                                 col0=strip.span[0], device=self.device)
+                                                 col0=strip.span[0], arrays=arrays)
                         row_index = 0
                         for batch in self._batches(self.tiles(sample, strip, cachemax)):
-                            logits = self.forward_logits([t.inputs for t in batch], [t.data_sample for t in batch],
-                                                         batch[0].logit_size)
+                            logits = model.forward(batch, batch[0].logit_size)
                             for item, p in zip(batch, logits):
                                 t = item.tile
                                 if t.row_index != row_index:
@@ -165,7 +133,7 @@ class SegmentationRasterPredictor(RasterPredictor):
                                     flush(acc.advance_to(t.row), strip)
                                 nodata = None
                                 if item.nodata is not None:
-                                    nodata = torch.from_numpy(item.nodata[:t.height, :t.width]).to(self.device)
+                                    nodata = arrays.from_host(item.nodata[:t.height, :t.width])
                                 acc.add(t, p[:, :t.height, :t.width], weights[:t.height, :t.width], nodata)
                             if on_tiles:
                                 on_tiles(len(batch))

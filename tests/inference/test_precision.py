@@ -6,6 +6,7 @@ from helpers.commands import BIN, ROOT, data_root_options, run
 from helpers.geotiff_seg_data import make_geotiff_seg_dataset
 from helpers.models import TINY
 
+from geospatial_mm.inference.openmmlab_model import OpenMMLabModel
 from geospatial_mm.inference.segmentation import SegmentationRasterPredictor
 from geospatial_mm.inference.sources import Sample
 
@@ -29,7 +30,8 @@ def test_bf16_gives_the_fp32_class_map_on_at_least_999_of_1000_pixels(trained, t
     sample = Sample('scene', {'img_path': str(path)}, str(path))
     maps = {}
     for precision in ('fp32', 'bf16'):
-        predictor = SegmentationRasterPredictor(TINY, str(ckpt), tile=64, stride=32, precision=precision)
+        model = OpenMMLabModel(TINY, str(ckpt), precision=precision)
+        predictor = SegmentationRasterPredictor(model, tile=64, stride=32)
         out = predictor.predict(sample, tmp_path / precision, probabilities=True)
         with rasterio.open(out['classes']) as classes, rasterio.open(out['probabilities']) as probs:
             maps[precision] = (classes.read(1), probs.read())
@@ -39,4 +41,4 @@ def test_bf16_gives_the_fp32_class_map_on_at_least_999_of_1000_pixels(trained, t
     assert agree >= 0.999, agree
     assert 0 < np.abs(fp32[1] - bf16[1]).max() < 0.1  # bf16 really ran, and stayed close
     with pytest.raises(ValueError, match='precision must be one of'):
-        SegmentationRasterPredictor(TINY, str(ckpt), precision='fp8')
+        OpenMMLabModel(TINY, str(ckpt), precision='fp8')

@@ -6,6 +6,7 @@ import torch
 from helpers.models import make_checkpoint
 from helpers.xbd_data import CONFIG, TINY
 
+from geospatial_mm.inference.openmmlab_model import OpenMMLabModel
 from geospatial_mm.inference.segmentation import SegmentationRasterPredictor
 from geospatial_mm.inference.sources import find_pairs
 from geospatial_mm.io import write_png
@@ -41,7 +42,7 @@ def test_streamed_damage_map_equals_the_segmentors_sliding_window(tmp_path):
     post[:, 20:50, 30:70] = 40
     paths = dict(img_path=str(write_png(tmp_path / 'in' / 'x_00000000_pre_disaster.png', pre)),
                  post_img_path=str(write_png(tmp_path / 'in' / 'x_00000000_post_disaster.png', post)))
-    predictor = SegmentationRasterPredictor(CONFIG, str(ckpt), batch_size=4, cfg_options=OPTIONS)
+    predictor = SegmentationRasterPredictor(OpenMMLabModel(CONFIG, str(ckpt), cfg_options=OPTIONS), batch_size=4)
     assert (predictor.tile, predictor.stride) == (32, 16)
     [sample] = find_pairs(tmp_path / 'in', tmp_path / 'in', '.png')
     outputs = predictor.predict(sample, tmp_path / 'out', probabilities=True)
@@ -51,10 +52,10 @@ def test_streamed_damage_map_equals_the_segmentors_sliding_window(tmp_path):
     with rasterio.open(outputs['probabilities']) as src:
         probs = src.read()
 
-    pipeline = Compose([t for t in test_dataset_cfg(predictor.cfg)['pipeline']
+    pipeline = Compose([t for t in test_dataset_cfg(predictor.model.cfg)['pipeline']
                         if t['type'] != 'LoadGeospatialAnnotations'])
     packed = pipeline(dict(paths))
-    model = predictor.model
+    model = predictor.model.network
     with torch.no_grad():
         data = model.data_preprocessor(dict(inputs=[packed['inputs']], data_samples=[packed['data_samples']]), False)
         logits = model.slide_inference(data['inputs'], [s.metainfo for s in data['data_samples']])[0].numpy()

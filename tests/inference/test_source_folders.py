@@ -1,6 +1,4 @@
 """Several files per sample for model_inference: sibling source folders matched by name, and their previews."""
-from types import SimpleNamespace
-
 import numpy as np
 import pytest
 from helpers.commands import ROOT
@@ -8,8 +6,8 @@ from helpers.rasters import write_geotiff
 from mmengine.config import Config
 
 from geospatial_mm.inference.model import inference_pipeline, label_loader_cfg
-from geospatial_mm.inference.previews import rgb_panels
 from geospatial_mm.inference.sources import find_source_folders
+from geospatial_mm.inference.tile_model import TileModel
 
 KEYS = ('s2_path', 's1_path')
 DATA = np.zeros((1, 4, 4), np.uint8)
@@ -69,7 +67,9 @@ def test_preview_rgb_comes_from_b4_b3_b2_of_the_s2_file_and_labels_use_the_dfc_s
     cfg = Config.fromfile(ROOT / 'configs' / 'dfc2020_unet.py')
     _, spec = inference_pipeline(cfg)
     assert spec.path_keys == KEYS and spec.source_bands['s1_path'] == [0, 1]
-    panels = rgb_panels(SimpleNamespace(cfg=cfg, spec=spec))
+    model = TileModel()
+    model.spec, model.preview_rgb_bands = spec, cfg.preview_rgb_bands
+    panels = model.preview_panels()
     assert [(key, band) for key, band, _ in panels[0][1]] == [('s2_path', 3), ('s2_path', 2), ('s2_path', 1)]
     loader = panels[0][1][0][2]
     values, _ = loader.convert(np.array([[[2500, 12000]]], np.uint16))

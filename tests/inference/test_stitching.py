@@ -13,6 +13,7 @@ from rasterio.transform import from_origin
 from shapely.geometry import shape
 
 from geospatial_mm.inference.detection import DetectionRasterPredictor
+from geospatial_mm.inference.openmmlab_model import OpenMMLabModel
 from geospatial_mm.inference.runner import outputs_complete
 from geospatial_mm.inference.sources import Sample
 from geospatial_mm.inference.stitching import InstanceStitcher
@@ -126,19 +127,28 @@ def test_small_instances_are_dropped_and_ids_are_consecutive():
     assert sorted(np.unique(predicted)) == list(range(resolved.count + 1)) and resolved.count == 7
 
 
-class OracleDetector(DetectionRasterPredictor):
-    """The predictor with the detector replaced by the true objects of each tile's window."""
+class OracleModel(OpenMMLabModel):
+    """The detection config's model with the detector replaced by the true objects of each tile's window."""
     truth: np.ndarray = None
+    tile: int = None
 
-    def detect(self, inputs, data_samples):
+    def detect(self, batch, score_thr):
         out = []
-        for sample in data_samples:
-            row, col, h, w = sample.metainfo['geo_meta']['window']
+        for item in batch:
+            row, col, h, w = item.meta.metainfo['geo_meta']['window']
             masks, labels, scores = oracle(self.truth, (row, col, h, w))
             padded = np.zeros((len(masks), self.tile, self.tile), bool)
             padded[:, :h, :w] = masks
-            out.append((padded, labels, scores))
+            keep = scores >= score_thr
+            out.append((padded[keep], labels[keep], scores[keep]))
         return out
+
+
+def oracle_predictor(ckpt, truth, **options) -> DetectionRasterPredictor:
+    model = OracleModel(TINY_DET, str(ckpt))
+    predictor = DetectionRasterPredictor(model, **options)
+    model.truth, model.tile = truth, predictor.tile
+    return predictor
 
 
 @pytest.fixture(scope='module')
@@ -151,8 +161,7 @@ def test_detection_predictor_writes_merged_georeferenced_instances_and_polygons(
     transform = from_origin(513000.0, 7610000.0, 2.0, 2.0)
     path = write_geotiff(tmp_path / 'in' / 'scene.tif', np.ones((6, *truth.shape), np.uint16) * 1000,
                          crs='EPSG:32608', transform=transform)
-    predictor = OracleDetector(TINY_DET, str(det_ckpt), batch_size=3, geojson=True)
-    predictor.truth = truth
+    predictor = oracle_predictor(det_ckpt, truth, batch_size=3, geojson=True)
     assert (predictor.tile, predictor.stride) == (64, 48)  # the config's tile_size and tile_overlap
     paths = predictor.predict(Sample('scene', {'img_path': str(path)}, str(path)), tmp_path / 'out')
     assert sorted(p.name for p in (tmp_path / 'out').iterdir()) == [
@@ -190,8 +199,7 @@ def test_a_raster_smaller_than_a_tile_is_padded_and_cut_back(tmp_path, det_ckpt)
     truth = np.zeros((40, 50), np.int32)
     truth[10:20, 30:45] = 1
     path = write_geotiff(tmp_path / 'small.tif', np.ones((6, 40, 50), np.uint16), crs='EPSG:32608')
-    predictor = OracleDetector(TINY_DET, str(det_ckpt), min_area=200)
-    predictor.truth = truth
+    predictor = oracle_predictor(det_ckpt, truth, min_area=200)
     paths = predictor.predict(Sample('small', {'img_path': str(path)}, str(path)), tmp_path / 'out')
     with rasterio.open(paths['instances']) as src:
         assert src.shape == (40, 50) and not src.read(1).any()  # the only object (150 px) is below --min-area
@@ -212,8 +220,7 @@ def test_a_raster_wider_than_the_band_is_stitched_in_column_strips(tmp_path, det
     truth[120:140, 530:545] = 4  # touching it: never one with it
     truth[40:50, 10:20] = 5  # inside one tile of the first strip
     path = write_geotiff(tmp_path / 'wide.tif', np.ones((6, *truth.shape), np.uint16), crs='EPSG:32608')
-    predictor = OracleDetector(TINY_DET, str(det_ckpt), batch_size=4, geojson=True)
-    predictor.truth = truth
+    predictor = oracle_predictor(det_ckpt, truth, batch_size=4, geojson=True)
     predictor.band_width = 256
     seen = []
     paths = predictor.predict(Sample('wide', {'img_path': str(path)}, str(path)), tmp_path / 'out',

@@ -12,6 +12,7 @@ from rasterio.transform import from_origin
 
 from geospatial_mm.inference.rolling_band import RowBandAccumulator
 from geospatial_mm.io.blending import tile_weights
+from geospatial_mm.inference.openmmlab_model import OpenMMLabModel
 from geospatial_mm.inference.segmentation import SegmentationRasterPredictor
 from geospatial_mm.inference.sources import Sample
 from geospatial_mm.io.tiles import TileGrid, tile_starts
@@ -41,15 +42,19 @@ def test_stride_larger_than_tile_is_refused():
         tile_starts(100, 16, 32)
 
 
-def test_rolling_accumulation_equals_blending_the_whole_raster():
+@pytest.mark.parametrize('backend', ['numpy', 'torch'])
+def test_rolling_accumulation_equals_blending_the_whole_raster(backend):
+    from geospatial_mm.inference.arrays import NumpyArrays
+    from geospatial_mm.inference.torch_arrays import TorchArrays
+    arrays = NumpyArrays() if backend == 'numpy' else TorchArrays('cpu')
     rng = np.random.default_rng(0)
     height, width, k = 75, 90, 3
     grid = TileGrid(height, width, 32, 12)
     weights = tile_weights(32, 32)
-    weights_t = torch.from_numpy(weights)
+    weights_t = arrays.from_host(weights)
     full = np.zeros((k, height, width))
     wsum = np.zeros((height, width))
-    acc = RowBandAccumulator(k, grid.tile_height, width)
+    acc = RowBandAccumulator(k, grid.tile_height, width, arrays=arrays)
     out = np.full((k, height, width), np.nan)
     row_index = 0
     held = 0
@@ -60,11 +65,11 @@ def test_rolling_accumulation_equals_blending_the_whole_raster():
         if t.row_index != row_index:
             row_index = t.row_index
             top, vals, _ = acc.advance_to(t.row)
-            out[:, top:top + vals.shape[1]] = vals.numpy()
-        acc.add(t, torch.from_numpy(values), weights_t, None)
+            out[:, top:top + vals.shape[1]] = arrays.to_host(vals)
+        acc.add(t, arrays.from_host(values), weights_t, None)
         held = max(held, acc.values.shape[1])
     top, vals, _ = acc.finish(height)
-    out[:, top:] = vals.numpy()
+    out[:, top:] = arrays.to_host(vals)
     np.testing.assert_allclose(out, full / wsum, rtol=1e-5, atol=1e-5)
     assert held == 32  # never more than one band of tile rows
 
@@ -82,7 +87,8 @@ def test_streamed_prediction_equals_the_segmentors_own_sliding_window(tmp_path, 
     img = rng.uniform(0.0, 0.3, (6, 80, 112)).astype(np.float32)
     img[:, :5, :7] = -9999
     path = write_geotiff(tmp_path / 'in' / 'scene.tif', img, nodata=-9999, tiled=True, block=16)
-    predictor = SegmentationRasterPredictor(BURN, str(ckpt), batch_size=3, cfg_options=TINY_PRITHVI)
+    model = OpenMMLabModel(BURN, str(ckpt), cfg_options=TINY_PRITHVI)
+    predictor = SegmentationRasterPredictor(model, batch_size=3)
     assert (predictor.tile, predictor.stride) == (32, 16)
     assert predictor.strip_width == 2048  # the burn-scar test pipeline works pixel by pixel
     predictor.strip_width = strip_width
@@ -93,10 +99,10 @@ def test_streamed_prediction_equals_the_segmentors_own_sliding_window(tmp_path, 
     with rasterio.open(outputs['classes']) as src:
         classes = src.read(1)
 
-    pipeline = Compose([t for t in test_dataset_cfg(predictor.cfg)['pipeline']
+    pipeline = Compose([t for t in test_dataset_cfg(predictor.model.cfg)['pipeline']
                         if t['type'] != 'LoadGeospatialAnnotations'])
     packed = pipeline(dict(img_path=str(path)))
-    model = predictor.model
+    model = predictor.model.network
     with torch.no_grad():
         data = model.data_preprocessor(dict(inputs=[packed['inputs']], data_samples=[packed['data_samples']]), False)
         logits = model.slide_inference(data['inputs'], [s.metainfo for s in data['data_samples']])
@@ -111,7 +117,7 @@ def test_streamed_prediction_equals_the_segmentors_own_sliding_window(tmp_path, 
 def test_outputs_keep_the_georeference_and_carry_palette_names_and_nodata(tmp_path, tiny_ckpt):
     transform = from_origin(612345.0, 4987654.0, 20.0, 20.0)
     path = scene(tmp_path / 'in' / 'a.tif', 70, 90, nodata_rows=9, transform=transform)
-    predictor = SegmentationRasterPredictor(TINY, str(tiny_ckpt), tile=32, stride=16)
+    predictor = SegmentationRasterPredictor(OpenMMLabModel(TINY, str(tiny_ckpt)), tile=32, stride=16)
     out = predictor.predict(Sample('a', {'img_path': str(path)}, str(path)), tmp_path / 'out', probabilities=True)
     with rasterio.open(path) as src_in, rasterio.open(out['classes']) as src:
         assert (src.width, src.height, src.count) == (90, 70, 1)
@@ -136,7 +142,7 @@ def test_outputs_keep_the_georeference_and_carry_palette_names_and_nodata(tmp_pa
 
 def test_a_raster_smaller_than_a_tile_is_padded_not_refused(tmp_path, tiny_ckpt):
     path = scene(tmp_path / 'small.tif', 20, 27)
-    predictor = SegmentationRasterPredictor(TINY, str(tiny_ckpt), tile=32, stride=16)
+    predictor = SegmentationRasterPredictor(OpenMMLabModel(TINY, str(tiny_ckpt)), tile=32, stride=16)
     out = predictor.predict(Sample('small', {'img_path': str(path)}, str(path)), tmp_path / 'out')
     with rasterio.open(out['classes']) as src:
         assert (src.height, src.width) == (20, 27)
@@ -155,15 +161,15 @@ def test_blending_hides_tile_edge_artefacts_that_a_plain_average_shows(tmp_path,
     artefact = torch.from_numpy((2.0 * np.exp(-to_border / 2.0)).astype(np.float32))
 
     def predict(weights, with_artefact):
-        predictor = SegmentationRasterPredictor(TINY, str(tiny_ckpt), tile=tile, stride=stride)
+        predictor = SegmentationRasterPredictor(OpenMMLabModel(TINY, str(tiny_ckpt)), tile=tile, stride=stride)
 
-        def fake_logits(inputs, data_samples, size=None):
-            logit = 0.3 * torch.stack(inputs)[:, :1]  # a smooth function of the (normalised) ramp
+        def fake_logits(batch, size=None):
+            logit = 0.3 * torch.stack([t.inputs for t in batch])[:, :1]  # a smooth function of the (normalised) ramp
             if with_artefact:
                 logit = logit + artefact
             return torch.cat([torch.zeros_like(logit), logit, torch.full_like(logit, -20.0)], dim=1)
 
-        predictor.forward_logits = fake_logits
+        predictor.model.forward = fake_logits
         if weights is not None:
             predictor.blend_weights = weights
         name = f'{weights is None}-{with_artefact}'
@@ -193,7 +199,7 @@ def test_a_pipeline_with_a_resize_runs_tile_by_tile(tmp_path, tiny_ckpt):
     from mmengine.config import Config
     cfg = Config.fromfile(TINY)
     cfg.test_dataloader.dataset.pipeline.insert(-1, dict(type='TorchResize', scale=(24, 24)))
-    predictor = SegmentationRasterPredictor(cfg, str(tiny_ckpt), tile=32, stride=16)
+    predictor = SegmentationRasterPredictor(OpenMMLabModel(cfg, str(tiny_ckpt)), tile=32, stride=16)
     assert predictor.strip_width == 0
     for name, (h, w) in dict(a=(40, 50), small=(20, 27)).items():
         path = scene(tmp_path / f'{name}.tif', h, w, nodata_rows=3)
@@ -236,7 +242,7 @@ def test_a_wide_raster_predicted_in_column_strips_equals_the_whole_width(tmp_pat
     sees the tiles in other batches)."""
     path = scene(tmp_path / 'wide.tif', 50, 700, nodata_rows=4, seed=3)
     sample = Sample('wide', {'img_path': str(path)}, str(path))
-    predictor = SegmentationRasterPredictor(TINY, str(tiny_ckpt), tile=32, stride=16)
+    predictor = SegmentationRasterPredictor(OpenMMLabModel(TINY, str(tiny_ckpt)), tile=32, stride=16)
     whole = predictor.predict(sample, tmp_path / 'whole', probabilities=probabilities)
     predictor.band_width = 256
     seen = []
@@ -257,7 +263,8 @@ def test_several_reader_threads_give_the_same_outputs_as_one(tmp_path, tiny_ckpt
     sample = Sample('a', {'img_path': str(path)}, str(path))
     outputs = {}
     for readers, strip_width in ((1, None), (3, None), (3, 0)):
-        predictor = SegmentationRasterPredictor(TINY, str(tiny_ckpt), tile=32, stride=16, readers=readers)
+        predictor = SegmentationRasterPredictor(OpenMMLabModel(TINY, str(tiny_ckpt)), tile=32, stride=16,
+                                                readers=readers)
         if strip_width is not None:
             predictor.strip_width = strip_width  # tile by tile
         out = predictor.predict(sample, tmp_path / f'r{readers}_{strip_width}', probabilities=True)

@@ -103,21 +103,24 @@ def warm_up(predictor, batch_size: int):
     its kernels and memory); returns that batch."""
     import torch
     from mmseg.structures import SegDataSample
+
+    from geospatial_mm.inference.tile_model import WindowInputs
     t = predictor.tile
     torch.manual_seed(0)
-    inputs = [predictor._host_tensor(torch.randn(6, 1, t, t)) for _ in range(batch_size)]
-    samples = [SegDataSample(metainfo=dict(img_shape=(t, t), ori_shape=(t, t))) for _ in range(batch_size)]
-    predictor.forward_logits(inputs, samples)
-    return inputs, samples
+    batch = [predictor.model.host(WindowInputs(torch.randn(6, 1, t, t), None,
+                                               SegDataSample(metainfo=dict(img_shape=(t, t), ori_shape=(t, t)))))
+             for _ in range(batch_size)]
+    predictor.model.forward(batch)
+    return batch
 
 
 def _sync(predictor) -> None:
     import torch
-    if predictor.device.type == 'cuda':
-        torch.cuda.synchronize(predictor.device)
+    if predictor.model.device.type == 'cuda':
+        torch.cuda.synchronize(predictor.model.device)
 
 
-def _bare(predictor, inputs, samples, tiles: int, batch_size: int) -> float:
+def _bare(predictor, batch, tiles: int, batch_size: int) -> float:
     """Seconds of the model alone (data preprocessor + encode_decode, in the predictor's precision) on ``tiles``
     in-memory tiles shaped as the pipeline makes them, already in the host memory the reader threads fill."""
     _sync(predictor)
@@ -125,7 +128,7 @@ def _bare(predictor, inputs, samples, tiles: int, batch_size: int) -> float:
     done = 0
     while done < tiles:
         n = min(batch_size, tiles - done)
-        predictor.forward_logits(inputs[:n], samples[:n])
+        predictor.model.forward(batch[:n])
         done += n
     _sync(predictor)
     return time.perf_counter() - start
@@ -142,21 +145,22 @@ def worker(raster: str, ckpt: str, out: str, batch_size: int, bare_tiles: int, r
     ``long_run_s`` is not repeated. Peak RSS is read right after the first streamed run (the bare forward before it
     needs less memory)."""
     import geospatial_mm  # noqa: F401
+    from geospatial_mm.inference.openmmlab_model import OpenMMLabModel
     from geospatial_mm.inference.segmentation import SegmentationRasterPredictor
     from geospatial_mm.inference.sources import Sample
     from geospatial_mm.io.tiles import TileGrid
     from geospatial_mm.io import read_meta
-    predictor = SegmentationRasterPredictor(str(CONFIG), ckpt, batch_size=batch_size, device=device,
-                                            precision=precision, readers=readers,
-                                            cfg_options=model_options(full_model))
+    model = OpenMMLabModel(str(CONFIG), ckpt, device=device, precision=precision,
+                           cfg_options=model_options(full_model))
+    predictor = SegmentationRasterPredictor(model, batch_size=batch_size, readers=readers)
     meta = read_meta(raster)
     tiles = len(TileGrid(meta.height, meta.width, predictor.tile, predictor.stride))
-    inputs, samples = warm_up(predictor, batch_size)  # once per process: not a cost of each raster
+    batch = warm_up(predictor, batch_size)  # once per process: not a cost of each raster
     rss_model = peak_rss_mb()
     n_bare = min(tiles, bare_tiles)
 
     def bare_rate(n: int) -> float:
-        return n / _bare(predictor, inputs, samples, n, batch_size)
+        return n / _bare(predictor, batch, n, batch_size)
 
     before = bare_rate(n_bare)
     rss_bare = peak_rss_mb()

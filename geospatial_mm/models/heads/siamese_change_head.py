@@ -14,6 +14,8 @@ from mmseg.models.losses import accuracy
 from mmseg.models.utils import resize
 from mmseg.registry import MODELS
 
+from ..probabilities import building_damage
+
 FUSIONS = {'concat': 2, 'diff': 1, 'both': 3}  # fusion -> channels of the fused features, in units of one image's
 
 
@@ -179,14 +181,12 @@ class SiameseChangeHead(BaseDecodeHead):
         grades = log_p[:, 1:2] + grades - grades.amax(dim=1, keepdim=True)
         return torch.cat([log_p[:, :1], grades], dim=1)
 
+    probability_rule = 'building_damage'  # how blended folded logits become probabilities (models/probabilities)
+
     @staticmethod
     def probabilities_from_logits(logits):
         """Class probabilities from (blended) folded logits, classes on the first axis: ``P(background) =
-        1 - P(building)`` and ``P(grade k) = P(building) * softmax(grades)_k``. Takes and returns a torch tensor
-        (on any device) or a numpy array."""
-        as_numpy = isinstance(logits, np.ndarray)
-        logits = torch.as_tensor(logits)
-        grades = logits[1:]
-        p_building = torch.sigmoid(grades.max(dim=0).values - logits[0])
-        probs = torch.cat([(1.0 - p_building)[None], p_building[None] * torch.softmax(grades, dim=0)])
-        return probs.numpy() if as_numpy else probs
+        1 - P(building)`` and ``P(grade k) = P(building) * softmax(grades)_k``
+        (:func:`~geospatial_mm.models.probabilities.building_damage`). Takes and returns a torch tensor (on any
+        device) or a numpy array."""
+        return building_damage(logits, np if isinstance(logits, np.ndarray) else torch)

@@ -1,0 +1,193 @@
+"""A config of the package and its checkpoint as a :class:`~geospatial_mm.inference.tile_model.TileModel`: windows
+read through the config's own test pipeline, logits from the segmentor's own ``encode_decode`` (or the detector's
+``predict``), on the OpenMMLab stack."""
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from mmcv.transforms import Compose
+
+from geospatial_mm.io.georef import window_transform
+from .model import build_model, dataset_meta, inference_pipeline, label_loader_cfg, load_config, test_dataset_cfg
+from .tile_model import TileModel, WindowInputs
+from .torch_arrays import TorchArrays
+
+PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+
+def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
+    """torch's autocast in ``precision`` (nothing for fp32)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f'precision must be one of {sorted(PRECISIONS)}, got {precision!r}')
+    dtype = PRECISIONS[precision]
+    return contextlib.nullcontext() if dtype is None else torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def host_tensor(view: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A contiguous copy of ``view``, in pinned memory when the model is on a GPU (non-blocking copies)."""
+    if device.type != 'cuda':
+        return view.contiguous()
+    return torch.empty(view.shape, dtype=view.dtype, pin_memory=True).copy_(view)
+
+
+def torch_reader_context() -> contextlib.AbstractContextManager:
+    """One thread for a reader's torch ops (a per-thread setting; the model's forward keeps its threads)."""
+    torch.set_num_threads(1)
+    return contextlib.nullcontext()
+
+
+class OpenMMLabModel(TileModel):
+    """A trained config of the package on the OpenMMLab stack.
+
+    Args:
+        config: a config file (or a Config); ``cfg_options`` are merged into it, as ``--cfg-options`` of the tools.
+        checkpoint: the trained checkpoint (loaded strictly).
+        device: 'cpu', 'cuda', 'cuda:1', ...
+        precision: ``'fp32'``, or ``'bf16'`` / ``'fp16'`` to run the model under torch's autocast in that type.
+        bands: override the loader's band selection (0-based indices into the input files).
+        input_scaling: ``dict(scale=..., offset=..., clip=(low, high))`` replacing the image loader's, for rasters
+            of another sensor or product level than the training data (see :func:`.model.inference_pipeline`).
+    """
+
+    def __init__(self, config, checkpoint: str, device: str = 'cpu', precision: str = 'fp32', bands=None,
+                 cfg_options: dict | None = None, input_scaling: dict | None = None) -> None:
+        if precision not in PRECISIONS:
+            raise ValueError(f'precision must be one of {sorted(PRECISIONS)}, got {precision!r}')
+        self.cfg = load_config(config)
+        if cfg_options:
+            self.cfg.merge_from_dict(cfg_options)
+        self.task = 'detection' if self.cfg.get('default_scope') == 'mmdet' else 'segmentation'
+        self.network, ckpt_meta = build_model(self.cfg, checkpoint, device)
+        self.checkpoint = checkpoint
+        self.name = Path(checkpoint).name
+        self.device = torch.device(device)
+        self.precision = precision
+        self.arrays = TorchArrays(self.device)
+        if self.device.type == 'cuda':  # tiles come in pinned host memory: copy them while the model runs
+            self.network.data_preprocessor._non_blocking = True
+        meta = dataset_meta(self.cfg, ckpt_meta)
+        self.classes = list(meta['classes'])
+        palette = meta.get('palette')
+        self.palette = [tuple(int(c) for c in p) for p in palette] if palette else None
+        pipeline, self.spec = inference_pipeline(self.cfg, bands, input_scaling)
+        self.pipeline = Compose(pipeline)
+        self.pointwise = all(getattr(t, 'pointwise', False) for t in self.pipeline.transforms)
+        decode_head = getattr(self.network, 'decode_head', None)
+        self.out_channels = int(getattr(self.network, 'out_channels', len(self.classes)))
+        self.threshold = float(getattr(decode_head, 'threshold', None) or 0.5)
+        self.rule = 'binary_sigmoid' if self.out_channels == 1 else getattr(decode_head, 'probability_rule',
+                                                                              'softmax')
+        self.preview_rgb_bands = list(self.cfg.get('preview_rgb_bands', [0, 1, 2]))
+        self.preview_brightness = self.cfg.get('preview_brightness')
+        self.label_suffix = test_dataset_cfg(self.cfg).get('seg_map_suffix', '.tif')
+
+    # -- sizes ------------------------------------------------------------------------------------------------
+    def tile_and_stride(self, tile: int | None, stride: int | None) -> tuple[int, int]:
+        """Segmentation: the config's sliding-window ``test_cfg`` (else 512 and half of the tile). Detection: the
+        config's ``tile_size`` (else 512) and the tile minus its ``tile_overlap`` (else a quarter of the tile); such
+        tiles must overlap, or objects cut by their borders could not be merged."""
+        if self.task == 'detection':
+            tile = int(tile or self.cfg.get('tile_size', 512))
+            stride = int(stride or tile - int(self.cfg.get('tile_overlap', tile // 4)))
+            if stride == tile:
+                raise ValueError(f'tiles of {tile} px every {stride} px do not overlap: objects cut by a tile border '
+                                 'could not be merged; choose a stride smaller than the tile')
+            return tile, stride
+        test_cfg = self.cfg.model.get('test_cfg') or {}
+        slide = test_cfg.get('mode') == 'slide'
+        crop = test_cfg.get('crop_size') if slide else None
+        step = test_cfg.get('stride') if slide else None
+        size = int(tile or (crop[0] if crop else 512))
+        return size, int(stride or (step[0] if step and not tile else size // 2))
+
+    def default_readers(self) -> int:
+        return 1 if self.device.type == 'cpu' else min(4, os.cpu_count() or 1)
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        return autocast(self.device, self.precision)
+
+    # -- inputs -----------------------------------------------------------------------------------------------
+    def read(self, paths: dict, window: tuple) -> WindowInputs:
+        results = dict(paths)
+        results['read_window'] = window
+        packed = self.pipeline(results)
+        if packed is None:
+            raise RuntimeError(f'{next(iter(paths.values()))}: the test pipeline dropped the window {window}')
+        sample = packed['data_samples']
+        nodata = None
+        if 'nodata_mask' in sample:
+            mask = sample.nodata_mask.data[0]
+            height, width = window[2], window[3]
+            if tuple(mask.shape) != (height, width):  # the pipeline resized the tile; logits are resized back
+                mask = F.interpolate(mask[None, None].float(), size=(height, width), mode='nearest')[0, 0] > 0
+            nodata = mask.numpy()
+        return WindowInputs(packed['inputs'], nodata, sample)
+
+    def crop(self, strip: WindowInputs, col: int, width: int, window: tuple) -> WindowInputs:
+        meta = strip.meta.metainfo
+        height = window[2]
+        tile_meta = dict(meta, img_shape=(height, width), ori_shape=(height, width))
+        geo = meta.get('geo_meta')
+        if geo is not None:
+            tile_meta['geo_meta'] = dict(geo, window=window, transform=window_transform(
+                geo.get('transform'), (0, col, height, width)))
+        # contiguous here, in the reader thread: batching strided views costs the model's thread a slow copy
+        inputs = host_tensor(strip.inputs[..., col:col + width], self.device)
+        nodata = strip.nodata[:, col:col + width] if strip.nodata is not None else None
+        return WindowInputs(inputs, nodata, type(strip.meta)(metainfo=tile_meta))
+
+    def pad(self, item: WindowInputs, size: int) -> WindowInputs:
+        height, width = item.inputs.shape[-2:]
+        item.inputs = F.pad(item.inputs, (0, size - width, 0, size - height))
+        item.meta.set_metainfo(dict(img_shape=(size, size), ori_shape=(size, size)))
+        return item
+
+    def reader_context(self) -> contextlib.AbstractContextManager:
+        return torch_reader_context()
+
+    def host(self, item: WindowInputs) -> WindowInputs:
+        """The item's input contiguous (and pinned for a GPU)."""
+        item.inputs = host_tensor(item.inputs, self.device)
+        return item
+
+    # -- outputs ----------------------------------------------------------------------------------------------
+    @torch.inference_mode()
+    def forward(self, batch: list[WindowInputs], size: tuple[int, int] | None = None) -> torch.Tensor:
+        data = self.network.data_preprocessor(dict(inputs=[b.inputs for b in batch],
+                                                   data_samples=[b.meta for b in batch]), False)
+        metas = [s.metainfo for s in data['data_samples']]
+        with self.autocast():
+            logits = self.network.encode_decode(data['inputs'], metas)
+        logits = logits.float()
+        if size is not None and tuple(logits.shape[-2:]) != tuple(size):
+            logits = F.interpolate(logits, size=size, mode='bilinear', align_corners=False)
+        return logits
+
+    @torch.inference_mode()
+    def detect(self, batch: list[WindowInputs], score_thr: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+        """``(masks (n, tile, tile) bool, labels (n,), scores (n,))`` above ``score_thr`` for each tile of a
+        batch (the detector's own ``predict``)."""
+        data = self.network.data_preprocessor(dict(inputs=[b.inputs for b in batch],
+                                                   data_samples=[b.meta for b in batch]), False)
+        with self.autocast():
+            results = self.network.predict(data['inputs'], data['data_samples'], rescale=True)
+        out = []
+        for result in results:
+            pred = result.pred_instances
+            keep = pred.scores >= score_thr
+            if 'masks' not in pred:
+                raise RuntimeError('the detector predicts no masks: whole-raster prediction needs an instance '
+                                   'segmentation model (e.g. Mask R-CNN)')
+            out.append((pred.masks[keep].bool().cpu().numpy(), pred.labels[keep].cpu().numpy(),
+                        pred.scores[keep].float().cpu().numpy()))
+        return out
+
+    # -- previews ---------------------------------------------------------------------------------------------
+    def label_converter(self):
+        from mmengine.registry import TRANSFORMS
+        return TRANSFORMS.build(label_loader_cfg(self.cfg))
