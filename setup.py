@@ -64,17 +64,16 @@ setup(
     long_description_content_type='text/markdown',
     packages=find_packages(include=['geospatial_mm', 'geospatial_mm.*']),
     python_requires='>=3.10',
-    install_requires=[
-        'torch>=2.6',
-        'mmcv==2.1.0',
-        'mmengine>=0.11.0rc3',
-        'mmsegmentation==1.2.2',
-        'mmdet==3.3.0',
-        'mmpretrain==1.2.0',
-        'numpy',
-        'rasterio',
-        'tifffile',
-    ],
+    # what predicting with an exported model needs (tools/model_inference.py -model); the extras add its runtime
+    # (torch for .pt2, onnxruntime for .onnx) or the whole training stack, which make install sets up (mmcv built
+    # from source, versions pinned in constraints.txt)
+    install_requires=['numpy', 'rasterio', 'tqdm'],
+    extras_require={
+        'torch': ['torch>=2.6'],
+        'onnx': ['onnxruntime'],
+        'train': ['torch>=2.6', 'mmcv==2.1.0', 'mmengine>=0.11.0rc3', 'mmsegmentation==1.2.2', 'mmdet==3.3.0',
+                  'mmpretrain==1.2.0', 'tifffile', 'onnx', 'onnxscript', 'onnxruntime'],
+    },
     cmdclass={'build_py': BuildPyWithMim},
     zip_safe=False,
 )

@@ -6,7 +6,7 @@ import os
 
 from geospatial_mm.datasets.transforms import (LoadGeospatialAnnotations, LoadGeospatialBandGroups,
                                                LoadGeospatialImageFromFile, LoadGeospatialImagePair)
-from .input_spec import InputSpec
+from .input_spec import InputSpec, override_loader
 
 GEO_LOADERS = ('LoadGeospatialImageFromFile', 'LoadGeospatialImagePair', 'LoadGeospatialBandGroups')
 # dropped from the test pipeline: labels are not there at prediction time, and the tile grid chooses the windows
@@ -96,9 +96,6 @@ def loader_class(transform_cfg: dict):
     return None
 
 
-SCALING_KEYS = ('scale', 'offset', 'clip')
-
-
 def inference_pipeline(cfg, bands=None, scaling: dict | None = None) -> tuple[list[dict], InputSpec]:
     """The config's test pipeline without label loading (the windows come from the tile grid), and what it reads.
 
@@ -114,36 +111,15 @@ def inference_pipeline(cfg, bands=None, scaling: dict | None = None) -> tuple[li
         found = [t.get('type') for t in pipeline]
         raise ValueError(f'streaming inference reads windows through one of {GEO_LOADERS} (or a subclass) in the '
                          f'test pipeline; the config\'s test pipeline has {found}')
-    loader = loaders[0]
-    scaling = {k: v for k, v in (scaling or {}).items() if v is not None}
-    unknown = sorted(set(scaling) - set(SCALING_KEYS))
-    if unknown:
-        raise ValueError(f'unknown input scaling {unknown}; expected {SCALING_KEYS}')
-    if scaling:
-        if issubclass(loader_class(loader), LoadGeospatialBandGroups):
-            raise ValueError(f'{loader["type"]} reads several files, each with its own scale: set their scaling in '
-                             'the config (its sources), not with --input-scale/--input-offset/--input-clip')
-        loader.update(scaling)
+    position = next(i for i, t in enumerate(pipeline) if t is loaders[0])
+    loader = pipeline[position] = override_loader(
+        loaders[0], issubclass(loader_class(loaders[0]), LoadGeospatialBandGroups), bands, scaling)
     if issubclass(loader_class(loader), LoadGeospatialBandGroups):
-        if bands is not None:
-            raise ValueError(f'-bands cannot be used with {loader["type"]}, which reads band groups from several '
-                             'files: choose its bands in the config')
         built = build_loader(loader)
         source_bands = {sub.path_key: list(sub.bands) for sub in built.loaders}
         return pipeline, InputSpec(loader=loader, path_keys=tuple(built.path_keys), is_pair=False,
                                    bands_per_frame=None, num_frames=1, stacked_frames=True,
                                    source_bands=source_bands, readers=reader_args(built))
-    if bands is not None:
-        bands = [int(b) for b in bands]
-        if loader.get('frames'):
-            groups = len(loader['frames'])
-            if len(bands) % groups:
-                raise ValueError(f'-bands lists {len(bands)} bands, which do not split into the config\'s {groups} '
-                                 'frames')
-            size = len(bands) // groups
-            loader['frames'] = [bands[i * size:(i + 1) * size] for i in range(groups)]
-        else:
-            loader['bands'] = bands
     is_pair = issubclass(loader_class(loader), LoadGeospatialImagePair)
     path_keys = tuple(loader.get('path_keys', ('img_path', 'post_img_path'))) if is_pair else \
         (loader.get('path_key', 'img_path'),)

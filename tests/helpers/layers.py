@@ -15,7 +15,7 @@ LAYERS = {'io': 0, 'compat': 0, 'version': 0, 'registration': 5,
           'datasets': 1, 'models': 1, 'evaluation': 1,
           'visualization': 2, 'converters': 2,
           'inference': 3, 'demo': 3,
-          'engine': 4}
+          'engine': 4, 'export': 4}
 PACKAGE = 'geospatial_mm'
 
 

@@ -17,12 +17,13 @@ TINY_PRITHVI = {'model.backbone.arch': 'tiny', 'model.backbone.pretrained': None
                 'model.test_cfg.crop_size': (32, 32), 'model.test_cfg.stride': (16, 16)}
 
 
-def make_checkpoint(config, path, cfg_options=None, seed=0):
-    """A checkpoint of the config's model with random weights, in the layout mmengine's runner saves."""
+def make_checkpoint(config, path, cfg_options=None, seed=0, dataset_meta=None):
+    """A checkpoint of the config's model with random weights, in the layout mmengine's runner saves; its
+    ``dataset_meta`` is the given one, else the config's classes (or its dataset class's)."""
     from mmengine.config import Config
     from mmengine.registry import MODELS, init_default_scope
 
-    from geospatial_mm.inference.model import dataset_meta
+    from geospatial_mm.inference.model import dataset_meta as config_meta
     cfg = Config.fromfile(config)
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
@@ -30,6 +31,6 @@ def make_checkpoint(config, path, cfg_options=None, seed=0):
     torch.manual_seed(seed)
     model = MODELS.build(cfg.model)
     model.init_weights()
-    meta = dict(dataset_meta=dataset_meta(cfg, None))  # the config's classes, or its dataset class's
+    meta = dict(dataset_meta=dataset_meta or config_meta(cfg, None))
     torch.save(dict(meta=meta, state_dict=model.state_dict()), path)
     return path

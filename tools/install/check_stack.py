@@ -36,6 +36,9 @@ def main() -> int:
     import mmpretrain
     import mmpretrain.models  # noqa: F401
     print(f'mmpretrain   {mmpretrain.__version__}')
+    import onnx
+    import onnxruntime
+    print(f'onnx         {onnx.__version__}, onnxruntime {onnxruntime.__version__} (tools/export.py, -model X.onnx)')
     import geospatial_mm
     print(f'geospatial_mm {geospatial_mm.__version__} ({geospatial_mm.__file__})')
     return 0

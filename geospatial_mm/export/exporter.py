@@ -1,0 +1,157 @@
+"""Export a trained segmentation config to one self-describing model file (tools/export.py).
+
+The exported program (:class:`~geospatial_mm.export.graph.TileGraph`) takes tiles as the config's loader reads them
+and returns logits; the metadata (:mod:`geospatial_mm.inference.exported_format`) records what to read and how, the
+tile and stride, classes and palette, and how logits become classes and probabilities. Every export is checked
+before it is written in place: the program's logits on a probe raster must match the config's own model through its
+own pipeline.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from geospatial_mm.inference.exported_format import (FORMAT, FORMAT_VERSION, METADATA_NAME, ONNX_METADATA_KEY,
+                                                      runtime_of)
+from geospatial_mm.inference.exported_model import ExportedModel
+from geospatial_mm.inference.openmmlab_model import OpenMMLabModel
+from geospatial_mm.inference.tile_model import WindowInputs
+from geospatial_mm.io.atomic import atomic_path
+from geospatial_mm.io.geotiff import write_geotiff
+from geospatial_mm.version import __version__
+from .graph import ExportError, TileGraph, check_input_map, fit_input_map
+
+MAX_BATCH = 4096  # the largest batch a dynamic-batch export accepts
+CHECK_TOLERANCE = 1e-4  # largest absolute logit difference between the exported file and the config's model
+DROPPED_META = ('geo_meta', 'img_path', 'seg_map_path')  # per-file metadata the models do not use
+
+
+def probe_band_count(model: OpenMMLabModel, path_key: str) -> int:
+    """Bands of a probe file for ``path_key``: one past the highest band the loader reads, or, for a loader that reads
+    every band, as many as the pipeline normalises."""
+    bands = model.spec.bands_for(path_key)
+    if bands is not None:
+        return max(bands) + 1
+    for t in model.pipeline.transforms:
+        if type(t).__name__ == 'TorchNormalize':
+            return len(t.means)
+    raise ExportError(f'the config reads every band of its {path_key} files and does not say how many: give --bands')
+
+
+def write_probes(model: OpenMMLabModel, folder: Path, tile: int, seed: int) -> dict:
+    """Probe rasters of ``tile`` x ``tile`` pixels for a sample of the model (one file per path key, or one per date),
+    with values spread over each reader's clip range (else 1-1000, away from any nodata value)."""
+    rng = np.random.default_rng(seed)
+    spec = model.spec
+    paths = {}
+    for key, reader in zip(spec.path_keys, spec.band_readers()):
+        count = probe_band_count(model, key)
+        low, high = reader.clip if reader.clip is not None else (1.0, 1000.0)
+        files = spec.num_frames if spec.num_frames > 1 and spec.stacked_frames is False else 1
+        written = []
+        for i in range(files):
+            data = rng.uniform(low, high, (count, tile, tile)).astype(np.float32)
+            written.append(str(write_geotiff(folder / f'probe_{seed}_{key}_{i}.tif', data, crs='EPSG:32633',
+                                             transform=(10.0, 0.0, 500000.0, 0.0, -10.0, 5000000.0))))
+        paths[key] = written[0] if files == 1 else written
+    return paths
+
+
+def pipeline_input(model: OpenMMLabModel, paths: dict, tile: int) -> tuple[np.ndarray, dict, torch.Tensor]:
+    """What the config's own pipeline and data preprocessor make of a probe: the model's input, the metadata the
+    segmentor gets with it, and the config's model's logits."""
+    item = model.read(paths, (0, 0, tile, tile))
+    with torch.no_grad():
+        data = model.network.data_preprocessor(dict(inputs=[item.inputs], data_samples=[item.meta]), False)
+    meta = {k: v for k, v in data['data_samples'][0].metainfo.items() if k not in DROPPED_META}
+    logits = model.forward([WindowInputs(item.inputs, item.nodata, item.meta)])
+    return data['inputs'][0].float().numpy(), meta, logits
+
+
+def checkpoint_digest(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def export_model(config, checkpoint: str, output: str, tile: int | None = None, dynamic_batch: bool = True,
+                 batch_size: int = 8, cfg_options: dict | None = None, bands=None, opset: int = 18) -> dict:
+    """Export ``config`` with ``checkpoint`` to ``output`` (``.pt2``: torch.export; ``.onnx``: ONNX); returns the
+    metadata written with it, including the check of the file against the config's model."""
+    kind = runtime_of(output)
+    model = OpenMMLabModel(config, checkpoint, device='cpu', bands=bands, cfg_options=cfg_options)
+    if model.task != 'segmentation':
+        raise ExportError('detection configs (Mask R-CNN, default_scope mmdet) cannot be exported yet: predict with '
+                          'tools/model_inference.py -config/-ckpt')
+    tile, stride = model.tile_and_stride(tile, None)
+    divisor = getattr(model.network.data_preprocessor, 'size_divisor', None)
+    if divisor and tile % divisor:
+        raise ExportError(f'the tile ({tile} px) must be a multiple of the data preprocessor\'s size_divisor '
+                          f'({divisor}): give --tile')
+    with tempfile.TemporaryDirectory() as folder:
+        probes = [write_probes(model, Path(folder), tile, seed) for seed in (0, 1)]
+        read = [model.spec.read(model.spec.band_readers(), p, (0, 0, tile, tile))[0] for p in probes]
+        inputs = [pipeline_input(model, p, tile) for p in probes]
+    input_map = fit_input_map(read[0], inputs[0][0])
+    check_input_map(input_map, read[1], inputs[1][0])
+    graph = TileGraph(model.network, input_map, [inputs[1][1]]).eval()
+    expected = inputs[1][2].numpy()
+    example = torch.from_numpy(np.stack([read[1]] * (2 if dynamic_batch else batch_size)))
+    with torch.no_grad():
+        traced_ok = np.abs(graph(example[:1]).numpy() - expected).max()
+    if traced_ok > CHECK_TOLERANCE:
+        raise ExportError(f'the tile graph differs from the config\'s model by {traced_ok:.2e}')
+    shapes = {'tiles': {0: torch.export.Dim('batch', min=1, max=MAX_BATCH)}} if dynamic_batch else None
+    try:
+        program = torch.export.export(graph, (example,), dynamic_shapes=shapes, strict=False)
+    except Exception as exc:  # torch.export's errors are of many types; say which model and why
+        raise ExportError(f'torch.export cannot trace this model: {type(exc).__name__}: {exc}') from exc
+    spec = model.spec
+    metadata = dict(
+        format=FORMAT, format_version=FORMAT_VERSION, package_version=__version__, torch_version=torch.__version__,
+        task='segmentation', runtime=kind, config=Path(str(config)).name, checkpoint=Path(checkpoint).name,
+        checkpoint_sha256=checkpoint_digest(checkpoint), classes=model.classes,
+        palette=[list(p) for p in model.palette] if model.palette else None, tile=tile, stride=stride,
+        input=dict(channels=int(read[1].shape[0]), dtype='float32', frames=input_map.frames,
+                   batch='dynamic' if dynamic_batch else batch_size,
+                   normalisation=dict(scale=input_map.scale.tolist(), shift=input_map.shift.tolist())),
+        spec=json.loads(json.dumps(spec.to_dict(), default=list)), out_channels=model.out_channels,
+        threshold=model.threshold, probability_rule=model.rule,
+        preview=dict(rgb_bands=model.preview_rgb_bands, brightness=model.preview_brightness))
+    text = json.dumps(metadata)
+    with atomic_path(output) as tmp:
+        if kind == 'torch':
+            torch.export.save(program, str(tmp), extra_files={METADATA_NAME: text})
+        else:
+            save_onnx(program, example, str(tmp), text, dynamic_batch, opset)
+        exported = ExportedModel(str(tmp))
+        got = exported.forward([exported.host(WindowInputs(read[1], None))])
+        got = got.cpu().numpy() if hasattr(got, 'cpu') else got
+        difference = float(np.abs(got - expected).max())
+        if difference > CHECK_TOLERANCE:
+            raise ExportError(f'the exported {kind} model differs from the config\'s model by {difference:.2e} '
+                              f'(more than {CHECK_TOLERANCE}): not written')
+    metadata['check'] = dict(max_abs_logit_difference=difference)
+    return metadata
+
+
+def save_onnx(program, example: torch.Tensor, path: str, metadata: str, dynamic_batch: bool, opset: int) -> None:
+    """The exported program as ONNX (torch's dynamo exporter), with the metadata as the model's property."""
+    import onnx
+    shapes = {'tiles': {0: torch.export.Dim('batch', min=1, max=MAX_BATCH)}} if dynamic_batch else None
+    try:
+        onnx_program = torch.onnx.export(program, (example,), dynamo=True, dynamic_shapes=shapes,
+                                         opset_version=opset, input_names=['tiles'], output_names=['logits'])
+    except Exception as exc:
+        raise ExportError(f'the ONNX exporter cannot convert this model: {type(exc).__name__}: {exc}') from exc
+    proto = onnx_program.model_proto
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = ONNX_METADATA_KEY, metadata
+    onnx.save(proto, path)

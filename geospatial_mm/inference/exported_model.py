@@ -1,0 +1,115 @@
+"""A model file of tools/export.py as a :class:`~geospatial_mm.inference.tile_model.TileModel`: the streaming
+predictors run it with torch alone (``.pt2``) or onnxruntime and numpy alone (``.onnx``), without mmcv, mmengine,
+mmseg, mmdet or mmpretrain.
+
+Windows are read by the same :class:`~geospatial_mm.io.band_reader.BandReader` the config's loaders are built on,
+with the settings the metadata records; the exported program does the rest (normalisation, frames, the model).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .exported_format import ExportedModelError, read_pt2_metadata, runtime_of
+from .input_spec import InputSpec, override_loader
+from .tile_model import TileModel, WindowInputs
+
+
+class ExportedModel(TileModel):
+    """An exported segmentation model.
+
+    Args:
+        path: the ``.pt2`` or ``.onnx`` file.
+        device: 'cpu', 'cuda', 'cuda:1', ...
+        precision: ``'fp32'``; a ``.pt2`` also runs under torch's autocast in ``'bf16'`` or ``'fp16'``.
+        bands, input_scaling: as for a config (:func:`~geospatial_mm.inference.input_spec.override_loader`): other
+            band positions in the files, another sensor's scaling.
+    """
+
+    def __init__(self, path: str, device: str = 'cpu', precision: str = 'fp32', bands=None,
+                 input_scaling: dict | None = None) -> None:
+        path = str(path)
+        if not Path(path).is_file():
+            raise FileNotFoundError(f'{path}: model file not found')
+        kind = runtime_of(path)
+        if kind == 'torch':
+            read_pt2_metadata(path)  # a clear error for a foreign archive before torch reads it
+            from .exported_torch import TorchProgram
+            self.runtime = TorchProgram(path, device, precision)
+        else:
+            from .exported_onnx import OnnxSession
+            self.runtime = OnnxSession(path, device, precision)
+        meta = self.metadata = self.runtime.metadata
+        if meta.get('task') != 'segmentation':
+            raise ExportedModelError(f'{path}: a {meta.get("task")} model; exported models are segmentation models')
+        self.path = path
+        self.name = Path(path).name
+        self.device = self.runtime.device
+        self.precision = precision
+        self.arrays = self.runtime.arrays
+        self.classes = list(meta['classes'])
+        self.palette = [tuple(int(c) for c in p) for p in meta['palette']] if meta.get('palette') else None
+        spec = InputSpec.from_dict(meta['spec'])
+        spec.loader = override_loader(spec.loader, spec.multi_source, bands, input_scaling)
+        if not spec.multi_source:  # the overridden loader arguments are those of each of its files
+            spec.readers = {key: {**args, **{k: spec.loader[k] for k in args if k in spec.loader}}
+                            for key, args in spec.readers.items()}
+        self.spec = spec
+        self.readers = spec.band_readers()
+        self.channels = int(meta['input']['channels'])
+        self.batch = meta['input']['batch']  # 'dynamic' or the one batch size the program takes
+        self.out_channels = int(meta['out_channels'])
+        self.threshold = float(meta.get('threshold', 0.5))
+        self.rule = meta['probability_rule']
+        self.preview_rgb_bands = list(meta.get('preview', {}).get('rgb_bands', [0, 1, 2]))
+        self.preview_brightness = meta.get('preview', {}).get('brightness')
+        self.pointwise = True  # BandReader and the program's per-pixel normalisation
+
+    # -- sizes ------------------------------------------------------------------------------------------------
+    def tile_and_stride(self, tile: int | None, stride: int | None) -> tuple[int, int]:
+        """The tile the model was exported for (another is refused) and the given stride, else the exported one."""
+        exported = int(self.metadata['tile'])
+        if tile is not None and int(tile) != exported:
+            raise ValueError(f'{self.path} was exported for tiles of {exported} px, not {tile}: export it again with '
+                             f'--tile {tile}, or leave --tile out')
+        return exported, int(stride or self.metadata['stride'])
+
+    def default_readers(self) -> int:
+        return 1 if str(self.device).startswith('cpu') else 4
+
+    # -- inputs -----------------------------------------------------------------------------------------------
+    def read(self, paths: dict, window: tuple) -> WindowInputs:
+        image, nodata = self.spec.read(self.readers, paths, window)
+        if image.shape[0] != self.channels:
+            first = paths[self.spec.path_keys[0]]
+            raise ExportedModelError(f'{first if isinstance(first, str) else first[0]}: {image.shape[0]} channels '
+                                     f'read, but the model was exported for {self.channels}')
+        return WindowInputs(image, nodata)
+
+    def crop(self, strip: WindowInputs, col: int, width: int, window: tuple) -> WindowInputs:
+        nodata = strip.nodata[:, col:col + width] if strip.nodata is not None else None
+        return WindowInputs(self.runtime.host(strip.inputs[..., col:col + width]), nodata)
+
+    def host(self, item: WindowInputs) -> WindowInputs:
+        item.inputs = self.runtime.host(item.inputs)
+        return item
+
+    def pad(self, item: WindowInputs, size: int) -> WindowInputs:
+        item.inputs = self.runtime.pad(self.runtime.host(item.inputs), size)
+        return item
+
+    def reader_context(self):
+        return self.runtime.reader_context()
+
+    # -- outputs ----------------------------------------------------------------------------------------------
+    def forward(self, batch, size: tuple[int, int] | None = None):
+        inputs = [b.inputs for b in batch]
+        n = len(inputs)
+        if self.batch != 'dynamic':  # a program of one batch size: fill the last batch with empty tiles
+            if n > int(self.batch):
+                raise ValueError(f'{self.path} takes batches of {self.batch} tiles: use --batch-size {self.batch}')
+            inputs = inputs + [inputs[0] * 0] * (int(self.batch) - n)
+        logits = self.runtime.run(inputs)[:n]
+        if size is not None and tuple(logits.shape[-2:]) != tuple(size):
+            raise ExportedModelError(f'{self.path} gives logits of {tuple(logits.shape[-2:])} px for tiles of '
+                                     f'{tuple(size)}')
+        return logits

@@ -1,0 +1,52 @@
+"""Running an ``.onnx`` model of tools/export.py with onnxruntime and numpy alone (neither torch nor an OpenMMLab
+library is imported)."""
+from __future__ import annotations
+
+import contextlib
+
+import numpy as np
+import onnxruntime as ort
+
+from .arrays import NumpyArrays
+from .exported_format import ONNX_METADATA_KEY, ExportedModelError, parse_metadata
+
+
+class OnnxSession:
+    """An onnxruntime session (CUDA for ``cuda`` devices when onnxruntime has it, else the CPU), fp32 only;
+    blending runs on numpy (:class:`~.arrays.NumpyArrays`)."""
+
+    def __init__(self, path: str, device: str = 'cpu', precision: str = 'fp32') -> None:
+        if precision != 'fp32':
+            raise ValueError(f'an .onnx model runs in fp32 (the precision it was exported in), not {precision}; '
+                             'export to .pt2 for bf16/fp16 autocast')
+        providers = ['CPUExecutionProvider']
+        if device.startswith('cuda'):
+            if 'CUDAExecutionProvider' not in ort.get_available_providers():
+                raise RuntimeError(f'device {device!r} asked for, but this onnxruntime has no CUDA provider '
+                                   '(install onnxruntime-gpu)')
+            index = int(device.split(':')[1]) if ':' in device else 0
+            providers = [('CUDAExecutionProvider', dict(device_id=index)), 'CPUExecutionProvider']
+        try:
+            self.session = ort.InferenceSession(str(path), providers=providers)
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise ExportedModelError(f'{path}: onnxruntime cannot load it ({exc})') from exc
+        custom = self.session.get_modelmeta().custom_metadata_map
+        if ONNX_METADATA_KEY not in custom:
+            raise ExportedModelError(f'{path}: an ONNX model without the {ONNX_METADATA_KEY!r} metadata: not written '
+                                     'by tools/export.py')
+        self.metadata = parse_metadata(custom[ONNX_METADATA_KEY], path)
+        self.input_name = self.session.get_inputs()[0].name
+        self.device = device
+        self.arrays = NumpyArrays()
+
+    def host(self, array: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(array, dtype=np.float32)
+
+    def pad(self, array: np.ndarray, size: int) -> np.ndarray:
+        return np.pad(array, [(0, 0)] * (array.ndim - 2) + [(0, size - array.shape[-2]), (0, size - array.shape[-1])])
+
+    def reader_context(self) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext()
+
+    def run(self, inputs: list[np.ndarray]) -> np.ndarray:
+        return self.session.run(None, {self.input_name: np.stack(inputs)})[0].astype(np.float32, copy=False)
