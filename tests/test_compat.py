@@ -57,6 +57,7 @@ def test_trusting_explicitly_loads_it(evil_checkpoint, monkeypatch):
     assert marker.exists()  # trusting really unpickles everything, so the refusal above was meaningful
 
 
+@pytest.mark.slow
 def test_tools_test_refuses_it_and_names_the_option(evil_checkpoint, tmp_path, shapes_root):
     from helpers.commands import data_root_options
     path, marker = evil_checkpoint
@@ -111,6 +112,7 @@ def test_getattr_in_a_checkpoint_only_reaches_history_buffer_statistics(tmp_path
         CheckpointLoader.load_checkpoint(str(tmp_path / 'climb.pth'), map_location='cpu')
 
 
+@pytest.mark.slow
 def test_pytorch_launcher_initialises_gloo_without_cuda(tmp_path):
     script = tmp_path / 'init.py'
     script.write_text(textwrap.dedent('''
@@ -309,6 +311,7 @@ def test_a_scheme_registered_later_is_refused_unless_trusted(tmp_path, monkeypat
 
 
 # ---------------------------------------------------------------------------------------------- transformers
+@pytest.mark.slow
 def test_a_transformers_that_mmpretrain_cannot_use_does_not_break_the_import(tmp_path):
     from helpers.fake_transformers import install_fake_transformers
     site = install_fake_transformers(tmp_path / 'site')

@@ -11,6 +11,8 @@ from PIL import Image
 
 from geospatial_mm.datasets.sen12ms import dfc_code_to_index, dfc_metainfo
 
+pytestmark = pytest.mark.slow  # trainings and tool runs in subprocesses (make test-fast skips them)
+
 MIM = BIN / 'mim'
 TINY = {
     'dfc2020_unet': ['model.backbone.base_channels=8', 'model.backbone.num_stages=3', 'model.backbone.strides=[1,1,1]',

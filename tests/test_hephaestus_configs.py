@@ -10,6 +10,8 @@ from helpers.commands import BIN, ROOT, run
 
 from geospatial_mm.compat.checkpoints import safe_torch_load
 
+pytestmark = pytest.mark.slow  # trainings and tool runs in subprocesses (make test-fast skips them)
+
 MIM = BIN / 'mim'
 MOCO = ROOT / 'configs' / 'hephaestus_mocov2.py'
 MULTILABEL = ROOT / 'configs' / 'hephaestus_multilabel.py'

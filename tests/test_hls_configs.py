@@ -4,6 +4,8 @@ import json
 import pytest
 from helpers.commands import BIN, ROOT, run
 
+pytestmark = pytest.mark.slow  # trainings and tool runs in subprocesses (make test-fast skips them)
+
 MIM = BIN / 'mim'
 
 

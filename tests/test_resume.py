@@ -2,8 +2,11 @@
 start from iteration 1."""
 import re
 
+import pytest
 import torch
 from helpers.commands import BIN, ROOT, data_root_options, run
+
+pytestmark = pytest.mark.slow  # trainings and tool runs in subprocesses (make test-fast skips them)
 
 CONFIG = ROOT / 'tests' / 'configs' / 'tiny_seg.py'
 TRAIN = ROOT / 'tools' / 'train.py'

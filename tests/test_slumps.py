@@ -12,6 +12,8 @@ from scipy import ndimage
 
 from geospatial_mm.io.tiles import TileGrid
 
+pytestmark = pytest.mark.slow  # trainings and tool runs in subprocesses (make test-fast skips them)
+
 MIM = BIN / 'mim'
 CONFIG = ROOT / 'tests' / 'configs' / 'tiny_slumps_mask_rcnn.py'
 SCENE = 'WV02_20160709_M1BS_10300100591D6600-toa_pansharpen.tif'

@@ -7,6 +7,8 @@ import pytest
 import torch
 from helpers.commands import BIN, ROOT, data_root_options, run
 
+pytestmark = pytest.mark.slow  # trainings and tool runs in subprocesses (make test-fast skips them)
+
 CONFIG = ROOT / 'tests' / 'configs' / 'tiny_seg.py'
 MIM = BIN / 'mim'
 

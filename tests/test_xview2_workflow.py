@@ -11,6 +11,8 @@ from helpers.xbd_data import CONFIG, as_cli, make_xbd, tiny_options
 
 from geospatial_mm.evaluation.metrics import xview2_counts, xview2_score
 
+pytestmark = pytest.mark.slow  # trainings and tool runs in subprocesses (make test-fast skips them)
+
 MIM = BIN / 'mim'
 EPOCHS = 20  # 20 x 11 iterations of 4 pairs (64 px)
 

@@ -109,6 +109,7 @@ def test_bad_labels_are_errors_naming_the_file(tmp_path):
     assert not list(tmp_path.rglob('.*.tmp*'))  # no temporary file left behind
 
 
+@pytest.mark.slow
 def test_split_files_follow_the_tiers_and_share_tier3_per_disaster(tmp_path):
     root = tmp_path / 'xBD'
     for tier, names in dict(tier1=['flood_00000000', 'flood_00000001'],

@@ -105,6 +105,7 @@ def test_det_packer_takes_an_n_band_tensor():
     assert packed['data_samples'].gt_instances.bboxes.shape == (1, 4)
 
 
+@pytest.mark.slow
 def test_geotiff_config_trains_through_mim(tmp_path, geo_root):
     config = ROOT / 'tests' / 'configs' / 'tiny_geotiff_seg.py'
     opts = [f'{k}.dataset.data_root={geo_root}' for k in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
@@ -116,6 +117,7 @@ def test_geotiff_config_trains_through_mim(tmp_path, geo_root):
     assert 'mIoU' in log
 
 
+@pytest.mark.slow
 def test_a_config_outside_the_checkout_inherits_package_bases_and_trains_with_tools_train(tmp_path, geo_root):
     source = (ROOT / 'tests' / 'configs' / 'tiny_geotiff_seg.py').read_text()
     local_base = "_base_ = ['../../configs/_base_/default_runtime.py']"

@@ -111,6 +111,7 @@ def test_train_pipeline_keeps_images_and_targets_aligned(xbd_root, cfg):
     assert turned > 0
 
 
+@pytest.mark.slow
 def test_class_weights_tool_and_the_sampler_agree(xbd_root, tmp_path):
     out = tmp_path / 'stats.json'
     proc = run([BIN / 'python', ROOT / 'tools' / 'class_weights.py', CONFIG, '--out', out, '--label-keys',

@@ -1,7 +1,7 @@
 """Average accuracy (the DFC2020 score) is IoUMetric's mAcc: checked on crafted arrays against a confusion matrix."""
 import numpy as np
 import pytest
-import torch
+from helpers.seg_metrics import evaluate as evaluate_metric
 from mmengine.config import Config
 from mmseg.evaluation import IoUMetric
 
@@ -34,11 +34,7 @@ def crafted():
 
 
 def evaluate(metric, gt, pred):
-    metric.dataset_meta = dict(classes=CLASSES)
-    samples = [dict(pred_sem_seg=dict(data=torch.from_numpy(p)[None]), gt_sem_seg=dict(data=torch.from_numpy(g)[None]))
-               for g, p in zip(gt, pred)]
-    metric.process({}, samples)
-    return metric.evaluate(len(samples))
+    return evaluate_metric(metric, gt, pred, CLASSES)
 
 
 def test_mmseg_macc_is_the_average_accuracy_over_classes_present_in_the_ground_truth():

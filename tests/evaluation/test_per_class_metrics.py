@@ -2,7 +2,7 @@
 builds for it, and mmpretrain's per-class lists named by class."""
 import numpy as np
 import pytest
-import torch
+from helpers.seg_metrics import evaluate as evaluate_metric
 from mmseg.evaluation import IoUMetric
 
 from geospatial_mm.evaluation import name_classwise, per_class_evaluator
@@ -19,11 +19,7 @@ def confusion(gt: np.ndarray, pred: np.ndarray, k: int, ignore: int = 255) -> np
 
 
 def evaluate(metric, gt, pred):
-    metric.dataset_meta = dict(classes=CLASSES)
-    samples = [dict(pred_sem_seg=dict(data=torch.from_numpy(p)[None]), gt_sem_seg=dict(data=torch.from_numpy(g)[None]))
-               for g, p in zip(gt, pred)]
-    metric.process({}, samples)
-    return metric.evaluate(len(samples))
+    return evaluate_metric(metric, gt, pred, CLASSES)
 
 
 def test_every_class_value_matches_the_confusion_matrix_at_full_precision():

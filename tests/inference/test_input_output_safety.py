@@ -11,6 +11,8 @@ from helpers.models import TINY, make_checkpoint
 
 from geospatial_mm.inference.outputs import is_own_output
 
+pytestmark = pytest.mark.slow  # trainings and tool runs in subprocesses (make test-fast skips them)
+
 
 @pytest.fixture(scope='module')
 def tiny_ckpt(tmp_path_factory):

@@ -41,6 +41,7 @@ def run(flag: str, **env) -> tuple[bool, float]:
 
 
 @linux_glibc
+@pytest.mark.slow
 def test_freed_memory_is_reused_instead_of_faulted_in_again():
     applied, faults_kept = run('1')
     assert applied

@@ -15,6 +15,9 @@ from helpers.models import CROP, PAIR, TINY, make_checkpoint
 from helpers.rasters import write_geotiff
 from rasterio.transform import from_origin
 
+pytestmark = pytest.mark.slow  # trainings and tool runs in subprocesses (make test-fast skips them)
+
+
 @pytest.fixture(scope='module')
 def tiny_ckpt(tmp_path_factory):
     return make_checkpoint(TINY, tmp_path_factory.mktemp('ckpt') / 'tiny.pth')

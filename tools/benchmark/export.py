@@ -1,0 +1,152 @@
+#!/usr/bin/env python
+"""Exported models (tools/export.py) against the full stack: start-up time and streaming throughput.
+
+The burn-scars config (Prithvi-100M with random weights, or ``--small`` for the demo's tiny Prithvi) is exported to
+``.pt2`` and ``.onnx``; then, for each of the full stack (config + checkpoint through mmseg), the ``.pt2`` with torch
+and the ``.onnx`` with onnxruntime, a fresh process predicts a synthetic HLS-like raster (int16 reflectance x 10000,
+nodata -9999) the way tools/model_inference.py does. It reports:
+
+* start-up: from the moment the process is launched to the moment the first batch of tiles, read and prepared, goes
+  into the model (interpreter, imports, model loading, the first tiles read): what a run costs before any tile is
+  predicted; the end of that first batch is reported too;
+* throughput: tiles per second after the first batch, over the rest of the raster (reading, model, blending,
+  writing);
+* peak RSS.
+
+    python tools/benchmark/export.py [--size 1024] [--small] [--device cpu] [--json F]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+from inference import CONFIG, checkpoint, make_raster, model_options  # noqa: E402  (the inference benchmark's)
+
+RUNTIMES = ('full', 'pt2', 'onnx')
+
+
+def peak_rss_mb() -> int:
+    """This process's peak resident memory (VmHWM: unlike getrusage's, not carried over from the parent that
+    launched it)."""
+    with open('/proc/self/status') as f:
+        for line in f:
+            if line.startswith('VmHWM:'):
+                return round(int(line.split()[1]) / 1024)
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0)
+
+
+def worker(kind: str, model: str, raster: str, out: str, batch_size: int, device: str, small: bool,
+           launched: float) -> dict:
+    """Predict ``raster`` in this process with the full stack (``model`` a checkpoint) or an exported file; only what
+    that path needs is imported."""
+    from geospatial_mm.inference.segmentation import SegmentationRasterPredictor
+    from geospatial_mm.inference.sources import Sample
+    if kind == 'full':
+        from geospatial_mm.inference.openmmlab_model import OpenMMLabModel
+        tile_model = OpenMMLabModel(str(CONFIG), model, device=device, cfg_options=model_options(not small))
+    else:
+        from geospatial_mm.inference.exported_model import ExportedModel
+        tile_model = ExportedModel(model, device=device)
+    predictor = SegmentationRasterPredictor(tile_model, batch_size=batch_size)
+    state = dict(start=None, first=None, first_tiles=0, tiles=0)
+    forward = tile_model.forward
+
+    def timed_forward(batch, size=None):  # the moment the first batch of tiles, read, reaches the model
+        if state['start'] is None:
+            state['start'] = time.time()
+        return forward(batch, size)
+    tile_model.forward = timed_forward
+
+    def on_tiles(n: int) -> None:
+        state['tiles'] += n
+        if state['first'] is None:
+            state['first'], state['first_tiles'] = time.time(), n
+    predictor.predict(Sample('bench', {'img_path': raster}, raster), out, on_tiles=on_tiles)
+    end = time.time()
+    rest = state['tiles'] - state['first_tiles']
+    return dict(runtime=kind, startup_s=round(state['start'] - launched, 3),
+                first_batch_s=round(state['first'] - launched, 3), total_s=round(end - launched, 2),
+                tiles=state['tiles'], tiles_per_s=round(rest / (end - state['first']), 3) if rest else None,
+                peak_rss_mb=peak_rss_mb(),
+                torch_imported='torch' in sys.modules, openmmlab_imported='mmseg' in sys.modules)
+
+
+def export(ckpt: Path, out: Path, small: bool) -> dict:
+    import geospatial_mm  # noqa: F401
+    from geospatial_mm.export import export_model
+    if out.exists():
+        return dict(seconds=None)
+    start = time.time()
+    meta = export_model(str(CONFIG), str(ckpt), str(out), cfg_options=model_options(not small))
+    return dict(seconds=round(time.time() - start, 1), check=meta['check'])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--size', type=int, default=1024, help='raster side in pixels (default 1024)')
+    parser.add_argument('--small', action='store_true', help='the demo\'s tiny Prithvi instead of Prithvi-100M')
+    parser.add_argument('--device', default='cpu')
+    parser.add_argument('--batch-size', type=int, default=8)
+    parser.add_argument('--runtimes', nargs='+', choices=RUNTIMES, default=list(RUNTIMES))
+    parser.add_argument('--work', default='/tmp/gmm_export_bench')
+    parser.add_argument('--json', help='also write the results here')
+    parser.add_argument('--worker', nargs=7, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        kind, model, raster, out, batch, device, launched = args.worker
+        print('RESULT ' + json.dumps(worker(kind, model, raster, out, int(batch), device, args.small,
+                                            float(launched))), flush=True)
+        return 0
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    tag = 'small' if args.small else 'full'
+    ckpt = checkpoint(work / f'burn_scars_{tag}.pth', full_model=not args.small)
+    raster = work / f'hls_{args.size}.tif'
+    make_raster(raster, args.size, args.size)
+    files = {'full': ckpt, 'pt2': work / f'burn_scars_{tag}.pt2', 'onnx': work / f'burn_scars_{tag}.onnx'}
+    exports = {k: export(ckpt, files[k], args.small) for k in ('pt2', 'onnx') if k in args.runtimes}
+    rows = []
+    for kind in args.runtimes:
+        out = work / f'out_{kind}'
+        for old in out.glob('*'):
+            old.unlink()
+        cmd = [sys.executable, __file__, *(['--small'] if args.small else []), '--worker', kind, str(files[kind]),
+               str(raster), str(out), str(args.batch_size), args.device, repr(time.time())]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS=os.environ.get(
+            'OMP_NUM_THREADS', str(os.cpu_count()))))
+        lines = [ln for ln in proc.stdout.splitlines() if ln.startswith('RESULT ')]
+        if proc.returncode or not lines:
+            print(proc.stdout[-3000:], proc.stderr[-3000:], file=sys.stderr)
+            return 1
+        row = json.loads(lines[-1][7:])
+        row['model_file_mb'] = round(os.path.getsize(files[kind]) / 2 ** 20, 1)
+        rows.append(row)
+        print(f'{kind:>5}: start-up {row["startup_s"]:6.2f} s (first batch done at {row["first_batch_s"]} s), '
+              f'{row["tiles_per_s"]} tiles/s after it, '
+              f'{row["tiles"]} tiles in {row["total_s"]} s, peak RSS {row["peak_rss_mb"]} MB, file '
+              f'{row["model_file_mb"]} MB (torch imported: {row["torch_imported"]}, OpenMMLab imported: '
+              f'{row["openmmlab_imported"]})', flush=True)
+    full = next((r for r in rows if r['runtime'] == 'full'), None)
+    if full and full['tiles_per_s']:
+        for r in rows:
+            r['throughput_vs_full'] = round(r['tiles_per_s'] / full['tiles_per_s'], 3) if r['tiles_per_s'] else None
+    result = dict(size=args.size, model='Prithvi tiny' if args.small else 'Prithvi-100M', device=args.device,
+                  cpus=os.cpu_count(), exports=exports, rows=rows)
+    print(json.dumps(result))
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
