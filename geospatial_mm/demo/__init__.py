@@ -32,6 +32,8 @@ class LazyMaker:
 MAKERS = dict(burn_scars=LazyMaker('burn_scars'), sen1floods11=LazyMaker('sen1floods11'), crop=LazyMaker('crop'),
               hephaestus=LazyMaker('hephaestus'), sen12ms=LazyMaker('sen12ms'), slumps=LazyMaker('slumps'),
               xbd=LazyMaker('xbd'))
+# the package's copy of the checkout's data_splits/ (setup.py places it there; a link in an editable install)
+DATA_SPLITS = Path(__file__).resolve().parents[1] / '.mim' / 'data_splits'
 DEFAULT_SIZES = dict(crop=224, sen12ms=256)  # the real datasets' sides; 512 for the others
 
 
@@ -41,4 +43,4 @@ def default_size(name: str) -> int:
     return DEFAULT_SIZES.get(name, 512)
 
 
-__all__ = ['MAKERS', 'DEFAULT_SIZES', 'LazyMaker', 'default_size']
+__all__ = ['DATA_SPLITS', 'MAKERS', 'DEFAULT_SIZES', 'LazyMaker', 'default_size']

@@ -25,8 +25,9 @@ from geospatial_mm.datasets.geospatial_seg import read_split_file
 from geospatial_mm.datasets.sen12ms import IGBP_TO_DFC
 from geospatial_mm.io.atomic import write_text_atomic
 from geospatial_mm.io.geotiff import write_geotiff
+from . import DATA_SPLITS
 
-HOLDOUT_FILE = Path(__file__).resolve().parents[2] / 'data_splits' / 'sen12ms' / 'SEN12MS_holdOutScenes.txt'
+HOLDOUT_FILE = DATA_SPLITS / 'sen12ms' / 'SEN12MS_holdOutScenes.txt'
 # Per DFC class (Forest ... Water): Sentinel-2 reflectance of B1 ... B12 (13 bands) and Sentinel-1 VV, VH in dB.
 DFC_S2 = np.array([
     [0.03, 0.03, 0.05, 0.03, 0.08, 0.22, 0.28, 0.30, 0.32, 0.10, 0.005, 0.14, 0.07],  # Forest

@@ -20,9 +20,10 @@ from rasterio.transform import from_origin
 from geospatial_mm.datasets.geospatial_seg import read_split_file
 from geospatial_mm.io.atomic import write_text_atomic
 from geospatial_mm.io.geotiff import write_geotiff
+from . import DATA_SPLITS
 from .shapes import blobs, missing_strip
 
-SPLIT_FILES = Path(__file__).resolve().parents[2] / 'data_splits' / 'sen1floods11'
+SPLIT_FILES = DATA_SPLITS / 'sen1floods11'
 # B1 ... B12 digital numbers (reflectance x 10000) of dry land and of open water
 S2_LAND = np.array([1400, 1200, 1100, 1000, 1300, 2000, 2300, 2500, 2600, 800, 30, 2000, 1300], float)
 S2_WATER = np.array([1300, 1100, 900, 700, 600, 500, 450, 400, 380, 200, 10, 150, 100], float)

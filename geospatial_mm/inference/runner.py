@@ -14,7 +14,7 @@ import traceback
 from pathlib import Path
 
 from geospatial_mm.io import RasterError
-from geospatial_mm.io.atomic import check_writable_folder, write_json_atomic
+from geospatial_mm.io.atomic import check_writable_folder, missing_folders, remove_empty_folders, write_json_atomic
 from .detection import DetectionRasterPredictor
 from .outputs import is_own_output, overwrite_problem
 from .previews import preview_path, write_preview
@@ -144,19 +144,12 @@ def build_predictor(model, args):
     return SegmentationRasterPredictor(model, **common)
 
 
-def run(args) -> int:
-    """Run the tool; returns the exit status (0: every sample has its outputs, 1: some failed)."""
-    ranks = Ranks.start(args.launcher, args.device)
-    rank, world = ranks.rank, ranks.world
-    device = args.device
-    if device.startswith('cuda') and world > 1 and device == 'cuda':
-        device = f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}'
+def set_up(args, device: str, folders: list) -> tuple:
+    """Check the folders the run writes to (before anything is read), build the model and its predictor, list the
+    samples and check their outputs; raise :class:`SetupError` on any problem."""
     try:
-        check_writable_folder(args.output, 'output folder')
-        if args.preview_dir:
-            check_writable_folder(args.preview_dir, 'preview folder')
-        if args.summary:
-            check_writable_folder(Path(args.summary).parent, 'folder of the summary')
+        for folder, what in folders:
+            check_writable_folder(folder, what)
     except OSError as exc:  # nothing could be written: stop before reading anything
         raise SetupError(str(exc)) from exc
     try:
@@ -171,6 +164,27 @@ def run(args) -> int:
         options = predictor_options(predictor, args)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise SetupError(f'{type(exc).__name__}: {exc}') from exc
+    return model, predictor, samples, left_out, options
+
+
+def run(args) -> int:
+    """Run the tool; returns the exit status (0: every sample has its outputs, 1: some failed)."""
+    ranks = Ranks.start(args.launcher, args.device)
+    rank, world = ranks.rank, ranks.world
+    device = args.device
+    if device.startswith('cuda') and world > 1 and device == 'cuda':
+        device = f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}'
+    folders = [(args.output, 'output folder')]
+    if args.preview_dir:
+        folders.append((args.preview_dir, 'preview folder'))
+    if args.summary:
+        folders.append((Path(args.summary).parent, 'folder of the summary'))
+    created = [f for folder, _ in folders for f in missing_folders(folder)]
+    try:
+        _, predictor, samples, left_out, options = set_up(args, device, folders)
+    except SetupError:  # nothing ran: leave no folder behind that the run created
+        remove_empty_folders(created)
+        raise
     if left_out and rank == 0:
         names = ', '.join(p.name for p in left_out[:5]) + (' ...' if len(left_out) > 5 else '')
         log(f'left out {len(left_out)} file(s) written by an earlier run of model_inference (not inputs): {names}')

@@ -93,6 +93,25 @@ def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int | None = 2)
     return write_text_atomic(path, json.dumps(obj, indent=indent, default=float))
 
 
+def missing_folders(folder: str | os.PathLike) -> list[Path]:
+    """``folder`` and those of its parents that do not exist, outermost first: what creating it would add."""
+    missing = []
+    folder = Path(folder).absolute()
+    while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
+        missing.append(folder)
+        folder = folder.parent
+    return missing[::-1]
+
+
+def remove_empty_folders(folders: list[Path]) -> None:
+    """Remove those of ``folders`` (as :func:`missing_folders` lists them) that are still empty, innermost first."""
+    for folder in reversed(folders):
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (or gone): keep it and its parents
+            return
+
+
 def check_writable_folder(folder: str | os.PathLike, what: str = 'output folder') -> Path:
     """Create ``folder`` (and its parents) if needed and check that files can be written and renamed in it; raise
     ``OSError`` naming the folder and the problem otherwise."""

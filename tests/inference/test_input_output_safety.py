@@ -78,6 +78,21 @@ def test_an_unusable_output_folder_stops_before_reading_anything(tmp_path, tiny_
     assert 'checkpoint' not in proc.stderr and 'sample(s)' not in proc.stdout
 
 
+def test_a_run_that_stops_at_set_up_leaves_no_folder_it_created(tmp_path, tiny_ckpt):
+    """The folders are checked first (by creating them); a problem found next (here a missing checkpoint) stops the
+    run with status 2, and the folders it created, still empty, are removed again. A folder that existed stays."""
+    a = scene(tmp_path / 'in' / 'a.tif', 40, 40)
+    kept = tmp_path / 'existing'
+    kept.mkdir()
+    proc = tool('-config', TINY, '-ckpt', tmp_path / 'no_such.pth', '-input', a.parent,
+                '-output', tmp_path / 'new' / 'preds', '--preview-dir', kept / 'previews', '--summary',
+                kept / 'reports' / 'summary.json', check=False)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert 'no_such.pth' in proc.stderr
+    assert not (tmp_path / 'new').exists()
+    assert kept.is_dir() and list(kept.iterdir()) == []
+
+
 def read_only_folder(tmp_path):
     """A folder nobody may write in: a plain read-only folder for a normal user; as root (who may write anyway) the
     read-only proc file system."""
