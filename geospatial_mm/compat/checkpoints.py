@@ -14,9 +14,16 @@ import io
 import logging
 import os
 import os.path as osp
+import pickle
+import sys
+import tempfile
+import zipfile
 from typing import Any, Callable
+from urllib.parse import urlparse
 
+import numpy as np
 import torch
+from torch.hub import download_url_to_file, get_dir
 
 from geospatial_mm.compat import TRUST_ENV
 
@@ -28,8 +35,6 @@ class UntrustedCheckpointError(RuntimeError):
 def _history_buffer_getattr(obj: Any, name: str) -> Any:
     """Stands in for ``builtins.getattr`` while unpickling: a HistoryBuffer pickles its statistics methods as
     ``getattr(HistoryBuffer, 'mean')``; any other use of getattr could reach arbitrary code and is refused."""
-    import pickle
-
     from mmengine.logging.history_buffer import HistoryBuffer
 
     # the built-in statistics (registered lazily, so possibly not yet in this process) and any registered later
@@ -46,7 +51,6 @@ def checkpoint_allowlist() -> list:
     objects (numpy arrays inside, statistics methods pickled through ``getattr``), and meta/runtime info may hold
     numpy scalars. ``builtins.getattr`` is mapped to :func:`_history_buffer_getattr`, never to the real getattr.
     """
-    import numpy as np
     from mmengine.logging.history_buffer import HistoryBuffer
 
     try:  # numpy >= 2
@@ -101,7 +105,6 @@ def safe_torch_load(source: Any, map_location: Any = None, name: str | None = No
 
 
 def _is_weights_only_refusal(exc: Exception) -> bool:
-    import pickle
     text = str(exc)
     return isinstance(exc, pickle.UnpicklingError) or 'weights_only' in text or 'Weights only load failed' in text
 
@@ -121,10 +124,6 @@ def _download(url: str, model_dir: str | None = None, progress: bool = False) ->
     """The local copy of ``url`` in torch's hub cache (``$TORCH_HOME/hub/checkpoints/<basename>``, where mmengine's
     and torch's own URL loaders keep it), downloaded first when it is not there. torch's downloader writes to a
     temporary file and renames it when complete."""
-    import sys
-    from urllib.parse import urlparse
-
-    from torch.hub import download_url_to_file, get_dir
     model_dir = model_dir or osp.join(get_dir(), 'checkpoints')
     os.makedirs(model_dir, exist_ok=True)
     cached = osp.join(model_dir, osp.basename(urlparse(url).path))
@@ -136,7 +135,6 @@ def _download(url: str, model_dir: str | None = None, progress: bool = False) ->
 
 def _unpack_legacy_zip(path: str) -> str:
     """A checkpoint zipped by hand around one torch < 1.6 file (as torch.hub still accepts) -> the extracted file."""
-    import zipfile
     if not zipfile.is_zipfile(path):
         return path
     with zipfile.ZipFile(path) as archive:
@@ -217,7 +215,6 @@ def load_from_mmcls(filename: str, map_location: Any = None) -> Any:
 
 def load_from_pavi(filename: str, map_location: Any = None) -> Any:
     """pavi:// - downloaded from pavi's model cloud into a temporary folder, then loaded weights-only."""
-    import tempfile
     try:
         from pavi import modelcloud
     except ImportError:

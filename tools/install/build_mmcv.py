@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.util
 import os
 import platform
 import re
@@ -28,6 +29,13 @@ import tarfile
 import tempfile
 import zipfile
 from pathlib import Path
+
+# the package's atomic writer (standard library only), loaded from the checkout: this runs before the package is
+# installed
+_spec = importlib.util.spec_from_file_location(
+    'geospatial_mm_io_atomic', Path(__file__).resolve().parents[2] / 'geospatial_mm' / 'io' / 'atomic.py')
+atomic = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(atomic)
 
 MMCV_VERSION = '2.1.0'
 MMCV_SDIST_SHA256 = 'd387bcab66b467479b6660310e23746cfc79c6e57acf04094680adb499a5cd3f'
@@ -191,18 +199,11 @@ def main() -> None:
         if len(wheels) != 1:
             fail(f'expected one mmcv wheel, found {wheels}')
         check_wheel(wheels[0], cuda)
-        # Store atomically: build in a sibling temp dir, then rename into place.
-        slot.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f'.{key}.', dir=slot.parent))
-        shutil.copy2(wheels[0], staging / wheels[0].name)
-        (staging / 'BUILD_INFO').write_text(
-            f'{why}\nC++{cxx}\npython {platform.python_version()}\nplatform {sysconfig.get_platform()}\n')
-        try:
-            staging.rename(slot)
-        except OSError:
-            shutil.rmtree(staging, ignore_errors=True)
-            if not slot.is_dir():
-                raise
+        # the build notes first, then the wheel: a slot holds a wheel only once it is complete
+        atomic.write_text_atomic(slot / 'BUILD_INFO', f'{why}\nC++{cxx}\npython {platform.python_version()}\n'
+                                 f'platform {sysconfig.get_platform()}\n')
+        with atomic.atomic_path(slot / wheels[0].name) as tmp:
+            shutil.copy2(wheels[0], tmp)
     wheel = sorted(slot.glob('mmcv-*.whl'))[0]
     log(f'cached {wheel}')
     print(wheel)
