@@ -44,3 +44,21 @@ def test_prithvi_backbone_benchmark_reports_speed_and_memory(tmp_path):
          out], timeout=1200)
     rows = json.loads(out.read_text())
     assert rows and {'samples_per_s', 'frames', 'with_cp', 'attn'} <= set(rows[0])
+
+
+def test_export_benchmark_reports_start_up_and_throughput_of_each_runtime(tmp_path):
+    out = tmp_path / 'export.json'
+    run([BIN / 'python', BENCH / 'export.py', '--small', '--size', '448', '--batch-size', '2', '--work',
+         tmp_path / 'work', '--json', out], timeout=1200)
+    report = json.loads(out.read_text())
+    assert report['model'] == 'Prithvi tiny' and report['size'] == 448
+    assert [r['runtime'] for r in report['rows']] == ['full', 'pt2', 'onnx']
+    assert set(report['exports']) == {'pt2', 'onnx'}
+    for row in report['rows']:
+        assert {'startup_s', 'first_batch_s', 'tiles_per_s', 'tiles', 'peak_rss_mb', 'model_file_mb',
+                'throughput_vs_full'} <= set(row)
+        assert 0 < row['startup_s'] <= row['first_batch_s'] <= row['total_s'] and row['tiles'] == 9
+        assert row['tiles_per_s'] > 0 and row['throughput_vs_full'] > 0
+    light = {r['runtime']: r for r in report['rows']}
+    assert not light['pt2']['openmmlab_imported'] and light['pt2']['torch_imported']
+    assert not light['onnx']['openmmlab_imported'] and not light['onnx']['torch_imported']

@@ -98,7 +98,9 @@ def main() -> int:
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--runtimes', nargs='+', choices=RUNTIMES, default=list(RUNTIMES))
-    parser.add_argument('--work', default='/tmp/gmm_export_bench')
+    parser.add_argument('--work', default='/tmp/gmm_export_bench',
+                        help='folder of the checkpoint, raster, model files and outputs; model files already there '
+                        'are reused (delete them to export again)')
     parser.add_argument('--json', help='also write the results here')
     parser.add_argument('--worker', nargs=7, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -144,7 +146,8 @@ def main() -> int:
                   cpus=os.cpu_count(), exports=exports, rows=rows)
     print(json.dumps(result))
     if args.json:
-        Path(args.json).write_text(json.dumps(result, indent=1))
+        from geospatial_mm.io.atomic import write_json_atomic
+        write_json_atomic(args.json, result)
     return 0
 
 
