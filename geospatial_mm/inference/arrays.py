@@ -33,3 +33,7 @@ class NumpyArrays:
     def add_product(self, target, values, weights) -> None:
         """``target += values * weights`` in place (weights broadcast over the first axis of values)."""
         target += values * weights
+
+    def argmax(self, array):
+        """The index of the largest value along the first axis (classes), the first one on ties."""
+        return array.argmax(0)

@@ -108,7 +108,7 @@ class SegmentationRasterPredictor(RasterPredictor):
                     if channels == 1:  # one sigmoid output: class 1 where its probability passes the threshold
                         classes = probs[1] > model.threshold
                     else:
-                        classes = logits.argmax(0)
+                        classes = arrays.argmax(logits)
                     classes = arrays.astype(classes, class_array_dtype)
                     classes[nodata] = class_nodata
                     classes = arrays.to_host(classes).astype(class_dtype, copy=False)

@@ -34,3 +34,8 @@ class TorchArrays:
 
     def add_product(self, target, values, weights) -> None:
         target.addcmul_(values, weights)
+
+    def argmax(self, array):
+        # over the last, contiguous axis: torch's CPU argmax along the first axis of a (K, H, W) band is about ten
+        # times slower than the copy and the reduction together (40 ms against 3 ms for 2 x 224 x 2048)
+        return array.movedim(0, -1).contiguous().argmax(-1)

@@ -74,6 +74,18 @@ def test_rolling_accumulation_equals_blending_the_whole_raster(backend):
     assert held == 32  # never more than one band of tile rows
 
 
+@pytest.mark.parametrize('backend', ['numpy', 'torch'])
+def test_argmax_over_classes_takes_the_first_of_equal_values(backend):
+    from geospatial_mm.inference.arrays import NumpyArrays
+    from geospatial_mm.inference.torch_arrays import TorchArrays
+    arrays = NumpyArrays() if backend == 'numpy' else TorchArrays('cpu')
+    values = np.random.default_rng(0).normal(size=(5, 7, 9)).astype(np.float32)
+    values[:, 0, 0] = [1, 3, 3, 0, 3]  # ties: the first class wins
+    classes = arrays.to_host(arrays.argmax(arrays.from_host(values)))
+    np.testing.assert_array_equal(classes, values.argmax(0))
+    assert classes[0, 0] == 1 and classes.shape == (7, 9)
+
+
 # ---------------------------------------------------------------------------------------------- predictions
 @pytest.mark.parametrize('strip_width', [0, 48, 2048], ids=['tile by tile', 'strips of 2 tiles', 'whole rows'])
 def test_streamed_prediction_equals_the_segmentors_own_sliding_window(tmp_path, strip_width):
