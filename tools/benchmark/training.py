@@ -116,7 +116,9 @@ def measure(args) -> dict:
 
     # the same model and optim wrapper on one batch already on the device
     model, optim_wrapper = runner.model, runner.optim_wrapper
-    batch = next(iter(runner.train_dataloader))
+    # (collated from the dataset: a second iterator over a dataloader with persistent workers ends at once)
+    loader = runner.train_dataloader
+    batch = loader.collate_fn([loader.dataset[i] for i in range(args.batch_size)])
     data = model.data_preprocessor(batch, True)
 
     def step() -> None:
