@@ -146,7 +146,8 @@ def build_predictor(model, args):
 
 def set_up(args, device: str, folders: list) -> tuple:
     """Check the folders the run writes to (before anything is read), build the model and its predictor, list the
-    samples and check their outputs; raise :class:`SetupError` on any problem."""
+    samples and check their outputs; returns ``(predictor, samples, left_out, options)``; raises
+    :class:`SetupError` on any problem."""
     try:
         for folder, what in folders:
             check_writable_folder(folder, what)
@@ -164,7 +165,7 @@ def set_up(args, device: str, folders: list) -> tuple:
         options = predictor_options(predictor, args)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise SetupError(f'{type(exc).__name__}: {exc}') from exc
-    return model, predictor, samples, left_out, options
+    return predictor, samples, left_out, options
 
 
 def run(args) -> int:
@@ -181,7 +182,7 @@ def run(args) -> int:
         folders.append((Path(args.summary).parent, 'folder of the summary'))
     created = [f for folder, _ in folders for f in missing_folders(folder)]
     try:
-        _, predictor, samples, left_out, options = set_up(args, device, folders)
+        predictor, samples, left_out, options = set_up(args, device, folders)
     except SetupError:  # nothing ran: leave no folder behind that the run created
         remove_empty_folders(created)
         raise
