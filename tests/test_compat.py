@@ -13,6 +13,7 @@ from helpers.commands import BIN, ROOT, run
 
 import geospatial_mm  # noqa: F401  (applies the shims)
 from geospatial_mm.compat import checkpoints as compat
+from geospatial_mm.compat.trust import TRUST_ENV
 
 
 class _RunsCodeWhenUnpickled:
@@ -35,14 +36,14 @@ def evil_checkpoint(tmp_path):
 
 def test_mmengine_refuses_a_checkpoint_that_would_run_code(evil_checkpoint, monkeypatch):
     from mmengine.runner.checkpoint import CheckpointLoader, load_checkpoint
-    monkeypatch.delenv(compat.TRUST_ENV, raising=False)
+    monkeypatch.delenv(TRUST_ENV, raising=False)
     path, marker = evil_checkpoint
     with pytest.raises(compat.UntrustedCheckpointError) as err:
         CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
     message = str(err.value)
     assert str(path) in message
     assert 'system' in message  # the offending global is named
-    assert compat.TRUST_ENV in message and '--trust-checkpoint' in message
+    assert TRUST_ENV in message and '--trust-checkpoint' in message
     with pytest.raises(compat.UntrustedCheckpointError):
         load_checkpoint(torch.nn.Linear(2, 1), str(path), map_location='cpu')
     assert not marker.exists(), 'the pickled code ran'
@@ -51,7 +52,7 @@ def test_mmengine_refuses_a_checkpoint_that_would_run_code(evil_checkpoint, monk
 def test_trusting_explicitly_loads_it(evil_checkpoint, monkeypatch):
     from mmengine.runner.checkpoint import CheckpointLoader
     path, marker = evil_checkpoint
-    monkeypatch.setenv(compat.TRUST_ENV, '1')
+    monkeypatch.setenv(TRUST_ENV, '1')
     ckpt = CheckpointLoader.load_checkpoint(str(path), map_location='cpu')
     assert torch.equal(ckpt['state_dict']['w'], torch.ones(2))
     assert marker.exists()  # trusting really unpickles everything, so the refusal above was meaningful
@@ -63,7 +64,7 @@ def test_tools_test_refuses_it_and_names_the_option(evil_checkpoint, tmp_path, s
     path, marker = evil_checkpoint
     proc = run([BIN / 'python', ROOT / 'tools' / 'test.py', ROOT / 'tests' / 'configs' / 'tiny_seg.py', path,
                 '--work-dir', tmp_path / 'w', '--cfg-options', *data_root_options(shapes_root)], check=False,
-               env={compat.TRUST_ENV: ''})
+               env={TRUST_ENV: ''})
     assert proc.returncode != 0
     assert 'refused to load' in proc.stderr and '--trust-checkpoint' in proc.stderr
     assert not marker.exists()
@@ -73,7 +74,7 @@ def test_plain_state_dicts_and_numpy_history_load_without_trust(tmp_path, monkey
     import numpy as np
     from mmengine.logging import HistoryBuffer
     from mmengine.runner.checkpoint import CheckpointLoader
-    monkeypatch.delenv(compat.TRUST_ENV, raising=False)
+    monkeypatch.delenv(TRUST_ENV, raising=False)
     buffer = HistoryBuffer()
     buffer.update(np.float64(0.5))
     buffer.update(0.25, count=2)
@@ -101,7 +102,7 @@ def test_getattr_in_a_checkpoint_only_reaches_history_buffer_statistics(tmp_path
 
     from mmengine.logging import HistoryBuffer
     from mmengine.runner.checkpoint import CheckpointLoader
-    monkeypatch.delenv(compat.TRUST_ENV, raising=False)
+    monkeypatch.delenv(TRUST_ENV, raising=False)
 
     class ClimbsThroughGetattr:
         def __reduce__(self):
@@ -161,7 +162,7 @@ def test_mmseg_focal_loss_works_on_cpu_with_class_index_targets():
 def hub_cache(tmp_path, monkeypatch):
     """An empty torch hub cache ($TORCH_HOME/hub/checkpoints) and checkpoints not trusted."""
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch_home'))
-    monkeypatch.delenv(compat.TRUST_ENV, raising=False)
+    monkeypatch.delenv(TRUST_ENV, raising=False)
     cache = tmp_path / 'torch_home' / 'hub' / 'checkpoints'
     cache.mkdir(parents=True)
     return cache
@@ -206,7 +207,7 @@ def test_an_http_checkpoint_is_downloaded_cached_and_loaded_weights_only(tmp_pat
     # the server is gone: the cached copy is used
     again = CheckpointLoader.load_checkpoint(f'{base}/good-0a1b2c3d.pth', map_location='cpu')
     assert torch.equal(again['state_dict']['w'], torch.arange(3.0))
-    monkeypatch.setenv(compat.TRUST_ENV, '1')
+    monkeypatch.setenv(TRUST_ENV, '1')
     CheckpointLoader.load_checkpoint(f'{base}/evil-0a1b2c3d.pth', map_location='cpu')
     assert marker.exists()  # trusted explicitly: loaded as before
 
@@ -264,7 +265,7 @@ def test_an_open_mmlab_entry_naming_a_local_file_is_loaded_weights_only(tmp_path
     home = tmp_path / 'mmengine_home'
     home.mkdir()
     monkeypatch.setenv('MMENGINE_HOME', str(home))
-    monkeypatch.delenv(compat.TRUST_ENV, raising=False)
+    monkeypatch.delenv(TRUST_ENV, raising=False)
     (home / 'open_mmlab.json').write_text('{"local_evil": "evil.pth", "local_good": "good.pth"}')
     marker = tmp_path / 'code_ran'
     _save_evil(home / 'evil.pth', marker)
@@ -295,15 +296,15 @@ def test_a_scheme_registered_later_is_refused_unless_trusted(tmp_path, monkeypat
     def load_from_elsewhere(filename, map_location=None):
         return torch.load(path, map_location=map_location, weights_only=False)
 
-    monkeypatch.delenv(compat.TRUST_ENV, raising=False)
+    monkeypatch.delenv(TRUST_ENV, raising=False)
     saved = dict(CheckpointLoader._schemes)
     CheckpointLoader.register_scheme('elsewhere://', load_from_elsewhere)
     try:
         with pytest.raises(compat.UntrustedCheckpointError) as err:
             CheckpointLoader.load_checkpoint('elsewhere://x', map_location='cpu')
-        assert "'elsewhere://'" in str(err.value) and compat.TRUST_ENV in str(err.value)
+        assert "'elsewhere://'" in str(err.value) and TRUST_ENV in str(err.value)
         assert not marker.exists()
-        monkeypatch.setenv(compat.TRUST_ENV, '1')
+        monkeypatch.setenv(TRUST_ENV, '1')
         CheckpointLoader.load_checkpoint('elsewhere://x', map_location='cpu')
         assert marker.exists()
     finally:

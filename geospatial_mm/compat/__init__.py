@@ -8,7 +8,7 @@ One module per shim, each saying why it exists, each with a test in ``tests/test
 * :mod:`.distributed` - ``--launcher pytorch`` on a machine without CUDA (gloo, no device calls, DDP without
   device ids);
 * :mod:`.checkpoints` - every checkpoint scheme of mmengine unpickles weights-only, with an allow-list and an
-  explicit opt-in for trusted files;
+  explicit opt-in for trusted files (:mod:`.trust`, shared with exported ``.pt2`` programs);
 * :mod:`.resume` - ``--resume`` without a usable ``last_checkpoint`` continues from the newest complete checkpoint;
 * :mod:`.mmpretrain_transformers` - mmpretrain imports beside a transformers release it cannot use;
 * :mod:`.focal_loss` - mmseg's ``FocalLoss`` on CPU (open-mmlab/mmsegmentation#3249);
@@ -17,8 +17,7 @@ One module per shim, each saying why it exists, each with a test in ``tests/test
 from __future__ import annotations
 
 from .imports import after_import
-
-TRUST_ENV = 'GEOSPATIAL_MM_TRUST_CHECKPOINTS'  # trust checkpoints that need more than weights (see .checkpoints)
+from .trust import TRUST_ENV
 
 # module -> (shim module, function), applied right after the module is imported
 SHIMS = {

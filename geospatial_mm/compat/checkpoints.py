@@ -25,10 +25,10 @@ import numpy as np
 import torch
 from torch.hub import download_url_to_file, get_dir
 
-from geospatial_mm.compat import TRUST_ENV
+from geospatial_mm.compat.trust import UntrustedFileError, files_trusted, refusal
 
 
-class UntrustedCheckpointError(RuntimeError):
+class UntrustedCheckpointError(UntrustedFileError):
     """A checkpoint needs globals outside the allow-list to be unpickled."""
 
 
@@ -74,10 +74,6 @@ def _allowlist_names() -> set[str]:
     return names
 
 
-def checkpoints_trusted() -> bool:
-    return os.environ.get(TRUST_ENV, '').lower() in ('1', 'true', 'yes')
-
-
 def safe_torch_load(source: Any, map_location: Any = None, name: str | None = None) -> Any:
     """``torch.load`` that never runs pickled code unless checkpoints are explicitly trusted.
 
@@ -87,7 +83,7 @@ def safe_torch_load(source: Any, map_location: Any = None, name: str | None = No
         name: how to call the checkpoint in messages (defaults to the path).
     """
     name = name or (str(source) if isinstance(source, (str, os.PathLike)) else '<checkpoint buffer>')
-    if checkpoints_trusted():
+    if files_trusted():
         return torch.load(source, map_location=map_location, weights_only=False)
     allow = checkpoint_allowlist()
     try:
@@ -97,11 +93,9 @@ def safe_torch_load(source: Any, map_location: Any = None, name: str | None = No
         if not _is_weights_only_refusal(exc):
             raise
         unsafe = _unsafe_globals(source)
-        raise UntrustedCheckpointError(
-            f'{name}: refused to load: unpickling it would need globals outside the checkpoint allow-list '
-            f'({", ".join(unsafe) if unsafe else exc}). Loading it could execute code stored in the file. '
-            f'If you trust where it comes from, set {TRUST_ENV}=1 or pass --trust-checkpoint to '
-            f'tools/train.py / tools/test.py.') from None
+        raise UntrustedCheckpointError(refusal(
+            name, f'unpickling it would need globals outside the checkpoint allow-list '
+            f'({", ".join(unsafe) if unsafe else exc})')) from None
 
 
 def _is_weights_only_refusal(exc: Exception) -> bool:
@@ -249,11 +243,9 @@ SAFE_LOADERS = frozenset(SAFE_SCHEMES.values())
 
 def _refusing_loader(prefix: str, loader: Callable) -> Callable:
     def load_from_unknown_scheme(filename: str, map_location: Any = None) -> Any:
-        raise UntrustedCheckpointError(
-            f'{filename}: refused to load: the loader of the {prefix!r} scheme ({getattr(loader, "__module__", "?")}.'
-            f'{getattr(loader, "__qualname__", loader)}) does not go through geospatial_mm\'s weights-only loader, so '
-            f'it could execute code stored in the file. If you trust where it comes from, set {TRUST_ENV}=1 or pass '
-            '--trust-checkpoint to tools/train.py / tools/test.py / tools/model_inference.py.')
+        raise UntrustedCheckpointError(refusal(
+            filename, f'the loader of the {prefix!r} scheme ({getattr(loader, "__module__", "?")}.'
+            f'{getattr(loader, "__qualname__", loader)}) does not go through geospatial_mm\'s weights-only loader'))
     return load_from_unknown_scheme
 
 
@@ -273,7 +265,7 @@ def patch_checkpoint_loader(checkpoint_module) -> None:
 
     def _get_checkpoint_loader(cls, path):
         loader = find_loader(cls, path)
-        if loader is None or loader in SAFE_LOADERS or checkpoints_trusted():
+        if loader is None or loader in SAFE_LOADERS or files_trusted():
             return loader
         prefix = next((p for p, f in cls._schemes.items() if f is loader), '?')
         return _refusing_loader(prefix, loader)

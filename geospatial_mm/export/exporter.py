@@ -20,6 +20,7 @@ from geospatial_mm.inference.exported_format import (FORMAT, FORMAT_VERSION, MET
                                                       runtime_of)
 from geospatial_mm.inference.exported_model import ExportedModel
 from geospatial_mm.inference.openmmlab_model import OpenMMLabModel
+from geospatial_mm.inference.pt2_archive import UntrustedModelError, check_pt2_archive
 from geospatial_mm.inference.tile_model import WindowInputs
 from geospatial_mm.io.atomic import atomic_path
 from geospatial_mm.io.geotiff import write_geotiff
@@ -128,7 +129,7 @@ def export_model(config, checkpoint: str, output: str, tile: int | None = None, 
     text = json.dumps(metadata)
     with atomic_path(output) as tmp:
         if kind == 'torch':
-            torch.export.save(program, str(tmp), extra_files={METADATA_NAME: text})
+            save_pt2(program, str(tmp), text)
         else:
             save_onnx(program, example, str(tmp), text, dynamic_batch, opset)
         exported = ExportedModel(str(tmp))
@@ -140,6 +141,19 @@ def export_model(config, checkpoint: str, output: str, tile: int | None = None, 
                               f'(more than {CHECK_TOLERANCE}): not written')
     metadata['check'] = dict(max_abs_logit_difference=difference)
     return metadata
+
+
+def save_pt2(program, path: str, metadata: str) -> None:
+    """The exported program as a ``.pt2`` archive that loads without the trust opt-in: no sample inputs (torch would
+    unpickle them, falling back to a full unpickling), the metadata as an extra file, and the archive checked as
+    every ``-model`` load checks it (:func:`~geospatial_mm.inference.pt2_archive.check_pt2_archive`), whether or
+    not files are trusted in this process."""
+    program.example_inputs = None
+    torch.export.save(program, path, extra_files={METADATA_NAME: metadata})
+    try:
+        check_pt2_archive(path)
+    except UntrustedModelError as exc:
+        raise ExportError(f'torch.export wrote an archive that needs the trust opt-in to load: {exc}') from None
 
 
 def save_onnx(program, example: torch.Tensor, path: str, metadata: str, dynamic_batch: bool, opset: int) -> None:

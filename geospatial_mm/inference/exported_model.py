@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .exported_format import ExportedModelError, read_pt2_metadata, runtime_of
+from .exported_format import ExportedModelError, runtime_of
 from .input_spec import InputSpec, override_loader
 from .tile_model import TileModel, WindowInputs
 
@@ -32,15 +32,12 @@ class ExportedModel(TileModel):
             raise FileNotFoundError(f'{path}: model file not found')
         kind = runtime_of(path)
         if kind == 'torch':
-            read_pt2_metadata(path)  # a clear error for a foreign archive before torch reads it
             from .exported_torch import TorchProgram
             self.runtime = TorchProgram(path, device, precision)
         else:
             from .exported_onnx import OnnxSession
             self.runtime = OnnxSession(path, device, precision)
-        meta = self.metadata = self.runtime.metadata
-        if meta.get('task') != 'segmentation':
-            raise ExportedModelError(f'{path}: a {meta.get("task")} model; exported models are segmentation models')
+        meta = self.metadata = self.runtime.metadata  # checked by the format's schema
         self.path = path
         self.name = Path(path).name
         self.device = self.runtime.device

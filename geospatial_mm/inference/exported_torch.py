@@ -2,11 +2,18 @@
 from __future__ import annotations
 
 import contextlib
+import io
+import os
+import pickle
+import zipfile
+from typing import Iterator
 
 import numpy as np
 import torch
 
-from .exported_format import METADATA_NAME, parse_metadata
+from geospatial_mm.compat.trust import files_trusted
+from .exported_format import read_pt2_metadata
+from .pt2_archive import check_pt2_archive, untrusted_member
 from .torch_arrays import TorchArrays
 
 PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
@@ -22,9 +29,7 @@ class TorchProgram:
         self.device = torch.device(device)
         if self.device.type == 'cuda' and not torch.cuda.is_available():
             raise RuntimeError(f'device {device!r} asked for, but CUDA is not available')
-        extra = {METADATA_NAME: ''}
-        program = torch.export.load(path, extra_files=extra)
-        self.metadata = parse_metadata(extra[METADATA_NAME], path)
+        program, self.metadata = load_program(path)
         if self.device.type != 'cpu':
             program = torch.export.passes.move_to_device_pass(program, self.device)
         self.module = program.module()
@@ -54,3 +59,54 @@ class TorchProgram:
         batch = torch.stack(inputs).to(self.device, non_blocking=True)
         with self.autocast():
             return self.module(batch).float()
+
+
+def load_program(path: str) -> tuple[torch.export.ExportedProgram, dict]:
+    """The program of a ``.pt2`` file of tools/export.py and its metadata, loaded so that nothing stored in the file
+    executes unless files are trusted (``GEOSPATIAL_MM_TRUST_CHECKPOINTS=1`` / ``--trust-checkpoint``): the
+    archive's layout is checked first (:func:`~.pt2_archive.check_pt2_archive`), its sample inputs are loaded
+    ``weights_only``, and every ``torch.load`` inside torch's loader is held to ``weights_only`` too, so that its
+    fallback to a full unpickling cannot happen. The metadata's schema is checked before torch reads the file.
+
+    Raises:
+        UntrustedModelError: the file needs more than weights to load (the message names the member).
+        ExportedModelError: the file's metadata is missing or a field is bad.
+    """
+    trusted = files_trusted()
+    if not trusted:
+        check_pt2_archive(path)
+        check_sample_inputs(path)
+    metadata = read_pt2_metadata(path)
+    with contextlib.nullcontext() if trusted else weights_only_loads():
+        return torch.export.load(path), metadata
+
+
+def check_sample_inputs(path: str) -> None:
+    """The archive's sample inputs load with ``weights_only=True`` (an empty member, what tools/export.py writes,
+    holds none)."""
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.namelist():
+            if '/data/sample_inputs/' not in member or archive.getinfo(member).file_size == 0:
+                continue
+            try:
+                torch.load(io.BytesIO(archive.read(member)), weights_only=True)
+            except (pickle.UnpicklingError, RuntimeError, ValueError, EOFError) as exc:
+                raise untrusted_member(path, member, f'its sample inputs need more than weights to unpickle '
+                                       f'({str(exc).splitlines()[-1][:200]})') from None
+
+
+@contextlib.contextmanager
+def weights_only_loads() -> Iterator[None]:
+    """Every ``torch.load`` in this block unpickles ``weights_only``, whatever its caller asks (torch's own
+    ``TORCH_FORCE_WEIGHTS_ONLY_LOAD``); the process environment is restored afterwards."""
+    saved = {key: os.environ.pop(key, None) for key in ('TORCH_FORCE_WEIGHTS_ONLY_LOAD',
+                                                         'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD')}
+    os.environ['TORCH_FORCE_WEIGHTS_ONLY_LOAD'] = '1'
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

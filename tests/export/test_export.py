@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 
 import numpy as np
 import pytest
@@ -12,9 +13,11 @@ from helpers.commands import BIN, ROOT, run
 from helpers.exports import EXPORTS, TINY_PRITHVI, write_inputs
 from helpers.models import BURN, TINY_DET, make_checkpoint
 
+from geospatial_mm.compat.trust import TRUST_ENV
 from geospatial_mm.export import ExportError, export_model
 from geospatial_mm.export.graph import InputMap, check_input_map, fit_input_map
 from geospatial_mm.inference.exported_format import ExportedModelError, read_pt2_metadata
+from geospatial_mm.inference.pt2_archive import check_pt2_archive
 
 pytestmark = pytest.mark.slow
 TOOL = ROOT / 'tools' / 'model_inference.py'
@@ -44,7 +47,7 @@ def light_tool(model_file, inputs: dict, output, block_torch: bool) -> dict:
     raise on import; returns what it imported of the heavy libraries."""
     also = ['--also', 'torch'] if block_torch else []
     proc = run([BIN / 'python', '-m', 'helpers.blocked_imports', *also, TOOL, '-model', model_file,
-                *tool_args(inputs, output)])
+                *tool_args(inputs, output)], env={TRUST_ENV: ''})  # exported files load without the trust opt-in
     return json.loads(re.search(r'BLOCKED_IMPORTS (\{.*\})', proc.stdout).group(1))
 
 
@@ -86,6 +89,14 @@ def test_the_exported_model_predicts_what_the_full_tool_predicts_without_the_ope
     agree = (light['classes'] == full['classes'])[~nodata].mean()
     assert agree >= 0.999, (name, fmt, agree)
     np.testing.assert_allclose(light['probabilities'], full['probabilities'], atol=1e-4, rtol=0)
+
+
+def test_every_exported_archive_passes_the_safety_check_and_holds_no_sample_inputs(exported):
+    files = exported[2]
+    check_pt2_archive(files['pt2'])
+    with zipfile.ZipFile(files['pt2']) as archive:
+        samples = [i.file_size for i in archive.infolist() if '/data/sample_inputs/' in i.filename]
+    assert samples == [0]
 
 
 def test_metadata_describes_the_inputs_tile_classes_and_probability_rule(exported):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from geospatial_mm.datasets.sen12ms import dfc_metainfo
+from geospatial_mm.export import export_model
 from .commands import ROOT
-from .models import BURN, CROP, TINY_PRITHVI
+from .models import BURN, CROP, TINY_PRITHVI, make_checkpoint
 from .rasters import write_geotiff
 from .xbd_data import CONFIG as XVIEW2, TINY as TINY_XVIEW2
 
@@ -63,3 +64,12 @@ def write_inputs(name: str, folder, height: int = 70, width: int = 90, seed: int
     write_geotiff(folder / 'pre' / 'joplin_00000001_pre_disaster.tif', pre, nodata=0, tiled=True, block=16)
     write_geotiff(folder / 'post' / 'joplin_00000001_post_disaster.tif', post, nodata=0, tiled=True, block=16)
     return dict(input=folder / 'pre', post_input=folder / 'post', input_type='tif')
+
+
+def export_tiny(folder, fmt: str = 'pt2'):
+    """tools/export.py's file (``fmt``: 'pt2' or 'onnx') of the burn-scars config with a tiny Prithvi and random
+    weights, for any batch size, in ``folder``."""
+    ckpt = make_checkpoint(BURN, folder / 'model.pth', TINY_PRITHVI)
+    output = folder / f'burn_scars.{fmt}'
+    export_model(str(BURN), str(ckpt), str(output), cfg_options=TINY_PRITHVI)
+    return output
