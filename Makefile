@@ -2,14 +2,16 @@
 # make test       - install, print the stack's versions, run the whole test suite (what CI runs)
 # make demo       - install, then run the main job end to end (see README.md)
 # make develop    - as install, with geospatial_mm installed editable (edits take effect without reinstalling)
-# make test-fast  - the unit tests (pytest -m "not slow") in the existing environment, for the inner loop
+# make test-fast  - the unit tests (pytest -m "not slow and not slurm") in the existing environment, for the inner loop
+# make test-slurm - install, then the tests marked slurm (pytest -m slurm) on a one-node SLURM cluster on this machine
+#                   (tools/slurm/local_cluster.py: root; installs Debian's slurm-wlm and munge where missing)
 # Variables: VENV, PYTHON, TORCH_SPEC, GEOSPATIAL_MM_CACHE, GEOSPATIAL_MM_MMCV_CUDA (see tools/install/install.sh)
 VENV ?= $(CURDIR)/.venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 export VENV
 
-.PHONY: install develop test test-fast demo clean
+.PHONY: install develop test test-fast test-slurm demo clean
 
 install:
 	bash tools/install/install.sh
@@ -19,11 +21,14 @@ develop:
 
 test: install
 	$(PY) tools/install/check_stack.py
-	$(VENV)/bin/pytest tests $(PYTEST_ARGS)
+	$(VENV)/bin/pytest tests -m "not slurm" $(PYTEST_ARGS)
 
 test-fast:
 	@test -x $(PY) || { echo "no environment at $(VENV): run make develop first"; exit 1; }
-	$(VENV)/bin/pytest tests -m "not slow" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest tests -m "not slow and not slurm" $(PYTEST_ARGS)
+
+test-slurm: install
+	$(VENV)/bin/pytest tests -m slurm $(PYTEST_ARGS)
 
 demo: install
 	bash tools/demo.sh

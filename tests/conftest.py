@@ -40,6 +40,8 @@ def _installed_copy_is_current() -> str | None:
 def pytest_configure(config):
     config.addinivalue_line('markers', 'slow: runs trainings, subprocess tools or large rasters (make test-fast skips '
                                        'them; make test runs everything)')
+    config.addinivalue_line('markers', 'slurm: runs on a one-node SLURM cluster started on this machine (make '
+                                       'test-slurm runs them; make test and make test-fast leave them out)')
 
 
 def pytest_sessionstart(session):

@@ -5,8 +5,8 @@ changes is imported (at once if it already is), so importing the package imports
 
 One module per shim, each saying why it exists, each with a test in ``tests/test_compat.py``:
 
-* :mod:`.distributed` - ``--launcher pytorch`` on a machine without CUDA (gloo, no device calls, DDP without
-  device ids);
+* :mod:`.distributed` - ``--launcher pytorch`` and ``--launcher slurm`` on a machine without CUDA (gloo, no device
+  calls, DDP without device ids), and the slurm launcher's master port per job;
 * :mod:`.checkpoints` - every checkpoint scheme of mmengine unpickles weights-only, with an allow-list and an
   explicit opt-in for trusted files (:mod:`.trust`, shared with exported ``.pt2`` programs);
 * :mod:`.resume` - ``--resume`` without a usable ``last_checkpoint`` continues from the newest complete checkpoint;
