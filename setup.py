@@ -4,8 +4,9 @@ The tools/, configs/ and data_splits/ folders are copied into the package as ``g
 built, which is where ``mim train geospatial_mm <config>`` and ``mim test geospatial_mm <config>`` look for the
 train/test scripts, and where mmengine finds ``geospatial_mm::`` base configs; ``geospatial_mm.pth`` beside the
 package imports it when Python starts (see geospatial_mm/compat/config_scope.py).
-The heavy stack (torch, mmcv with compiled ops, mmengine, mmseg, mmdet, mmpretrain) is installed by
-``make install``; see docs/install.md.
+The heavy stack (torch, torchvision, mmcv-lite, mmengine, mmseg, mmdet, mmpretrain) is installed by ``make install``;
+mmcv's compiled ops that the models use are served by torchvision (geospatial_mm/compat/mmcv_ext.py), so nothing is
+compiled. ``GEOSPATIAL_MM_MMCV=full make install`` builds mmcv with its compiled ops instead; see docs/install.md.
 """
 import shutil
 from pathlib import Path
@@ -18,6 +19,8 @@ MIM_FOLDERS = ('tools', 'configs', 'data_splits')
 # site-packages/geospatial_mm.pth: imports the package when Python starts, so that mmengine knows geospatial_mm::
 # base configs before it reads a config (see geospatial_mm/compat/config_scope.py)
 STARTUP_PTH = ('geospatial_mm.pth', 'import geospatial_mm\n')
+TRAIN = ['torch>=2.6', 'torchvision', 'mmengine>=0.11.0rc3', 'mmsegmentation==1.2.2', 'mmdet==3.3.0',
+         'mmpretrain==1.2.0', 'tifffile', 'onnx', 'onnxscript', 'onnxruntime']
 
 
 def read_version():
@@ -65,14 +68,15 @@ setup(
     packages=find_packages(include=['geospatial_mm', 'geospatial_mm.*']),
     python_requires='>=3.10',
     # what predicting with an exported model needs (tools/model_inference.py -model); the extras add its runtime
-    # (torch for .pt2, onnxruntime for .onnx) or the whole training stack, which make install sets up (mmcv built
-    # from source, versions pinned in constraints.txt)
+    # (torch for .pt2, onnxruntime for .onnx) or the whole training stack, which make install sets up (versions
+    # pinned in constraints.txt): 'train' with mmcv-lite, whose ops the package serves with torchvision (no compiler),
+    # 'train-full' with mmcv, which pip builds from source (a C++ compiler, and a CUDA toolkit for GPU ops)
     install_requires=['numpy', 'rasterio', 'tqdm'],
     extras_require={
         'torch': ['torch>=2.6'],
         'onnx': ['onnxruntime'],
-        'train': ['torch>=2.6', 'mmcv==2.1.0', 'mmengine>=0.11.0rc3', 'mmsegmentation==1.2.2', 'mmdet==3.3.0',
-                  'mmpretrain==1.2.0', 'tifffile', 'onnx', 'onnxscript', 'onnxruntime'],
+        'train': [*TRAIN, 'mmcv-lite==2.1.0'],
+        'train-full': [*TRAIN, 'mmcv==2.1.0'],
     },
     cmdclass={'build_py': BuildPyWithMim},
     zip_safe=False,

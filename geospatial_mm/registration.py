@@ -16,11 +16,13 @@ from .compat.imports import after_import
 TRANSFORMS = ['geospatial_mm.datasets.transforms', 'geospatial_mm.datasets.sen12ms']  # into mmengine's root registry
 INITIALIZERS = ['geospatial_mm.models.pretrained.strict_pretrained']  # StrictPretrained, in mmengine's root registry
 SAMPLERS = ['geospatial_mm.datasets.rare_class_weighted_sampler']  # in mmengine's root registry
+OPTIM_WRAPPERS = ['geospatial_mm.engine.optim_wrappers.cpu_autocast_optim_wrapper']  # in mmengine's root registry
 
 # the module defining a library's registries -> {registry: modules of the package that register into it (or into
 # the root registry it searches)}
 LOCATIONS = {
-    'mmengine.registry.root': dict(TRANSFORMS=TRANSFORMS, WEIGHT_INITIALIZERS=INITIALIZERS, DATA_SAMPLERS=SAMPLERS),
+    'mmengine.registry.root': dict(TRANSFORMS=TRANSFORMS, WEIGHT_INITIALIZERS=INITIALIZERS, DATA_SAMPLERS=SAMPLERS,
+                                   OPTIM_WRAPPERS=OPTIM_WRAPPERS),
     'mmseg.registry.registry': dict(
         MODELS=['geospatial_mm.models.backbones.prithvi_vit', 'geospatial_mm.models.backbones.multiband_resnet',
                 'geospatial_mm.models.necks.tokens_to_feature_map', 'geospatial_mm.models.heads.siamese_change_head',
@@ -34,16 +36,19 @@ LOCATIONS = {
                  'geospatial_mm.evaluation.metrics.per_class_iou_metric',
                  'geospatial_mm.evaluation.metrics.xview2_metric'],
         HOOKS=['geospatial_mm.visualization.geospatial_seg_visualization_hook'],
-        TRANSFORMS=TRANSFORMS, WEIGHT_INITIALIZERS=INITIALIZERS, DATA_SAMPLERS=SAMPLERS),
+        TRANSFORMS=TRANSFORMS, WEIGHT_INITIALIZERS=INITIALIZERS, DATA_SAMPLERS=SAMPLERS,
+        OPTIM_WRAPPERS=OPTIM_WRAPPERS),
     'mmdet.registry': dict(
         MODELS=['geospatial_mm.models.backbones.multiband_resnet',
                 'geospatial_mm.models.data_preprocessors.multiband_det_data_preprocessor'],
         METRICS=['geospatial_mm.evaluation.metrics.per_class_coco_metric'],
-        TRANSFORMS=TRANSFORMS, WEIGHT_INITIALIZERS=INITIALIZERS, DATA_SAMPLERS=SAMPLERS),
+        TRANSFORMS=TRANSFORMS, WEIGHT_INITIALIZERS=INITIALIZERS, DATA_SAMPLERS=SAMPLERS,
+        OPTIM_WRAPPERS=OPTIM_WRAPPERS),
     'mmpretrain.registry': dict(
         MODELS=['geospatial_mm.models.data_preprocessors.multiband_selfsup_data_preprocessor'],
         DATASETS=['geospatial_mm.datasets.hephaestus'],
-        TRANSFORMS=TRANSFORMS, WEIGHT_INITIALIZERS=INITIALIZERS, DATA_SAMPLERS=SAMPLERS),
+        TRANSFORMS=TRANSFORMS, WEIGHT_INITIALIZERS=INITIALIZERS, DATA_SAMPLERS=SAMPLERS,
+        OPTIM_WRAPPERS=OPTIM_WRAPPERS),
 }
 
 

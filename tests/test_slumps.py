@@ -105,3 +105,36 @@ def test_detection_specific_options_are_checked_before_anything_runs(trained, tm
     assert proc.returncode == 2
     assert '--probabilities is for segmentation configs' in proc.stderr
     assert not (tmp_path / 'o').exists()
+
+
+def test_mask_rcnn_trains_deterministic_in_bf16_and_predicts_in_bf16_with_mmcvs_ops_from_torchvision(trained,
+                                                                                                    tmp_path):
+    """Mask R-CNN's RoIAlign (forward and backward) and NMS under torch's deterministic mode (mmengine's
+    randomness.deterministic=True) and CPU bfloat16 autocast (tools/train.py --amp), then tested and predicted in
+    bf16: whatever serves mmcv's ops (torchvision's kernels with mmcv-lite, the default install)."""
+    demo, tiles, _ = trained
+    work = tmp_path / 'work'
+    train = ("import resource, runpy, sys\n"
+             "sys.argv = sys.argv[1:]\n"
+             "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+             "print('MAXRSS_MB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n")
+    options = data_options(tiles) + ['randomness.seed=0', 'randomness.deterministic=True', 'train_cfg.max_iters=8',
+                                     'train_cfg.val_interval=8', 'default_hooks.checkpoint.interval=8',
+                                     'default_hooks.logger.interval=2']
+    proc = run([BIN / 'python', '-c', train, ROOT / 'tools' / 'train.py', CONFIG, '--amp', '--work-dir', work,
+                '--cfg-options', *options])
+    log = proc.stdout + proc.stderr
+    assert 'CPUAutocastOptimWrapper' in (work / CONFIG.name).read_text()
+    assert "'deterministic': True" in log or 'deterministic: True' in log
+    losses = [float(v) for v in __import__('re').findall(r' loss: ([0-9.]+)', log)]
+    assert len(losses) >= 4 and all(np.isfinite(losses)), log[-3000:]
+    assert int(log.split('MAXRSS_MB')[-1].split()[0]) < 2500  # no K x C x PH x PW x H x W blow-up
+    metrics_file = tmp_path / 'metrics.json'
+    run([BIN / 'python', ROOT / 'tools' / 'test.py', work / CONFIG.name, work / 'iter_8.pth', '--eval', 'segm',
+         '--metrics-out', metrics_file, '--work-dir', tmp_path / 'test'])
+    assert 'coco/segm_mAP' in json.loads(metrics_file.read_text())
+    out = tmp_path / 'pred'
+    run([BIN / 'python', ROOT / 'tools' / 'model_inference.py', '-config', work / CONFIG.name, '-ckpt',
+         work / 'iter_8.pth', '-input', demo / 'scenes', '-output', out, '--precision', 'bf16', '--no-progress'])
+    with rasterio.open(out / 'slump_scene_000_instances.tif') as pred:
+        assert pred.read(1).shape == (pred.height, pred.width)

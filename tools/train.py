@@ -18,20 +18,34 @@ def parse_args(argv=None):
     parser.add_argument('config', help='config file')
     parser.add_argument('--resume', nargs='?', const='auto', default=None,
                         help='resume from CKPT, or from the latest checkpoint of the work dir when CKPT is omitted')
-    parser.add_argument('--amp', action='store_true', help='automatic mixed precision')
+    parser.add_argument('--amp', action='store_true',
+                        help='automatic mixed precision: fp16 with loss scaling on a GPU (mmengine\'s AmpOptimWrapper), '
+                        'bfloat16 autocast on a CPU (CPUAutocastOptimWrapper)')
     add_common_args(parser)
     return parser.parse_args(argv)
+
+
+def use_amp(cfg) -> None:
+    """Mixed precision for the config's optimizer wrapper: mmengine's AmpOptimWrapper (fp16, dynamic loss scaling)
+    where a GPU is, else bfloat16 autocast on the CPU."""
+    import torch
+    wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if wrapper not in ('OptimWrapper', 'AmpOptimWrapper', 'CPUAutocastOptimWrapper'):
+        raise ValueError(f'--amp needs an OptimWrapper, the config uses {wrapper}')
+    if torch.cuda.is_available():
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    else:
+        cfg.optim_wrapper.type = 'CPUAutocastOptimWrapper'
+        cfg.optim_wrapper.pop('loss_scale', None)
+        cfg.optim_wrapper.setdefault('dtype', 'bfloat16')
 
 
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args)
     if args.amp:
-        wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
-        if wrapper not in ('OptimWrapper', 'AmpOptimWrapper'):
-            raise ValueError(f'--amp needs an OptimWrapper, the config uses {wrapper}')
-        cfg.optim_wrapper.type = 'AmpOptimWrapper'
-        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+        use_amp(cfg)
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None

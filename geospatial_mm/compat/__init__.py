@@ -12,11 +12,14 @@ One module per shim, each saying why it exists, each with a test in ``tests/test
 * :mod:`.resume` - ``--resume`` without a usable ``last_checkpoint`` continues from the newest complete checkpoint;
 * :mod:`.mmpretrain_transformers` - mmpretrain imports beside a transformers release it cannot use;
 * :mod:`.focal_loss` - mmseg's ``FocalLoss`` on CPU (open-mmlab/mmsegmentation#3249);
-* :mod:`.config_scope` - ``_base_ = ['geospatial_mm::_base_/...']`` in configs anywhere on disk.
+* :mod:`.config_scope` - ``_base_ = ['geospatial_mm::_base_/...']`` in configs anywhere on disk;
+* :mod:`.mmcv_lite` - mmcv-lite (mmcv without compiled ops) with the ops the models use served by torchvision
+  (:mod:`.mmcv_ext`), found by an import hook only where no compiled ``mmcv._ext`` is installed.
 """
 from __future__ import annotations
 
 from .imports import after_import
+from .mmcv_lite import install_ext_finder
 from .trust import TRUST_ENV
 
 # module -> (shim module, function), applied right after the module is imported
@@ -47,6 +50,7 @@ def apply_all() -> None:
     if _APPLIED:
         return
     _APPLIED = True
+    install_ext_finder()
     for target, shims in SHIMS.items():
         for module_name, function in shims if isinstance(shims, list) else [shims]:
             after_import(target, _shim(module_name, function))

@@ -1,5 +1,6 @@
 #!/usr/bin/env python
-"""Print the versions of the stack and fail unless mmcv's compiled ops and every library import."""
+"""Print the versions of the stack, and which provider serves mmcv's ops; fail unless they and every library
+import."""
 import sys
 
 
@@ -10,21 +11,22 @@ def main() -> int:
     print(f'torch        {torch.__version__} (CUDA {torch.version.cuda}, GPU available: {torch.cuda.is_available()})')
     print(f'torchvision  {torchvision.__version__}')
     import mmcv
+    from geospatial_mm.compat.mmcv_lite import ops_provider
     try:
         from mmcv.ops import RoIAlign, nms  # noqa: F401
         from mmcv.utils import ext_loader
-        ext = ext_loader.load_ext('_ext', ['nms'])
-    except Exception as exc:
-        print(f'mmcv         {mmcv.__version__}: compiled ops do NOT load: {exc}', file=sys.stderr)
+        ext = ext_loader.load_ext('_ext', ['nms', 'roi_align_forward', 'roi_align_backward'])
+    except (ImportError, AssertionError) as exc:
+        print(f'mmcv         {mmcv.__version__}: its ops do NOT load: {exc}', file=sys.stderr)
         return 1
-    cuda_ops = False
-    try:
-        from mmcv.ops import get_compiling_cuda_version
-        cuda_ops = get_compiling_cuda_version() not in ('not available', '')
-    except Exception:  # older builds without the helper
-        pass
-    print(f'mmcv         {mmcv.__version__} (compiled ops load from {ext.__file__}; '
-          f'{"CUDA" if cuda_ops else "CPU"} ops)')
+    provider = ops_provider()
+    cuda = ext.get_compiling_cuda_version()
+    if provider == 'torchvision':
+        print(f'mmcv         {mmcv.__version__} (mmcv-lite; roi_align and nms served by torchvision\'s kernels '
+              f'through geospatial_mm, CUDA ops: {cuda}; other compiled ops need GEOSPATIAL_MM_MMCV=full)')
+    else:
+        print(f'mmcv         {mmcv.__version__} (compiled ops load from {ext.__file__}; '
+              f'{"CUDA" if cuda not in ("not available", "") else "CPU"} ops)')
     import mmengine
     print(f'mmengine     {mmengine.__version__}')
     import mmseg

@@ -4,8 +4,10 @@
 #   VENV        the virtual environment to create/update       (default: .venv in the checkout)
 #   PYTHON      the interpreter that creates it                (default: python3.11, else python3)
 #   TORCH_SPEC  the torch + torchvision requirement            (default: requirements/torch.txt)
-#   GEOSPATIAL_MM_CACHE  where built mmcv wheels are kept      (default: ~/.cache/geospatial_mm)
-#   GEOSPATIAL_MM_MMCV_CUDA  auto | 1 | 0: CUDA ops for mmcv   (default: auto, see tools/install/build_mmcv.py)
+#   GEOSPATIAL_MM_MMCV   lite | full: mmcv-lite with mmcv's ops served by torchvision (nothing compiled), or mmcv
+#                        with its compiled ops, built from source once and cached   (default: lite)
+#   GEOSPATIAL_MM_CACHE  where built mmcv wheels are kept (full)                     (default: ~/.cache/geospatial_mm)
+#   GEOSPATIAL_MM_MMCV_CUDA  auto | 1 | 0: CUDA ops for a full mmcv build (default: auto, tools/install/build_mmcv.py)
 #   GEOSPATIAL_MM_EDITABLE   1: install the package editable, for development (make develop)
 #
 # Every step stops the install with a message when it fails.
@@ -26,13 +28,21 @@ if [[ ! -x "$VENV/bin/python" ]]; then
   "$PYTHON" -m venv "$VENV" || die "could not create $VENV with $PYTHON"
 fi
 PY="$VENV/bin/python"
-export PATH="$VENV/bin:$PATH"   # ninja and the console scripts of the venv
+export PATH="$VENV/bin:$PATH"   # ninja (full mmcv builds) and the console scripts of the venv
 "$PY" -c 'import sys; assert sys.version_info >= (3, 10), sys.version' \
   || die "$VENV uses $("$PY" --version 2>&1); Python >= 3.10 is needed (3.11 is tested)"
 PIP=("$PY" -m pip --disable-pip-version-check)
 
-say "build tools (pip, setuptools < 82 for mmcv's pkg_resources, wheel, ninja)"
-"${PIP[@]}" install -q -c constraints.txt pip setuptools wheel ninja || die "installing the build tools failed"
+MMCV_VARIANT="${GEOSPATIAL_MM_MMCV:-lite}"
+[[ "$MMCV_VARIANT" == lite || "$MMCV_VARIANT" == full ]] \
+  || die "GEOSPATIAL_MM_MMCV must be lite or full, not '$MMCV_VARIANT'"
+if [[ "$MMCV_VARIANT" == full ]]; then
+  say "build tools (pip, setuptools < 82 for mmcv's pkg_resources, wheel, ninja)"
+  "${PIP[@]}" install -q -c constraints.txt pip setuptools wheel ninja || die "installing the build tools failed"
+else
+  say "pip and setuptools"
+  "${PIP[@]}" install -q -c constraints.txt pip setuptools || die "installing pip and setuptools failed"
+fi
 
 # 2. torch ---------------------------------------------------------------------------------------------------------
 if [[ -n "${TORCH_SPEC:-}" ]]; then
@@ -50,22 +60,41 @@ print(f'torch=={torch.__version__}\ntorchvision=={torchvision.__version__}')
 PYEOF
 say "installed $(tr '\n' ' ' < "$TORCH_PINS")"
 
-# 3. mmcv with compiled ops, built once per (mmcv, torch, CUDA, C++ standard, Python) and cached -------------------
-KEY="$("$PY" tools/install/build_mmcv.py --print-key)" || die "could not compute the mmcv cache key"
-if [[ "$(cat "$VENV/.mmcv-key" 2>/dev/null)" == "$KEY" ]] && "$PY" -c 'import mmcv.ops' 2>/dev/null; then
+# 3. mmcv: mmcv-lite (its ops served by torchvision through geospatial_mm), or mmcv with compiled ops, built once per
+#    (mmcv, torch, CUDA, C++ standard, Python) and cached. pip sees mmcv and mmcv-lite as two distributions over the
+#    same mmcv/ folder: both are removed before either is installed, so that the venv never holds both, or a half of
+#    one ----------------------------------------------------------------------------------------------------------
+if [[ "$MMCV_VARIANT" == full ]]; then
+  KEY="$("$PY" tools/install/build_mmcv.py --print-key)" || die "could not compute the mmcv cache key"
+  MMCV_REQ="mmcv==2.1.0"
+else
+  KEY="mmcv-lite-2.1.0"
+  MMCV_REQ="mmcv-lite==2.1.0"
+fi
+if [[ "$(cat "$VENV/.mmcv-key" 2>/dev/null)" == "$KEY" ]] && "$PY" -c 'import mmcv' 2>/dev/null; then
   say "mmcv ($KEY) already installed"
 else
-  WHEEL="$("$PY" tools/install/build_mmcv.py | tail -n 1)" || die "building mmcv failed"
-  [[ -f "$WHEEL" ]] || die "build_mmcv.py did not produce a wheel"
-  say "installing $WHEEL"
-  "${PIP[@]}" install -q --no-deps --force-reinstall "$WHEEL" || die "installing $WHEEL failed"
+  rm -f "$VENV/.mmcv-key"
+  "${PIP[@]}" uninstall -q -y mmcv mmcv-lite 2>/dev/null || true
+  if [[ "$MMCV_VARIANT" == full ]]; then
+    WHEEL="$("$PY" tools/install/build_mmcv.py | tail -n 1)" || die "building mmcv failed"
+    [[ -f "$WHEEL" ]] || die "build_mmcv.py did not produce a wheel"
+    say "installing $WHEEL"
+    "${PIP[@]}" install -q --no-deps --force-reinstall "$WHEEL" || die "installing $WHEEL failed"
+  else
+    say "mmcv-lite 2.1.0 (mmcv without compiled ops; geospatial_mm serves roi_align and nms with torchvision)"
+    "${PIP[@]}" install -q --no-deps --force-reinstall -c constraints.txt "$MMCV_REQ" \
+      || die "installing $MMCV_REQ failed"
+  fi
   echo "$KEY" > "$VENV/.mmcv-key"
 fi
 
 # 4. the OpenMMLab libraries and the rest, pinned (mmcv named so that pip installs its own requirements) ---------
 say "mmengine, mmsegmentation, mmdet, mmpretrain, openmim, rasterio, tifffile, ... (constraints.txt)"
-"${PIP[@]}" install -q mmcv==2.1.0 -r requirements/runtime.txt -c constraints.txt -c "$TORCH_PINS" \
+"${PIP[@]}" install -q "$MMCV_REQ" -r requirements/runtime.txt -c constraints.txt -c "$TORCH_PINS" \
   || die "installing requirements/runtime.txt failed"
+MMCV_DISTS="$("${PIP[@]}" list --format=freeze 2>/dev/null | grep -ciE '^mmcv(-lite)?==' || true)"
+[[ "$MMCV_DISTS" == 1 ]] || die "expected one of mmcv and mmcv-lite installed, found $MMCV_DISTS"
 
 # 5. this package: a regular install (OpenMIM finds the copies in geospatial_mm/.mim/{tools,configs,data_splits}), or
 #    with GEOSPATIAL_MM_EDITABLE=1 (make develop) an editable one whose .mim/ folders link to the checkout -------------

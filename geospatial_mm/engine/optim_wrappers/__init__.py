@@ -1,0 +1,1 @@
+"""Optimizer wrappers for mmengine's runner (registered into mmengine's root ``OPTIM_WRAPPERS``)."""
