@@ -1,3 +1,4 @@
+import os
 import sys
 from pathlib import Path
 
@@ -38,6 +39,10 @@ def _installed_copy_is_current() -> str | None:
 
 
 def pytest_configure(config):
+    workers = int(os.environ.get('PYTEST_XDIST_WORKER_COUNT', '1'))
+    if workers > 1:  # pytest -n N (make test): one core per worker, for its own torch and the commands it runs
+        os.environ.setdefault('OMP_NUM_THREADS', '1')
+        os.environ.setdefault('MKL_NUM_THREADS', '1')
     config.addinivalue_line('markers', 'slow: runs trainings, subprocess tools or large rasters (make test-fast skips '
                                        'them; make test runs everything)')
     config.addinivalue_line('markers', 'slurm: runs on a one-node SLURM cluster started on this machine (make '

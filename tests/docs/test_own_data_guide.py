@@ -15,7 +15,7 @@ from PIL import Image
 
 pytestmark = pytest.mark.slow
 GUIDE = ROOT / 'docs' / 'own_data.md'
-ITERS = 24
+ITERS = 12
 
 
 def bash_blocks(text: str) -> list[str]:
