@@ -40,6 +40,25 @@ def build_parser():
     parser.add_argument('--bands', type=int, nargs='+',
                         help='0-based bands of the input files, for a config that reads every band')
     parser.add_argument('--opset', type=int, default=18, help='ONNX opset (default 18)')
+    parser.add_argument('--quantize', choices=['int8'],
+                        help='.onnx only: write the model quantized to int8 by onnxruntime, once its class map on probe '
+                        'tiles agrees with the fp32 model\'s on at least --min-agreement percent of the pixels')
+    parser.add_argument('--calibration', choices=['dynamic', 'static'], default='dynamic',
+                        help='int8: dynamic (weights ahead of time, activations per batch; MatMul/Gemm: ViTs such as '
+                        'Prithvi) or static (weights and activations, calibrated on tiles of --calibration-input; '
+                        'convolutions too: UNets). Default dynamic')
+    parser.add_argument('--calibration-input', metavar='FOLDER',
+                        help='int8: rasters like the model\'s data (a folder or one file, found as '
+                        'tools/model_inference.py finds its -input): static calibration reads --probes tiles of them, '
+                        'and the agreement with fp32 is measured on --probes others. Without it, synthetic probe '
+                        'rasters serve, which say little about real scenes')
+    parser.add_argument('--calibration-post-input', metavar='FOLDER',
+                        help='int8, pre/post configs: the post-event rasters of --calibration-input')
+    parser.add_argument('--input-type', default='tif', help='file suffix of the calibration rasters (default tif)')
+    parser.add_argument('--probes', type=int, default=8,
+                        help='int8: tiles to calibrate on, and as many to measure the agreement on (default 8)')
+    parser.add_argument('--min-agreement', type=float, default=99.5, metavar='PERCENT',
+                        help='int8: the smallest share of pixels whose class must equal fp32\'s (default 99.5)')
     parser.add_argument('--cfg-options', nargs='+', action=LazyDictAction, default={},
                         help='override config entries, as for tools/train.py')
     parser.add_argument('--trust-checkpoint', action='store_true',
@@ -63,7 +82,10 @@ def main(argv=None) -> int:
     try:
         meta = export_model(args.config, args.checkpoint, args.output, tile=args.tile,
                             dynamic_batch=args.static_batch is None, batch_size=args.static_batch or 1,
-                            cfg_options=args.cfg_options, bands=args.bands, opset=args.opset)
+                            cfg_options=args.cfg_options, bands=args.bands, opset=args.opset,
+                            quantize=args.quantize, calibration=args.calibration, min_agreement=args.min_agreement,
+                            probes=args.probes, calibration_input=args.calibration_input,
+                            calibration_post_input=args.calibration_post_input, input_type=args.input_type)
     except (ExportError, OSError, ValueError, RuntimeError) as exc:
         print(f'export: error: {type(exc).__name__}: {exc}', file=sys.stderr)
         return 2
@@ -72,6 +94,10 @@ def main(argv=None) -> int:
           f'{meta["stride"]} px, {meta["input"]["channels"]} input channels, {len(meta["classes"])} classes; '
           f'largest logit difference to the config\'s model on a probe: '
           f'{meta["check"]["max_abs_logit_difference"]:.2e}')
+    if meta.get('quantization'):
+        q = meta['quantization']
+        print(f'int8 ({q["method"]}): the class map agrees with fp32 on {q["agreement_percent"]:.2f} % of '
+              f'{q["probe_pixels"]} pixels of {q["probe_source"]} (at least {q["min_agreement_percent"]} % asked for)')
     print(json.dumps({k: meta[k] for k in ('config', 'checkpoint', 'tile', 'stride', 'classes', 'probability_rule')}))
     return 0
 

@@ -59,9 +59,9 @@ def build_parser():
     parser.add_argument('-device', '--device', default='cpu', help="'cpu', 'cuda' or 'cuda:N'")
     parser.add_argument('--post-input', help='folder of post-event images, for pre/post configs')
     parser.add_argument('--batch-size', type=int, default=8, help='tiles per forward pass (default 8)')
-    parser.add_argument('--precision', choices=['fp32', 'bf16', 'fp16'], default='fp32',
-                        help='run the model in fp32 (default) or under autocast in bf16 / fp16 (GPUs; bf16 also on '
-                        'CPUs that have it)')
+    parser.add_argument('--precision', choices=['auto', 'fp32', 'bf16', 'fp16'], default='auto',
+                        help='auto (default): bf16 autocast where the CPU (avx512_bf16, amx_bf16) or GPU computes it '
+                        'natively, fp32 elsewhere; or fp32, or autocast in bf16 / fp16')
     parser.add_argument('--input-scale', type=float,
                         help='multiply file values by this instead of the config\'s scale (another sensor or product '
                         'level; see docs/inference.md: Landsat-8 L1 2e-5, Sentinel-2 and HLS 1e-4)')

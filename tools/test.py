@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__)))) 
 
 from geospatial_mm.engine.launch import add_common_args, build_runner, load_config  # noqa: E402
 from geospatial_mm.evaluation import evaluator_from_names, name_classwise, per_class_evaluator  # noqa: E402
+from geospatial_mm.inference.precision import choose_precision  # noqa: E402
 from geospatial_mm.io.atomic import write_json_atomic  # noqa: E402
 
 
@@ -30,6 +31,9 @@ def parse_args(argv=None):
                         'precision recall f1-score mAP multilabel-* (classification), and those of the package\'s '
                         'tasks')
     parser.add_argument('--metrics-out', help='also write the metrics to this JSON file')
+    parser.add_argument('--precision', choices=['auto', 'fp32', 'bf16', 'fp16'], default='fp32',
+                        help='fp32 (default: metrics do not depend on the machine), auto (bf16 autocast where the CPU '
+                        'or GPU computes it natively, else fp32), or autocast in bf16 / fp16')
     add_common_args(parser)
     return parser.parse_args(argv)
 
@@ -45,7 +49,14 @@ def main(argv=None):
     if args.metrics_out:  # every class's values too
         cfg.test_evaluator = per_class_evaluator(cfg.test_evaluator)
     runner = build_runner(cfg)
-    metrics = runner.test()
+    import torch  # after load_config, which sets the environment the stack reads when imported
+
+    from geospatial_mm.inference.autocast import autocast
+    device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    precision = choose_precision(args.precision, device)
+    runner.logger.info(f'testing in {precision.name} ({precision.reason})')
+    with autocast(device, precision.name):
+        metrics = runner.test()
     if args.metrics_out:  # mmpretrain's per-class lists, by class name
         metrics = name_classwise(metrics, runner.test_dataloader.dataset.metainfo.get('classes'))
     from mmengine.dist import is_main_process

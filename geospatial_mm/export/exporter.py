@@ -21,11 +21,15 @@ from geospatial_mm.inference.exported_format import (FORMAT, FORMAT_VERSION, MET
 from geospatial_mm.inference.exported_model import ExportedModel
 from geospatial_mm.inference.openmmlab_model import OpenMMLabModel
 from geospatial_mm.inference.pt2_archive import UntrustedModelError, check_pt2_archive
+from geospatial_mm.inference.sources import discover, suffix_pattern
 from geospatial_mm.inference.tile_model import WindowInputs
+from geospatial_mm.io import read_meta
 from geospatial_mm.io.atomic import atomic_path
 from geospatial_mm.io.geotiff import write_geotiff
+from geospatial_mm.io.tiles import TileGrid
 from geospatial_mm.version import __version__
 from .graph import ExportError, TileGraph, check_input_map, fit_input_map
+from .quantize import agreement_percent, ort_version, quantize_int8, set_metadata
 
 MAX_BATCH = 4096  # the largest batch a dynamic-batch export accepts
 CHECK_TOLERANCE = 1e-4  # largest absolute logit difference between the exported file and the config's model
@@ -74,6 +78,37 @@ def pipeline_input(model: OpenMMLabModel, paths: dict, tile: int) -> tuple[np.nd
     return data['inputs'][0].float().numpy(), meta, logits
 
 
+def raster_tiles(model: OpenMMLabModel, tile: int, count: int, folder: str, post_folder: str | None = None,
+                 input_type: str = 'tif') -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """``count`` tiles of ``tile`` px read by the model's readers from the rasters of ``folder`` (a folder or one
+    file, found as tools/model_inference.py finds its inputs; ``post_folder`` for pre/post pairs), spread evenly over
+    the tile grids of all of them; with their nodata masks.
+
+    Raises:
+        ExportError: no raster found, or the rasters hold fewer tiles than ``count``.
+    """
+    try:
+        samples = [s for s in discover(model.spec, folder, input_type, post_folder) if not s.problem]
+    except (OSError, ValueError) as exc:
+        raise ExportError(f'calibration rasters {folder}: {exc}') from exc
+    if not samples:
+        raise ExportError(f'calibration rasters {folder}: no readable *{suffix_pattern(input_type)} raster found')
+    windows = []
+    for sample in samples:
+        meta = read_meta(sample.primary)
+        if meta.height < tile or meta.width < tile:
+            raise ExportError(f'{sample.primary}: {meta.height} x {meta.width} px, smaller than the tile ({tile} '
+                              'px): calibration rasters must hold whole tiles')
+        windows += [(sample, (t.row, t.col, t.height, t.width)) for t in TileGrid(meta.height, meta.width, tile, tile)]
+    if len(windows) < count:
+        raise ExportError(f'calibration rasters {folder}: {len(windows)} tiles of {tile} px, {count} needed: give '
+                          'more or larger rasters')
+    picked = [windows[round(i * (len(windows) - 1) / max(count - 1, 1))] for i in range(count)]
+    readers = model.spec.band_readers()
+    read = [model.spec.read(readers, sample.paths, window) for sample, window in picked]
+    return [r[0] for r in read], [r[1] for r in read]
+
+
 def checkpoint_digest(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, 'rb') as f:
@@ -83,10 +118,34 @@ def checkpoint_digest(path: str) -> str:
 
 
 def export_model(config, checkpoint: str, output: str, tile: int | None = None, dynamic_batch: bool = True,
-                 batch_size: int = 8, cfg_options: dict | None = None, bands=None, opset: int = 18) -> dict:
+                 batch_size: int = 8, cfg_options: dict | None = None, bands=None, opset: int = 18,
+                 quantize: str | None = None, calibration: str = 'dynamic', min_agreement: float = 99.5,
+                 probes: int = 8, calibration_input: str | None = None, calibration_post_input: str | None = None,
+                 input_type: str = 'tif') -> dict:
     """Export ``config`` with ``checkpoint`` to ``output`` (``.pt2``: torch.export; ``.onnx``: ONNX); returns the
-    metadata written with it, including the check of the file against the config's model."""
+    metadata written with it, including the check of the file against the config's model.
+
+    ``quantize='int8'`` (``.onnx`` only) writes the model quantized by onnxruntime (``calibration`` 'dynamic' or
+    'static', :mod:`.quantize`) once its class map on ``probes`` tiles agrees with the fp32 model's on at least
+    ``min_agreement`` percent of the pixels (nodata left out); the metadata records the quantization and the
+    agreement. The tiles come from the rasters of ``calibration_input`` (a folder or a file, with
+    ``calibration_post_input`` for pre/post pairs, ``*<input_type>`` files, found as tools/model_inference.py finds
+    its inputs): 'static' calibrates on ``probes`` of them and the agreement is measured on ``probes`` others. Without
+    them, synthetic probe rasters (values spread over each reader's range) serve: they tell little of what the model
+    does on real scenes, and static calibration on them is poor.
+
+    Raises:
+        ExportError: the config, an option or the model cannot be exported, or the exported file is not what the
+            config's model computes (nothing is written).
+    """
     kind = runtime_of(output)
+    if quantize not in (None, 'int8'):
+        raise ExportError(f'--quantize takes int8, got {quantize!r}')
+    if quantize and probes < 1:
+        raise ExportError(f'--probes must be at least 1, got {probes}')
+    if quantize and kind != 'onnx':
+        raise ExportError('--quantize int8 writes an .onnx model (onnxruntime\'s quantization): name the output '
+                          '*.onnx')
     model = OpenMMLabModel(config, checkpoint, device='cpu', bands=bands, cfg_options=cfg_options)
     if model.task != 'segmentation':
         raise ExportError('detection configs (Mask R-CNN, default_scope mmdet) cannot be exported yet: predict with '
@@ -97,9 +156,15 @@ def export_model(config, checkpoint: str, output: str, tile: int | None = None, 
         raise ExportError(f'the tile ({tile} px) must be a multiple of the data preprocessor\'s size_divisor '
                           f'({divisor}): give --tile')
     with tempfile.TemporaryDirectory() as folder:
-        probes = [write_probes(model, Path(folder), tile, seed) for seed in (0, 1)]
-        read = [model.spec.read(model.spec.band_readers(), p, (0, 0, tile, tile))[0] for p in probes]
-        inputs = [pipeline_input(model, p, tile) for p in probes]
+        synthetic = 2 + (2 * probes if quantize and not calibration_input else 0)  # two measure the input map
+        written = [write_probes(model, Path(folder), tile, seed) for seed in range(synthetic)]
+        read = [model.spec.read(model.spec.band_readers(), p, (0, 0, tile, tile))[0] for p in written]
+        inputs = [pipeline_input(model, p, tile) for p in written[:2]]
+    masks = [None] * len(read)
+    if quantize and calibration_input:
+        real, real_masks = raster_tiles(model, tile, 2 * probes, calibration_input, calibration_post_input,
+                                        input_type)
+        read, masks = read + real, masks + real_masks
     input_map = fit_input_map(read[0], inputs[0][0])
     check_input_map(input_map, read[1], inputs[1][0])
     graph = TileGraph(model.network, input_map, [inputs[1][1]]).eval()
@@ -127,20 +192,51 @@ def export_model(config, checkpoint: str, output: str, tile: int | None = None, 
         threshold=model.threshold, probability_rule=model.rule,
         preview=dict(rgb_bands=model.preview_rgb_bands, brightness=model.preview_brightness))
     text = json.dumps(metadata)
-    with atomic_path(output) as tmp:
+    with atomic_path(output) as tmp, tempfile.TemporaryDirectory() as scratch:
+        fp32 = Path(scratch) / 'fp32.onnx' if quantize else tmp
         if kind == 'torch':
-            save_pt2(program, str(tmp), text)
+            save_pt2(program, str(fp32), text)
         else:
-            save_onnx(program, example, str(tmp), text, dynamic_batch, opset)
-        exported = ExportedModel(str(tmp))
-        got = exported.forward([exported.host(WindowInputs(read[1], None))])
-        got = got.cpu().numpy() if hasattr(got, 'cpu') else got
-        difference = float(np.abs(got - expected).max())
+            save_onnx(program, example, str(fp32), text, dynamic_batch, opset)
+        difference = logit_difference(ExportedModel(str(fp32)), read[1], expected)
         if difference > CHECK_TOLERANCE:
             raise ExportError(f'the exported {kind} model differs from the config\'s model by {difference:.2e} '
                               f'(more than {CHECK_TOLERANCE}): not written')
+        if quantize:
+            metadata['quantization'] = int8_model(
+                str(fp32), str(tmp), calibration, read[2::2], read[3::2], masks[3::2], model.threshold, min_agreement,
+                Path(scratch) / 'prepared.onnx', 'rasters' if calibration_input else 'synthetic probes')
+            set_metadata(str(tmp), json.dumps(metadata))
+            ExportedModel(str(tmp))  # loads as any exported model, its metadata checked
     metadata['check'] = dict(max_abs_logit_difference=difference)
     return metadata
+
+
+def logit_difference(exported: ExportedModel, tile: np.ndarray, expected: np.ndarray) -> float:
+    """The largest absolute difference between the exported model's logits of ``tile`` and ``expected``."""
+    got = exported.forward([exported.host(WindowInputs(tile, None))])
+    got = got.cpu().numpy() if hasattr(got, 'cpu') else got
+    return float(np.abs(got - expected).max())
+
+
+def int8_model(fp32: str, int8: str, method: str, calibration: list, tiles: list, masks: list, threshold: float,
+               min_agreement: float, work: Path, source: str) -> dict:
+    """``fp32`` quantized into ``int8`` (calibrated on ``calibration`` tiles for 'static'), and its class map on
+    ``tiles`` compared with fp32's outside their nodata ``masks`` (None: none); returns what the metadata records,
+    with the ``source`` of the tiles.
+
+    Raises:
+        ExportError: the int8 model agrees with fp32 on fewer than ``min_agreement`` percent of the pixels.
+    """
+    quantize_int8(fp32, int8, method, calibration, str(work))
+    agreement, pixels = agreement_percent(fp32, int8, tiles, masks, threshold)
+    if agreement < min_agreement:
+        raise ExportError(f'the int8 model ({method}) gives the fp32 model\'s class on {agreement:.2f} % of '
+                          f'{pixels} pixels of {source}, below --min-agreement {min_agreement} %: nothing written '
+                          '(try the other --calibration, calibrate on rasters like the model\'s data with '
+                          '--calibration-input, or export fp32)')
+    return dict(dtype='int8', method=method, agreement_percent=round(agreement, 4), probe_pixels=pixels,
+                probe_source=source, min_agreement_percent=min_agreement, onnxruntime=ort_version())
 
 
 def save_pt2(program, path: str, metadata: str) -> None:

@@ -156,6 +156,14 @@ def check_metadata(meta: dict, path: str | Path) -> None:
     _check_classes(f)
     f.number('threshold', meta.get('threshold', 0.5), optional=False)
     _check_spec(f, channels)
+    quantization = meta.get('quantization')
+    if quantization is not None:
+        if not isinstance(quantization, dict) or quantization.get('dtype') != 'int8' or \
+                quantization.get('method') not in ('dynamic', 'static') or meta['runtime'] != 'onnx':
+            raise f.bad('quantization', quantization, "an .onnx model's dtype 'int8' and method 'dynamic' or 'static'")
+        if not 0 <= f.number('quantization.agreement_percent', quantization.get('agreement_percent'),
+                             optional=False) <= 100:
+            raise f.bad('quantization.agreement_percent', quantization['agreement_percent'], 'a percentage')
     preview = meta.get('preview') or {}
     if preview.get('rgb_bands') is not None:
         for i, band in enumerate(f.list_of('preview.rgb_bands', preview['rgb_bands'], 3)):

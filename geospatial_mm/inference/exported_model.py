@@ -42,6 +42,11 @@ class ExportedModel(TileModel):
         self.name = Path(path).name
         self.device = self.runtime.device
         self.precision = precision
+        quantized = meta.get('quantization')
+        if quantized:  # int8 weights (and activations): what runs is the file's own precision
+            self.precision = 'int8'
+            self.precision_reason = (f'the file is quantized to int8 ({quantized["method"]}; its class map agreed with '
+                                     f'fp32 on {quantized["agreement_percent"]:.2f} % of the probe pixels)')
         self.arrays = self.runtime.arrays
         self.classes = list(meta['classes'])
         self.palette = [tuple(int(c) for c in p) for p in meta['palette']] if meta.get('palette') else None

@@ -12,20 +12,18 @@ import numpy as np
 import torch
 
 from geospatial_mm.compat.trust import files_trusted
+from .autocast import DTYPES, autocast
 from .exported_format import read_pt2_metadata
 from .pt2_archive import check_pt2_archive, untrusted_member
 from .torch_arrays import TorchArrays
-
-PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
-
 
 class TorchProgram:
     """A ``torch.export`` program on ``device``, run under torch's autocast in ``precision`` (bf16 / fp16) or in
     fp32; blending runs on torch tensors on the same device (:class:`~.torch_arrays.TorchArrays`)."""
 
     def __init__(self, path: str, device: str = 'cpu', precision: str = 'fp32') -> None:
-        if precision not in PRECISIONS:
-            raise ValueError(f'precision must be one of {sorted(PRECISIONS)}, got {precision!r}')
+        if precision not in DTYPES:
+            raise ValueError(f'precision must be one of {sorted(DTYPES)}, got {precision!r}')
         self.device = torch.device(device)
         if self.device.type == 'cuda' and not torch.cuda.is_available():
             raise RuntimeError(f'device {device!r} asked for, but CUDA is not available')
@@ -47,8 +45,7 @@ class TorchProgram:
         return torch.nn.functional.pad(tensor, (0, size - tensor.shape[-1], 0, size - tensor.shape[-2]))
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        dtype = PRECISIONS[self.precision]
-        return contextlib.nullcontext() if dtype is None else torch.autocast(self.device.type, dtype=dtype)
+        return autocast(self.device.type, self.precision)
 
     def reader_context(self) -> contextlib.AbstractContextManager:
         torch.set_num_threads(1)  # per thread: a reader's torch work keeps to one core, the model keeps its own

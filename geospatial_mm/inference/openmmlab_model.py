@@ -13,20 +13,10 @@ import torch.nn.functional as F
 from mmcv.transforms import Compose
 
 from geospatial_mm.io.georef import window_transform
+from .autocast import DTYPES, autocast
 from .model import build_model, dataset_meta, inference_pipeline, label_loader_cfg, load_config, test_dataset_cfg
 from .tile_model import TileModel, WindowInputs
 from .torch_arrays import TorchArrays
-
-PRECISIONS = {'fp32': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
-
-
-def autocast(device: torch.device, precision: str) -> contextlib.AbstractContextManager:
-    """torch's autocast in ``precision`` (nothing for fp32)."""
-    if precision not in PRECISIONS:
-        raise ValueError(f'precision must be one of {sorted(PRECISIONS)}, got {precision!r}')
-    dtype = PRECISIONS[precision]
-    return contextlib.nullcontext() if dtype is None else torch.autocast(device_type=device.type, dtype=dtype)
-
 
 def host_tensor(view: torch.Tensor, device: torch.device) -> torch.Tensor:
     """A contiguous copy of ``view``, in pinned memory when the model is on a GPU (non-blocking copies)."""
@@ -56,8 +46,8 @@ class OpenMMLabModel(TileModel):
 
     def __init__(self, config, checkpoint: str, device: str = 'cpu', precision: str = 'fp32', bands=None,
                  cfg_options: dict | None = None, input_scaling: dict | None = None) -> None:
-        if precision not in PRECISIONS:
-            raise ValueError(f'precision must be one of {sorted(PRECISIONS)}, got {precision!r}')
+        if precision not in DTYPES:
+            raise ValueError(f'precision must be one of {sorted(DTYPES)}, got {precision!r}')
         self.cfg = load_config(config)
         if cfg_options:
             self.cfg.merge_from_dict(cfg_options)
@@ -109,7 +99,7 @@ class OpenMMLabModel(TileModel):
         return 1 if self.device.type == 'cpu' else min(4, os.cpu_count() or 1)
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        return autocast(self.device, self.precision)
+        return autocast(self.device.type, self.precision)
 
     # -- inputs -----------------------------------------------------------------------------------------------
     def read(self, paths: dict, window: tuple) -> WindowInputs:

@@ -16,11 +16,14 @@ from pathlib import Path
 from geospatial_mm.io import RasterError
 from geospatial_mm.io.atomic import check_writable_folder, missing_folders, remove_empty_folders, write_json_atomic
 from .detection import DetectionRasterPredictor
-from .outputs import is_own_output, overwrite_problem
+from .exported_format import runtime_of
+from .memory import release_freed_memory
+from .outputs import overwrite_problem
+from .precision import choose_precision
 from .previews import preview_path, write_preview
 from .ranks import Ranks
 from .segmentation import SegmentationRasterPredictor
-from .sources import Sample, find_frame_groups, find_pairs, find_single, find_source_folders, suffix_pattern
+from .sources import Sample, discover
 
 
 class SetupError(RuntimeError):
@@ -30,34 +33,6 @@ class SetupError(RuntimeError):
 def log(msg: str, rank: int = 0, world: int = 1) -> None:
     prefix = f'[rank {rank}] ' if world > 1 else ''
     print(f'{prefix}{msg}', flush=True)
-
-
-def discover(predictor, input_path: str, input_type: str, post_input: str | None = None,
-             left_out: list | None = None) -> list[Sample]:
-    """The samples of ``input_path`` for this predictor's config (see the tool's help). Outputs of earlier runs of
-    this tool are not inputs: they are appended to ``left_out``."""
-    spec = predictor.spec
-    suffix = suffix_pattern(input_type)
-    found = dict(exclude=is_own_output, left_out=left_out)
-    if spec.is_pair:
-        if not post_input:
-            raise ValueError('this config takes pre/post image pairs: give the pre-event folder as -input and the '
-                             'post-event folder as --post-input')
-        return find_pairs(input_path, post_input, suffix, spec.path_keys[:2], **found)
-    if post_input:
-        raise ValueError('--post-input is only for configs that take pre/post pairs (LoadGeospatialImagePair)')
-    if spec.multi_source:
-        return find_source_folders(input_path, suffix, spec.path_keys, **found)
-    path = Path(input_path)
-    if path.is_file():
-        return [Sample(path.name[:-len(suffix)] if path.name.endswith(suffix) else path.stem,
-                       {spec.path_keys[0]: str(path)}, str(path))]
-    per_date_files = spec.num_frames > 1 and spec.stacked_frames is False
-    if spec.num_frames > 1 and spec.stacked_frames is None and path.is_dir():
-        per_date_files = any(p.is_dir() and not p.name.startswith('.') for p in path.iterdir())
-    if per_date_files:
-        return find_frame_groups(path, suffix, spec.num_frames, spec.path_keys[0], **found)
-    return find_single(path, suffix, spec.path_keys[0], **found)
 
 
 def input_paths(samples: list[Sample]) -> set[str]:
@@ -109,14 +84,17 @@ def build_model(args, device: str):
     """The model of the run: an exported model file (``-model``, with torch or onnxruntime alone), or a config and
     its checkpoint on the OpenMMLab stack (imported only then). The tool's options are checked against it."""
     scaling = dict(scale=args.input_scale, offset=args.input_offset, clip=args.input_clip)
+    precision = choose_precision(args.precision, device, runtime_of(args.model) if args.model else 'torch')
     if args.model:
         from .exported_model import ExportedModel
-        model = ExportedModel(args.model, device=device, precision=args.precision, bands=args.bands,
+        model = ExportedModel(args.model, device=device, precision=precision.name, bands=args.bands,
                               input_scaling=scaling)
     else:
         from .openmmlab_model import OpenMMLabModel
-        model = OpenMMLabModel(args.config, args.ckpt, device=device, precision=args.precision, bands=args.bands,
+        model = OpenMMLabModel(args.config, args.ckpt, device=device, precision=precision.name, bands=args.bands,
                                cfg_options=args.cfg_options, input_scaling=scaling)
+    if model.precision == precision.name:  # an int8 file says why it runs in int8 itself
+        model.precision_reason = precision.reason
     if model.task == 'detection':
         for option, given in (('--probabilities', args.probabilities), ('--preview-dir', args.preview_dir)):
             if given:
@@ -160,7 +138,7 @@ def set_up(args, device: str, folders: list) -> tuple:
     try:
         predictor = build_predictor(model, args)
         left_out: list = []
-        samples = discover(predictor, args.input, args.input_type, args.post_input, left_out)
+        samples = discover(predictor.spec, args.input, args.input_type, args.post_input, left_out)
         check_outputs(predictor, samples, args)
         options = predictor_options(predictor, args)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
@@ -191,7 +169,8 @@ def run(args) -> int:
         log(f'left out {len(left_out)} file(s) written by an earlier run of model_inference (not inputs): {names}')
     mine = samples[rank::world]
     log(f'{len(samples)} sample(s) in {args.input}; this rank takes {len(mine)}; tiles of {predictor.tile} px '
-        f'every {predictor.stride} px, batches of {predictor.batch_size}, on {device} in {predictor.precision}, '
+        f'every {predictor.stride} px, batches of {predictor.batch_size}, on {device} in {predictor.precision} '
+        f'({predictor.model.precision_reason}), '
         f'{predictor.readers} reader thread(s)', rank, world)
     show_bars = not args.no_progress and sys.stderr.isatty() and rank == 0
     from tqdm import tqdm
@@ -232,6 +211,7 @@ def run(args) -> int:
         results.append(record)
         files_bar.update(1)
     files_bar.close()
+    release_freed_memory()  # the batches' buffers, kept resident between them (memory.py)
 
     gathered = ranks.gather(results)
     everything = [r for part in gathered for r in part]
@@ -243,6 +223,8 @@ def run(args) -> int:
         for r in failed:
             log(f'  failed: {r["input"]}: {r["error"]}')
         if args.summary:
-            write_json_atomic(args.summary, dict(samples=everything, **counts, world_size=world))
+            write_json_atomic(args.summary, dict(samples=everything, **counts, world_size=world,
+                                                 precision=predictor.precision,
+                                                 precision_reason=predictor.model.precision_reason))
     ranks.finish()
     return 1 if failed else 0

@@ -12,6 +12,7 @@ from typing import Callable
 
 from geospatial_mm.io.folders import Listing, list_files
 from geospatial_mm.io.names import match_group, token_folder_groups
+from .outputs import is_own_output
 
 _PRE_POST = re.compile(r'(?<![a-z0-9])(pre|post)(?![a-z0-9])', re.IGNORECASE)
 
@@ -168,3 +169,32 @@ def find_source_folders(folder: str | os.PathLike, suffix: str, path_keys: tuple
         raise ValueError(f'{folder}: several samples would write the same outputs {repeated[:5]} (files of '
                          'different source-folder groups with the same name)')
     return samples
+
+
+def discover(spec, input_path: str, input_type: str, post_input: str | None = None,
+             left_out: list | None = None) -> list[Sample]:
+    """The samples of ``input_path`` (a folder, or one file) for a model whose inputs ``spec`` describes
+    (:class:`~.input_spec.InputSpec`), as tools/model_inference.py finds them (see its help); ``post_input`` the
+    post-event folder of pre/post pairs. Outputs of earlier runs of tools/model_inference.py are not inputs: they are
+    appended to ``left_out``."""
+    suffix = suffix_pattern(input_type)
+    found = dict(exclude=is_own_output, left_out=left_out)
+    if spec.is_pair:
+        if not post_input:
+            raise ValueError('this config takes pre/post image pairs: give the pre-event folder as -input and the '
+                             'post-event folder as --post-input')
+        return find_pairs(input_path, post_input, suffix, spec.path_keys[:2], **found)
+    if post_input:
+        raise ValueError('--post-input is only for configs that take pre/post pairs (LoadGeospatialImagePair)')
+    if spec.multi_source:
+        return find_source_folders(input_path, suffix, spec.path_keys, **found)
+    path = Path(input_path)
+    if path.is_file():
+        return [Sample(path.name[:-len(suffix)] if path.name.endswith(suffix) else path.stem,
+                       {spec.path_keys[0]: str(path)}, str(path))]
+    per_date_files = spec.num_frames > 1 and spec.stacked_frames is False
+    if spec.num_frames > 1 and spec.stacked_frames is None and path.is_dir():
+        per_date_files = any(p.is_dir() and not p.name.startswith('.') for p in path.iterdir())
+    if per_date_files:
+        return find_frame_groups(path, suffix, spec.num_frames, spec.path_keys[0], **found)
+    return find_single(path, suffix, spec.path_keys[0], **found)

@@ -33,7 +33,8 @@ class TileModel:
         classes, palette: class names and their colours (or None).
         spec: what is read (:class:`~geospatial_mm.inference.input_spec.InputSpec`).
         arrays: the array operations of the blending and the rolling band (:mod:`.arrays`, :mod:`.torch_arrays`).
-        device, precision: where and in which floating-point type the model runs.
+        device, precision: where and in which floating-point type the model runs; ``precision_reason`` says why
+            (:func:`~.precision.choose_precision`).
         pointwise: every step from file values to the model's input works pixel by pixel, so a strip of tiles may
             be read at once and the tiles cut out of it.
         out_channels, threshold, rule: logit channels (1: one sigmoid output, class 1 above ``threshold``) and the
@@ -49,6 +50,7 @@ class TileModel:
     arrays: object
     device: str = 'cpu'
     precision: str = 'fp32'
+    precision_reason: str = 'asked for'
     pointwise: bool = True
     out_channels: int
     threshold: float = 0.5

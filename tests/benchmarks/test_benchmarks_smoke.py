@@ -18,18 +18,21 @@ def test_inference_benchmark_reports_ratios_and_memory_for_square_and_wide_raste
     assert [r['size'] for r in report['rows']] == ['256²', '128×600']
     for row in report['rows']:
         assert {'tiles', 'megapixels_per_s', 'bare_megapixels_per_s', 'ratio_to_bare', 'peak_rss_mb',
-                'rss_vs_smallest', 'readers'} <= set(row)
+                'rss_vs_smallest', 'readers', 'faults_per_tile', 'bare_faults_per_tile', 'malloc_kept'} <= set(row)
         assert row['readers'] == 2 and row['tiles'] > 0 and row['ratio_to_bare'] > 0
+        assert row['faults_per_tile'] >= 0 and row['bare_faults_per_tile'] >= 0
 
 
 def test_training_benchmark_reports_runner_and_model_only_throughput(tmp_path):
     out = tmp_path / 'training.json'
     run([BIN / 'python', BENCH / 'training.py', '--iters', '2', '--warmup', '1', '--batch-size', '2', '--workers', '1',
-         '--size', '128', '--work', tmp_path / 'work', '--json', out], timeout=1200)
+         '--size', '128', '--precision', 'bf16', '--malloc', 'keep', '--work', tmp_path / 'work', '--json', out],
+        timeout=1200)
     report = json.loads(out.read_text())
-    assert {'runner_samples_per_s', 'model_only_samples_per_s', 'ratio', 'data_time_s', 'device', 'precision'} <= \
-        set(report)
+    assert {'runner_samples_per_s', 'model_only_samples_per_s', 'ratio', 'data_time_s', 'device', 'precision',
+            'runner_faults_per_iter', 'model_only_faults_per_iter', 'losses', 'malloc_kept'} <= set(report)
     assert report['device'] == 'cpu' and report['workers'] == 1 and report['ratio'] > 0
+    assert report['precision'] == 'bf16' and len(report['losses']) == 3  # CPU bf16: CPUAutocastOptimWrapper
 
 
 def test_data_pipeline_benchmark_reports_both_orders_of_work(tmp_path):
@@ -52,13 +55,17 @@ def test_export_benchmark_reports_start_up_and_throughput_of_each_runtime(tmp_pa
          tmp_path / 'work', '--json', out], timeout=1200)
     report = json.loads(out.read_text())
     assert report['model'] == 'Prithvi tiny' and report['size'] == 448
-    assert [r['runtime'] for r in report['rows']] == ['full', 'pt2', 'onnx']
-    assert set(report['exports']) == {'pt2', 'onnx'}
+    assert [r['runtime'] for r in report['rows']] == ['full', 'full_before', 'full_bf16', 'pt2', 'onnx', 'onnx_int8']
+    assert set(report['exports']) == {'pt2', 'onnx', 'onnx_int8'}
+    assert report['exports']['onnx_int8']['quantization']['method'] == 'dynamic'
     for row in report['rows']:
         assert {'startup_s', 'first_batch_s', 'tiles_per_s', 'tiles', 'peak_rss_mb', 'model_file_mb',
-                'throughput_vs_full'} <= set(row)
+                'throughput_vs_full', 'faults_per_tile', 'agreement_with_full_fp32_percent'} <= set(row)
         assert 0 < row['startup_s'] <= row['first_batch_s'] <= row['total_s'] and row['tiles'] == 9
         assert row['tiles_per_s'] > 0 and row['throughput_vs_full'] > 0
+        assert 0 <= row['agreement_with_full_fp32_percent'] <= 100
     light = {r['runtime']: r for r in report['rows']}
+    assert light['full']['agreement_with_full_fp32_percent'] == 100
+    assert [light[k]['precision'] for k in ('full', 'full_bf16', 'onnx_int8')] == ['fp32', 'bf16', 'int8']
     assert not light['pt2']['openmmlab_imported'] and light['pt2']['torch_imported']
     assert not light['onnx']['openmmlab_imported'] and not light['onnx']['torch_imported']

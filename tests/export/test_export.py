@@ -129,6 +129,41 @@ def test_export_tool_writes_the_file_and_says_what_it_checked(tmp_path):
     assert bad.returncode == 2 and '--format torch writes a pt2 file' in bad.stderr
 
 
+def test_int8_is_written_only_above_the_agreement_asked_for_and_records_it(tmp_path):
+    """--quantize int8: the class map of the int8 model is compared with fp32's on tiles of the calibration rasters
+    before the file is renamed into place; an agreement that cannot be met leaves nothing behind and says why."""
+    ckpt = make_checkpoint(BURN, tmp_path / 'burn.pth', TINY_PRITHVI)
+    options = [f'{k}={v}'.replace(' ', '') for k, v in TINY_PRITHVI.items()]
+    inputs = write_inputs('prithvi_1_frame', tmp_path / 'inputs')
+    out = tmp_path / 'deploy' / 'burn_int8.onnx'
+    base = [BIN / 'python', ROOT / 'tools' / 'export.py', BURN, ckpt, out, '--quantize', 'int8', '--calibration',
+            'static', '--calibration-input', inputs['input'], '--input-type', inputs['input_type'], '--probes', '2',
+            '--cfg-options', *options]
+    refused = run(base + ['--min-agreement', '100.01'], check=False)  # no model can agree on more than 100 %
+    assert refused.returncode == 2, refused.stderr
+    assert re.search(r'the int8 model \(static\) gives the fp32 model\'s class on [\d.]+ % of \d+ pixels of rasters, '
+                     r'below --min-agreement 100.01 %: nothing written', refused.stderr)
+    assert not out.exists() and not list(out.parent.iterdir())
+    proc = run(base + ['--min-agreement', '0'])
+    assert re.search(r'int8 \(static\): the class map agrees with fp32 on [\d.]+ % of \d+ pixels of rasters',
+                     proc.stdout)
+    from geospatial_mm.inference.exported_model import ExportedModel
+    model = ExportedModel(str(out))
+    quantization = model.metadata['quantization']
+    assert model.precision == 'int8' and quantization['method'] == 'static' and quantization['probe_source'] == 'rasters'
+    assert 0 <= quantization['agreement_percent'] <= 100 and quantization['probe_pixels'] == 2 * 32 * 32
+    import onnx
+    assert any(n.op_type in ('QuantizeLinear', 'QLinearConv', 'ConvInteger', 'MatMulInteger')
+               for n in onnx.load(str(out)).graph.node)  # really quantized
+    for extra, message in ((['--probes', '0'], '--probes must be at least 1'),
+                           (['--probes', '500'], 'tiles of 32 px, 1000 needed: give more or larger rasters')):
+        bad = run(base + ['--min-agreement', '0'] + extra, check=False)
+        assert bad.returncode == 2 and message in bad.stderr, bad.stderr
+    pt2 = run([BIN / 'python', ROOT / 'tools' / 'export.py', BURN, ckpt, tmp_path / 'b.pt2', '--quantize', 'int8',
+               '--cfg-options', *options], check=False)
+    assert pt2.returncode == 2 and '--quantize int8 writes an .onnx model' in pt2.stderr
+
+
 def test_detection_configs_are_refused_with_the_reason(tmp_path):
     ckpt = make_checkpoint(TINY_DET, tmp_path / 'det.pth')
     with pytest.raises(ExportError, match=r'detection configs \(Mask R-CNN, default_scope mmdet\) cannot be exported'):

@@ -1,19 +1,29 @@
 #!/usr/bin/env python
-"""Exported models (tools/export.py) against the full stack: start-up time and streaming throughput.
+"""Every way to run a model on the CPU, side by side: the full stack in fp32 (with the package's malloc settings,
+and with those it used before), in bf16, and exported to ``.pt2``, ``.onnx`` and int8 ``.onnx``.
 
-The burn-scars config (Prithvi-100M with random weights, or ``--small`` for the demo's tiny Prithvi) is exported to
-``.pt2`` and ``.onnx``; then, for each of the full stack (config + checkpoint through mmseg), the ``.pt2`` with torch
-and the ``.onnx`` with onnxruntime, a fresh process predicts a synthetic HLS-like raster (int16 reflectance x 10000,
-nodata -9999) the way tools/model_inference.py does. It reports:
+The burn-scars config (Prithvi-100M with random weights, or ``--small`` for the demo's tiny Prithvi) is exported by
+tools/export.py (the int8 one quantized dynamically, its agreement measured on the benchmark raster); then for each
+runtime a fresh process predicts a synthetic HLS-like raster (int16 reflectance x 10000, nodata -9999) the way
+tools/model_inference.py does. Runtimes:
+
+* ``full``: config + checkpoint through mmseg, fp32; ``full_before``: the same with the malloc settings the package
+  used until buffers above 32 MB stayed resident (mmap threshold 32 MB, trim threshold 1 GiB); ``full_bf16``: bf16
+  autocast;
+* ``pt2`` (torch), ``onnx`` (onnxruntime), ``onnx_int8`` (onnxruntime, int8 weights and matmuls).
+
+It reports, for each:
 
 * start-up: from the moment the process is launched to the moment the first batch of tiles, read and prepared, goes
   into the model (interpreter, imports, model loading, the first tiles read): what a run costs before any tile is
   predicted; the end of that first batch is reported too;
 * throughput: tiles per second after the first batch, over the rest of the raster (reading, model, blending,
-  writing);
-* peak RSS.
+  writing), and the minor page faults per tile meanwhile;
+* peak RSS;
+* agreement: the share of the raster's pixels (outside nodata) whose class equals the one the full stack in fp32
+  gives.
 
-    python tools/benchmark/export.py [--size 1024] [--small] [--device cpu] [--json F]
+    python tools/benchmark/export.py [--size 1024] [--small] [--device cpu] [--runtimes ...] [--json F]
 """
 from __future__ import annotations
 
@@ -32,7 +42,14 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 from inference import CONFIG, checkpoint, make_raster, model_options  # noqa: E402  (the inference benchmark's)
 
-RUNTIMES = ('full', 'pt2', 'onnx')
+RUNTIMES = ('full', 'full_before', 'full_bf16', 'pt2', 'onnx', 'onnx_int8')
+# glibc malloc settings the package used until buffers above 32 MB stayed resident, given through the environment,
+# which the package then leaves alone (geospatial_mm.inference.memory)
+MALLOC_BEFORE = {'MALLOC_MMAP_THRESHOLD_': str(32 << 20), 'MALLOC_TRIM_THRESHOLD_': str(1 << 30)}
+
+
+def minor_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 
 
 def peak_rss_mb() -> int:
@@ -51,14 +68,15 @@ def worker(kind: str, model: str, raster: str, out: str, batch_size: int, device
     that path needs is imported."""
     from geospatial_mm.inference.segmentation import SegmentationRasterPredictor
     from geospatial_mm.inference.sources import Sample
-    if kind == 'full':
+    if kind.startswith('full'):
         from geospatial_mm.inference.openmmlab_model import OpenMMLabModel
-        tile_model = OpenMMLabModel(str(CONFIG), model, device=device, cfg_options=model_options(not small))
+        tile_model = OpenMMLabModel(str(CONFIG), model, device=device, cfg_options=model_options(not small),
+                                    precision='bf16' if kind == 'full_bf16' else 'fp32')
     else:
         from geospatial_mm.inference.exported_model import ExportedModel
         tile_model = ExportedModel(model, device=device)
     predictor = SegmentationRasterPredictor(tile_model, batch_size=batch_size)
-    state = dict(start=None, first=None, first_tiles=0, tiles=0)
+    state = dict(start=None, first=None, first_tiles=0, tiles=0, faults=0)
     forward = tile_model.forward
 
     def timed_forward(batch, size=None):  # the moment the first batch of tiles, read, reaches the model
@@ -70,25 +88,41 @@ def worker(kind: str, model: str, raster: str, out: str, batch_size: int, device
     def on_tiles(n: int) -> None:
         state['tiles'] += n
         if state['first'] is None:
-            state['first'], state['first_tiles'] = time.time(), n
-    predictor.predict(Sample('bench', {'img_path': raster}, raster), out, on_tiles=on_tiles)
-    end = time.time()
+            state['first'], state['first_tiles'], state['faults'] = time.time(), n, minor_faults()
+    written = predictor.predict(Sample('bench', {'img_path': raster}, raster), out, on_tiles=on_tiles)
+    end, faults = time.time(), minor_faults() - state['faults']
     rest = state['tiles'] - state['first_tiles']
     return dict(runtime=kind, startup_s=round(state['start'] - launched, 3),
                 first_batch_s=round(state['first'] - launched, 3), total_s=round(end - launched, 2),
                 tiles=state['tiles'], tiles_per_s=round(rest / (end - state['first']), 3) if rest else None,
-                peak_rss_mb=peak_rss_mb(),
+                faults_per_tile=round(faults / rest) if rest else None, peak_rss_mb=peak_rss_mb(),
+                precision=tile_model.precision, classes=str(written['classes']),
                 torch_imported='torch' in sys.modules, openmmlab_imported='mmseg' in sys.modules)
 
 
-def export(ckpt: Path, out: Path, small: bool) -> dict:
+def export(ckpt: Path, out: Path, small: bool, int8_calibration: Path | None = None, size: int = 0) -> dict:
+    """Export the checkpoint to ``out`` unless it is there; int8 (dynamic) when ``int8_calibration`` names the
+    rasters its agreement with fp32 is measured on."""
     import geospatial_mm  # noqa: F401
     from geospatial_mm.export import export_model
+    from geospatial_mm.inference.exported_model import ExportedModel
     if out.exists():
-        return dict(seconds=None)
+        return dict(seconds=None, quantization=ExportedModel(str(out)).metadata.get('quantization'))
     start = time.time()
-    meta = export_model(str(CONFIG), str(ckpt), str(out), cfg_options=model_options(not small))
-    return dict(seconds=round(time.time() - start, 1), check=meta['check'])
+    quantize = dict(quantize='int8', calibration='dynamic', calibration_input=str(int8_calibration), min_agreement=0,
+                    probes=max(1, min(4, (size // 224) ** 2 // 2))) if int8_calibration else {}
+    meta = export_model(str(CONFIG), str(ckpt), str(out), cfg_options=model_options(not small), **quantize)
+    return dict(seconds=round(time.time() - start, 1), check=meta['check'], quantization=meta.get('quantization'))
+
+
+def agreement_percent(reference: str, other: str) -> float | None:
+    """The share of the pixels (outside nodata, class 255) of two class rasters that have the same class."""
+    import numpy as np
+    import rasterio
+    with rasterio.open(reference) as a, rasterio.open(other) as b:
+        ref, got = a.read(1), b.read(1)
+    valid = ref != 255
+    return round(float(100.0 * (ref == got)[valid].mean()), 3) if valid.any() else None
 
 
 def main() -> int:
@@ -115,8 +149,10 @@ def main() -> int:
     ckpt = checkpoint(work / f'burn_scars_{tag}.pth', full_model=not args.small)
     raster = work / f'hls_{args.size}.tif'
     make_raster(raster, args.size, args.size)
-    files = {'full': ckpt, 'pt2': work / f'burn_scars_{tag}.pt2', 'onnx': work / f'burn_scars_{tag}.onnx'}
-    exports = {k: export(ckpt, files[k], args.small) for k in ('pt2', 'onnx') if k in args.runtimes}
+    files = {'full': ckpt, 'full_before': ckpt, 'full_bf16': ckpt, 'pt2': work / f'burn_scars_{tag}.pt2',
+             'onnx': work / f'burn_scars_{tag}.onnx', 'onnx_int8': work / f'burn_scars_{tag}_int8.onnx'}
+    exports = {k: export(ckpt, files[k], args.small, raster if k == 'onnx_int8' else None, args.size)
+               for k in ('pt2', 'onnx', 'onnx_int8') if k in args.runtimes}
     rows = []
     for kind in args.runtimes:
         out = work / f'out_{kind}'
@@ -124,8 +160,10 @@ def main() -> int:
             old.unlink()
         cmd = [sys.executable, __file__, *(['--small'] if args.small else []), '--worker', kind, str(files[kind]),
                str(raster), str(out), str(args.batch_size), args.device, repr(time.time())]
-        proc = subprocess.run(cmd, capture_output=True, text=True, env=dict(os.environ, OMP_NUM_THREADS=os.environ.get(
-            'OMP_NUM_THREADS', str(os.cpu_count()))))
+        env = {k: v for k, v in os.environ.items() if not k.startswith('MALLOC_') and k != 'GLIBC_TUNABLES'}
+        env['OMP_NUM_THREADS'] = os.environ.get('OMP_NUM_THREADS', str(os.cpu_count()))
+        proc = subprocess.run(cmd, capture_output=True, text=True,
+                              env=dict(env, **(MALLOC_BEFORE if kind == 'full_before' else {})))
         lines = [ln for ln in proc.stdout.splitlines() if ln.startswith('RESULT ')]
         if proc.returncode or not lines:
             print(proc.stdout[-3000:], proc.stderr[-3000:], file=sys.stderr)
@@ -133,17 +171,27 @@ def main() -> int:
         row = json.loads(lines[-1][7:])
         row['model_file_mb'] = round(os.path.getsize(files[kind]) / 2 ** 20, 1)
         rows.append(row)
-        print(f'{kind:>5}: start-up {row["startup_s"]:6.2f} s (first batch done at {row["first_batch_s"]} s), '
-              f'{row["tiles_per_s"]} tiles/s after it, '
+        print(f'{kind:>11}: start-up {row["startup_s"]:6.2f} s (first batch done at {row["first_batch_s"]} s), '
+              f'{row["tiles_per_s"]} tiles/s after it ({row["faults_per_tile"]} minor faults per tile), '
               f'{row["tiles"]} tiles in {row["total_s"]} s, peak RSS {row["peak_rss_mb"]} MB, file '
               f'{row["model_file_mb"]} MB (torch imported: {row["torch_imported"]}, OpenMMLab imported: '
               f'{row["openmmlab_imported"]})', flush=True)
     full = next((r for r in rows if r['runtime'] == 'full'), None)
-    if full and full['tiles_per_s']:
-        for r in rows:
-            r['throughput_vs_full'] = round(r['tiles_per_s'] / full['tiles_per_s'], 3) if r['tiles_per_s'] else None
+    for r in rows:
+        if full and full['tiles_per_s'] and r['tiles_per_s']:
+            r['throughput_vs_full'] = round(r['tiles_per_s'] / full['tiles_per_s'], 3)
+        if full:
+            r['agreement_with_full_fp32_percent'] = agreement_percent(full['classes'], r['classes'])
+    print('\n| runtime | precision | tiles/s | vs full fp32 | faults/tile | peak RSS | start-up | agreement |')
+    print('|---|---|---|---|---|---|---|---|')
+    for r in rows:
+        print(f'| {r["runtime"]} | {r["precision"]} | {r["tiles_per_s"]} | {r.get("throughput_vs_full")} | '
+              f'{r["faults_per_tile"]} | {r["peak_rss_mb"]} MB | {r["startup_s"]} s | '
+              f'{r.get("agreement_with_full_fp32_percent")} % |')
+    from geospatial_mm.inference.precision import cpu_flags
+    flags = sorted(f for f in cpu_flags() if f.startswith(('avx', 'amx', 'fma')))
     result = dict(size=args.size, model='Prithvi tiny' if args.small else 'Prithvi-100M', device=args.device,
-                  cpus=os.cpu_count(), exports=exports, rows=rows)
+                  cpus=os.cpu_count(), cpu_flags=flags, exports=exports, rows=rows)
     print(json.dumps(result))
     if args.json:
         from geospatial_mm.io.atomic import write_json_atomic

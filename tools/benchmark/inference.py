@@ -9,7 +9,10 @@ encode_decode, no reading, no blending, no writing) on tiles of the same shape a
 right before and right after each streamed run: this machine's speed drifts by up to 40 % within minutes, so each
 streamed run is compared with the mean of the two bare runs around it. Short streamed runs are repeated
 (``--rounds``) and the median ratio is reported. The model is the burn-scars config with the demo's small settings
-(Prithvi tiny, 224 tiles every 112 px).
+(Prithvi tiny, 224 tiles every 112 px). Both report their minor page faults per tile (``getrusage``): the bare
+forward is timed in the steady state of the process's malloc settings, after warm-up batches, so that it is not
+timed while its buffers are faulted in. ``--malloc before`` runs the worker with the malloc settings the package used
+until buffers above 32 MB stayed resident, for comparison.
 
     python tools/benchmark/inference.py [--sizes 2048 8192 16384 2048x200000] [--work /tmp/gmm_bench] [--json F]
 
@@ -22,6 +25,7 @@ import argparse
 import json
 import os
 import resource
+import statistics
 import subprocess
 import sys
 import time
@@ -120,10 +124,16 @@ def _sync(predictor) -> None:
         torch.cuda.synchronize(predictor.model.device)
 
 
-def _bare(predictor, batch, tiles: int, batch_size: int) -> float:
+def minor_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def _bare(predictor, batch, tiles: int, batch_size: int) -> tuple[float, int]:
     """Seconds of the model alone (data preprocessor + encode_decode, in the predictor's precision) on ``tiles``
-    in-memory tiles shaped as the pipeline makes them, already in the host memory the reader threads fill."""
+    in-memory tiles shaped as the pipeline makes them, already in the host memory the reader threads fill; and the
+    minor page faults meanwhile."""
     _sync(predictor)
+    faults = minor_faults()
     start = time.perf_counter()
     done = 0
     while done < tiles:
@@ -131,7 +141,7 @@ def _bare(predictor, batch, tiles: int, batch_size: int) -> float:
         predictor.model.forward(batch[:n])
         done += n
     _sync(predictor)
-    return time.perf_counter() - start
+    return time.perf_counter() - start, minor_faults() - faults
 
 
 def worker(raster: str, ckpt: str, out: str, batch_size: int, bare_tiles: int, rounds: int, long_run_s: float,
@@ -145,6 +155,7 @@ def worker(raster: str, ckpt: str, out: str, batch_size: int, bare_tiles: int, r
     ``long_run_s`` is not repeated. Peak RSS is read right after the first streamed run (the bare forward before it
     needs less memory)."""
     import geospatial_mm  # noqa: F401
+    from geospatial_mm.inference.memory import keep_freed_memory
     from geospatial_mm.inference.openmmlab_model import OpenMMLabModel
     from geospatial_mm.inference.segmentation import SegmentationRasterPredictor
     from geospatial_mm.inference.sources import Sample
@@ -158,45 +169,61 @@ def worker(raster: str, ckpt: str, out: str, batch_size: int, bare_tiles: int, r
     batch = warm_up(predictor, batch_size)  # once per process: not a cost of each raster
     rss_model = peak_rss_mb()
     n_bare = min(tiles, bare_tiles)
+    bare_faults = []  # faults per tile of each bare forward
 
     def bare_rate(n: int) -> float:
-        return n / _bare(predictor, batch, n, batch_size)
+        seconds, faults = _bare(predictor, batch, n, batch_size)
+        bare_faults.append(faults / n)
+        return n / seconds
 
+    bare_rate(min(n_bare, 4 * batch_size))  # the steady state: a few batches more before anything is timed
     before = bare_rate(n_bare)
     rss_bare = peak_rss_mb()
     runs, peak = [], None
     for _ in range(rounds):
         points = [(0, before)]  # (tiles done, bare tiles/s)
-        state = dict(done=0, next=bare_every, paused=0.0)
+        state = dict(done=0, next=bare_every, paused=0.0, paused_faults=0)
 
         def on_tiles(n: int) -> None:
             state['done'] += n
             if state['done'] >= state['next'] and state['done'] < tiles:
-                t0 = time.perf_counter()
+                t0, f0 = time.perf_counter(), minor_faults()
                 points.append((state['done'], bare_rate(bare_sample)))
                 state['paused'] += time.perf_counter() - t0
+                state['paused_faults'] += minor_faults() - f0
                 state['next'] += bare_every
 
+        faults = minor_faults()
         start = time.perf_counter()
         predictor.predict(Sample(Path(raster).stem, {'img_path': raster}, raster), out, on_tiles=on_tiles)
         seconds = time.perf_counter() - start - state['paused']
+        faults = minor_faults() - faults - state['paused_faults']
         peak = peak if peak is not None else peak_rss_mb()
         before = bare_rate(n_bare)
         points.append((tiles, before))
         bare_mean = sum((x1 - x0) * (r0 + r1) / 2 for (x0, r0), (x1, r1) in zip(points, points[1:])) / tiles
         runs.append(dict(seconds=seconds, bare_tiles_per_s=bare_mean, ratio=tiles / seconds / bare_mean,
-                         bare_samples=points))
+                         bare_samples=points, faults_per_tile=faults / tiles))
         if seconds > long_run_s:
             break
     import torch
     gpu_peak = torch.cuda.max_memory_allocated() / 2**20 if predictor.device.type == 'cuda' else None
     return dict(tiles=tiles, megapixels=meta.height * meta.width / 1e6, runs=runs, peak_rss_mb=peak,
                 rss_after_model_mb=rss_model, rss_after_bare_mb=rss_bare, peak_gpu_mb=gpu_peak,
-                readers=predictor.readers)
+                readers=predictor.readers, bare_faults_per_tile=statistics.median(bare_faults[1:]),
+                malloc_kept=keep_freed_memory())
 
 
-def run_worker(*args: str) -> dict:
-    proc = subprocess.run([sys.executable, __file__, '--worker', *args], capture_output=True, text=True, check=False)
+# glibc malloc settings of the worker: 'keep' is the package's (inference/memory.py); 'before' those it set until
+# buffers above 32 MB were served from the heap too (mmap threshold 32 MB, trim threshold 1 GiB), given through the
+# environment, which the package then leaves alone
+MALLOC = {'keep': {}, 'before': {'MALLOC_MMAP_THRESHOLD_': str(32 << 20), 'MALLOC_TRIM_THRESHOLD_': str(1 << 30)}}
+
+
+def run_worker(*args: str, malloc: str = 'keep') -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith('MALLOC_') and k != 'GLIBC_TUNABLES'}
+    proc = subprocess.run([sys.executable, __file__, '--worker', *args], capture_output=True, text=True, check=False,
+                          env=dict(env, **MALLOC[malloc]))
     if proc.returncode:
         raise RuntimeError(f'worker {args} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}')
     return json.loads(proc.stdout.strip().splitlines()[-1])
@@ -218,6 +245,9 @@ def main(argv=None) -> int:
     parser.add_argument('--bare-sample', type=int, default=200, help='tiles of each such sample')
     parser.add_argument('--device', default='cpu', help="'cpu', 'cuda' or 'cuda:N'")
     parser.add_argument('--precision', choices=['fp32', 'bf16', 'fp16'], default='fp32')
+    parser.add_argument('--malloc', choices=sorted(MALLOC), default='keep',
+                        help='keep: the package\'s malloc settings (buffers stay resident between batches); before: '
+                        'the earlier ones (buffers above 32 MB mapped anew each batch), for comparison')
     parser.add_argument('--readers', type=int, help='reader threads (default: the predictor\'s)')
     parser.add_argument('--full-model', action='store_true', help='Prithvi-100M instead of the demo\'s tiny one')
     parser.add_argument('--json', type=Path, help='write the results here')
@@ -240,10 +270,12 @@ def main(argv=None) -> int:
         make_raster(raster, height, width)
         r = run_worker(str(raster), str(ckpt), str(args.work / 'out'), str(args.batch_size), str(args.bare_tiles),
                        str(args.rounds), str(args.long_run), str(args.bare_every), str(args.bare_sample),
-                       args.device, args.precision, str(args.readers or 0), '1' if args.full_model else '0')
+                       args.device, args.precision, str(args.readers or 0), '1' if args.full_model else '0',
+                       malloc=args.malloc)
         ratios = [run['ratio'] for run in r['runs']]
         median = r['runs'][sorted(range(len(ratios)), key=ratios.__getitem__)[len(ratios) // 2]]
         row = dict(size=size, **r, seconds=median['seconds'], ratio_to_bare=median['ratio'],
+                   faults_per_tile=median['faults_per_tile'],
                    megapixels_per_s=r['megapixels'] / median['seconds'],
                    bare_megapixels_per_s=r['megapixels'] * median['bare_tiles_per_s'] / r['tiles'])
         rows.append(row)
@@ -251,18 +283,20 @@ def main(argv=None) -> int:
         print(f'{size}: {r["tiles"]} tiles in {row["seconds"]:.1f} s, {row["megapixels_per_s"]:.2f} MP/s '
               f'(bare forward {row["bare_megapixels_per_s"]:.2f} MP/s, {median["bare_tiles_per_s"]:.1f} tiles/s '
               f'from {samples} samples; ratio {row["ratio_to_bare"]:.3f}, median of {len(ratios)}: '
-              f'{", ".join(f"{x:.3f}" for x in ratios)}), peak RSS {r["peak_rss_mb"]:.0f} MB', flush=True)
+              f'{", ".join(f"{x:.3f}" for x in ratios)}), peak RSS {r["peak_rss_mb"]:.0f} MB, minor faults per '
+              f'tile {row["faults_per_tile"]:.0f} streamed, {r["bare_faults_per_tile"]:.0f} bare', flush=True)
     base = rows[0]['peak_rss_mb']
     for row in rows:
         row['rss_vs_smallest'] = row['peak_rss_mb'] / base
-    print('\n| raster | tiles | MP/s | bare forward MP/s | ratio | runs | peak RSS | vs smallest |')
-    print('|---|---|---|---|---|---|---|---|')
+    print('\n| raster | tiles | MP/s | bare forward MP/s | ratio | faults/tile streamed, bare | runs | peak RSS | '
+          'vs smallest |')
+    print('|---|---|---|---|---|---|---|---|---|')
     for r in rows:
         print(f'| {r["size"]} | {r["tiles"]} | {r["megapixels_per_s"]:.2f} | {r["bare_megapixels_per_s"]:.2f} | '
-              f'{r["ratio_to_bare"]:.2f} | {len(r["runs"])} | {r["peak_rss_mb"]:.0f} MB | '
-              f'{r["rss_vs_smallest"]:.2f}× |')
+              f'{r["ratio_to_bare"]:.2f} | {r["faults_per_tile"]:.0f}, {r["bare_faults_per_tile"]:.0f} | '
+              f'{len(r["runs"])} | {r["peak_rss_mb"]:.0f} MB | {r["rss_vs_smallest"]:.2f}× |')
     report = dict(rows=rows, cpu_count=os.cpu_count(), device=args.device, precision=args.precision,
-                  model='Prithvi-100M' if args.full_model else 'tiny Prithvi')
+                  malloc=args.malloc, model='Prithvi-100M' if args.full_model else 'tiny Prithvi')
     print('geospatial_mm inference benchmark: ' + json.dumps(report), flush=True)
     if args.json:
         from geospatial_mm.io.atomic import write_json_atomic

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 from pathlib import Path
@@ -62,10 +63,14 @@ def build_cfg(args, data_root: Path, work: Path):
     cfg.default_hooks.pop('visualization', None)
     cfg.default_hooks.logger = dict(type='LoggerHook', interval=max(1, args.iters // 5))
     cfg.param_scheduler = []
-    if args.precision != 'fp32':
+    if args.precision != 'fp32' and args.device.startswith('cuda'):
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.dtype = DTYPES[args.precision]
         cfg.optim_wrapper.loss_scale = 'dynamic' if args.precision == 'fp16' else 1.0
+    elif args.precision != 'fp32':  # as tools/train.py --amp on a CPU
+        cfg.optim_wrapper.type = 'CPUAutocastOptimWrapper'
+        cfg.optim_wrapper.dtype = DTYPES[args.precision]
+    cfg.randomness = dict(seed=args.seed)  # the same batches and initial weights in every precision
     cfg.work_dir = str(work / 'runner')
     cfg.launcher = 'none'
     cfg.env_cfg = dict(cudnn_benchmark=args.device.startswith('cuda'), dist_cfg=dict(backend='nccl'),
@@ -75,12 +80,18 @@ def build_cfg(args, data_root: Path, work: Path):
     return cfg
 
 
+def minor_faults() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
 def measure(args) -> dict:
     import torch
     from mmengine.hooks import Hook
     from mmengine.runner import Runner
 
     import geospatial_mm  # noqa: F401  (registration, shims)
+    from geospatial_mm.inference.memory import keep_freed_memory
+    kept = keep_freed_memory() if args.malloc == 'keep' else False
     work = Path(args.work)
     data_root = make_data(work, args.size)
     cfg = build_cfg(args, data_root, work)
@@ -91,21 +102,25 @@ def measure(args) -> dict:
 
         def __init__(self) -> None:
             self.start = self.end = None
-            self.data_times = []
+            self.faults = 0
+            self.data_times, self.losses = [], []
 
         def before_train_iter(self, runner, batch_idx, data_batch=None) -> None:
             if runner.iter == args.warmup:
                 if torch.cuda.is_available():
                     torch.cuda.synchronize()
                 self.start = time.perf_counter()
+                self.faults = minor_faults()
 
         def after_train_iter(self, runner, batch_idx, data_batch=None, outputs=None) -> None:
+            self.losses.append(float(outputs['loss']))
             if runner.iter >= args.warmup:
                 self.data_times.append(runner.message_hub.get_scalar('train/data_time').current())
             if runner.iter + 1 == args.warmup + args.iters:
                 if torch.cuda.is_available():
                     torch.cuda.synchronize()
                 self.end = time.perf_counter()
+                self.faults = minor_faults() - self.faults
 
     timer = Timer()
     runner = Runner.from_cfg(cfg)
@@ -131,12 +146,14 @@ def measure(args) -> dict:
         step()
     if torch.cuda.is_available():
         torch.cuda.synchronize()
+    faults = minor_faults()
     start = time.perf_counter()
     for _ in range(args.iters):
         step()
     if torch.cuda.is_available():
         torch.cuda.synchronize()
     model_rate = samples / (time.perf_counter() - start)
+    model_faults = (minor_faults() - faults) / args.iters
     return dict(config=str(Path(args.config).relative_to(ROOT) if str(args.config).startswith(str(ROOT))
                            else args.config),
                 model='full' if args.full_model else 'tiny Prithvi', device=args.device, precision=args.precision,
@@ -144,6 +161,8 @@ def measure(args) -> dict:
                 runner_samples_per_s=runner_rate, model_only_samples_per_s=model_rate,
                 ratio=runner_rate / model_rate, data_time_s=sum(timer.data_times) / len(timer.data_times),
                 runner_iter_time_s=(timer.end - timer.start) / args.iters, cpu_count=os.cpu_count(),
+                runner_faults_per_iter=timer.faults / args.iters, model_only_faults_per_iter=model_faults,
+                losses=timer.losses, malloc_kept=kept,
                 device_name=torch.cuda.get_device_name() if args.device.startswith('cuda') else 'cpu')
 
 
@@ -159,15 +178,18 @@ def main(argv=None) -> int:
     parser.add_argument('--warmup', type=int, default=5)
     parser.add_argument('--size', type=int, default=512, help='size of the demo rasters')
     parser.add_argument('--work', default='/tmp/geospatial_mm_training_bench')
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--malloc', choices=['default', 'keep'], default='default',
+                        help="glibc malloc's defaults, or the streaming predictor's settings (freed buffers stay "
+                        'resident between iterations, geospatial_mm.inference.memory)')
     parser.add_argument('--json', help='write the report here')
     args = parser.parse_args(argv)
-    if args.precision != 'fp32' and not args.device.startswith('cuda'):
-        parser.error("--precision bf16/fp16 trains through mmengine's AmpOptimWrapper, which needs a GPU")
     report = measure(args)
     print(f'{report["model"]}, {report["device"]} {report["precision"]}, batch {report["batch_size"]}, '
           f'{report["workers"]} workers: Runner {report["runner_samples_per_s"]:.2f} samples/s (data time '
           f'{1000 * report["data_time_s"]:.1f} ms/iter), model only {report["model_only_samples_per_s"]:.2f} '
-          f'samples/s, ratio {report["ratio"]:.3f}', flush=True)
+          f'samples/s, ratio {report["ratio"]:.3f}; minor faults per iteration {report["runner_faults_per_iter"]:.0f} '
+          f'Runner, {report["model_only_faults_per_iter"]:.0f} model only', flush=True)
     print('geospatial_mm training benchmark: ' + json.dumps(report), flush=True)
     if args.json:
         from geospatial_mm.io.atomic import write_json_atomic
