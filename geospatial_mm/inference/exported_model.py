@@ -46,7 +46,9 @@ class ExportedModel(TileModel):
         if quantized:  # int8 weights (and activations): what runs is the file's own precision
             self.precision = 'int8'
             self.precision_reason = (f'the file is quantized to int8 ({quantized["method"]}; its class map agreed with '
-                                     f'fp32 on {quantized["agreement_percent"]:.2f} % of the probe pixels)')
+                                     f'fp32 on {quantized["agreement_percent"]:.2f} % of '
+                                     f'{quantized.get("probe_pixels", "the")} pixels of '
+                                     f'{quantized.get("probe_source", "probes")} at export)')
         self.arrays = self.runtime.arrays
         self.classes = list(meta['classes'])
         self.palette = [tuple(int(c) for c in p) for p in meta['palette']] if meta.get('palette') else None

@@ -1,12 +1,13 @@
-"""Process-wide memory settings for long streaming runs (and CPU training): buffers stay resident between batches.
+"""Process-wide memory settings for streaming prediction and CPU training: buffers stay resident between batches.
 
 A model's forward pass allocates the same large buffers batch after batch (the input batch, activations, the neck's
-and head's outputs at the tile's full size, rows of logits). glibc's malloc serves every block above its mmap
-threshold with a fresh ``mmap`` and unmaps it when freed; the threshold cannot be raised above 32 MB
-(``DEFAULT_MMAP_THRESHOLD_MAX`` on 64-bit systems), and a batch's largest activations are bigger (a 64-channel neck
-output of 8 tiles of 224² is 103 MB). So each batch maps them anew, and the kernel faults in and zeroes every page of
-them again: about 4,700 minor page faults per 224 tile with the tiny Prithvi, and the forward pass ran at 77 tiles/s
-against 131 once the same buffers came from the heap (this project's 2-core machine).
+and head's outputs at the tile's full size, rows of logits; in training their gradients too). glibc's malloc serves
+every block above its mmap threshold with a fresh ``mmap`` and unmaps it when freed; the threshold cannot be raised
+above 32 MB (``DEFAULT_MMAP_THRESHOLD_MAX`` on 64-bit systems), and a batch's largest activations are bigger (a
+64-channel neck output of 8 tiles of 224² is 103 MB). So each batch maps them anew, and the kernel faults in and
+zeroes every page of them again. Measured on this project's 2-core machine with the tiny Prithvi
+(docs/benchmarks.md): about 4,800 minor page faults per 224 tile when streaming an 8192² raster, and 55,000 per
+training iteration of 4 crops; with the settings below 8 per tile and 740 per iteration.
 
 :func:`keep_freed_memory` switches glibc's mmap off for the process (``M_MMAP_MAX = 0``): every block comes from the
 heap, where a freed block is reused by the next batch without a fault. It also keeps the heap top when it is freed
