@@ -70,11 +70,3 @@ def register() -> None:
             _extend(sys.modules[registry_module])
         else:
             after_import(registry_module, _extend)
-
-
-def import_all() -> None:
-    """Import every module that registers something (tools that list or check the registered parts use it)."""
-    for locations in LOCATIONS.values():
-        for modules in locations.values():
-            for module in modules:
-                importlib.import_module(module)

@@ -30,6 +30,8 @@ from typing import Iterator
 import torch
 import torchvision
 
+from geospatial_mm.errors import GeospatialMMError
+
 PROVIDER = f'torchvision {torchvision.__version__}'
 FULL_MMCV = 'GEOSPATIAL_MM_MMCV=full make install (docs/install.md)'
 AVG_POOL = 1  # mmcv's pool_mode: 0 'max', 1 'avg'
@@ -66,7 +68,7 @@ NOT_PROVIDED = (
 )
 
 
-class OpNotProvidedError(NotImplementedError):
+class OpNotProvidedError(GeospatialMMError, NotImplementedError):
     """An mmcv op that only mmcv's compiled extension has."""
 
 

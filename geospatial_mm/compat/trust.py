@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import os
 
+from geospatial_mm.errors import GeospatialMMError
+
 TRUST_ENV = 'GEOSPATIAL_MM_TRUST_CHECKPOINTS'  # trust checkpoints and model files that need more than weights
 TRUST_TOOLS = 'tools/train.py, tools/test.py, tools/export.py or tools/model_inference.py'
 
 
-class UntrustedFileError(RuntimeError):
+class UntrustedFileError(GeospatialMMError, RuntimeError):
     """Loading a checkpoint or model file would execute code stored in it, and the file is not trusted."""
 
 

@@ -29,11 +29,12 @@ from pathlib import Path
 import numpy as np
 
 from geospatial_mm.datasets.xbd import POST, PRE, XBD_DAMAGE_VALUES
+from geospatial_mm.errors import GeospatialMMError
 from geospatial_mm.io import read_meta, write_png
 from geospatial_mm.io.atomic import write_text_atomic
 
 
-class LabelError(ValueError):
+class LabelError(GeospatialMMError, ValueError):
     """A label file that cannot be turned into a target; the message names the file."""
 
 

@@ -20,6 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
+from geospatial_mm.errors import GeospatialMMError
 from geospatial_mm.io import RasterError, png
 
 ACTIVITY_CLASSES = ('Mogi', 'Dyke', 'Sill', 'Spheroid', 'Earthquake', 'Unidentified')  # mask values 1-6
@@ -35,7 +36,7 @@ COHERENCE_FILE = 'Coherence.png'
 _DATE = re.compile(r'^\d{8}$')
 
 
-class AnnotationError(ValueError):
+class AnnotationError(GeospatialMMError, ValueError):
     """An annotation or interferogram could not be used: the message names the file, what was expected and found."""
 
 

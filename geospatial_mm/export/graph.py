@@ -15,8 +15,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from geospatial_mm.errors import GeospatialMMError
 
-class ExportError(ValueError):
+
+class ExportError(GeospatialMMError, ValueError):
     """A config, checkpoint or option that cannot be exported (the message says why)."""
 
 

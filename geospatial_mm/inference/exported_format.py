@@ -21,6 +21,7 @@ import math
 import zipfile
 from pathlib import Path
 
+from geospatial_mm.errors import GeospatialMMError
 from geospatial_mm.io.band_reader import READER_ARGS
 from geospatial_mm.models.probabilities import RULES
 from .input_spec import InputSpec
@@ -44,7 +45,7 @@ BACKENDS = ('rasterio', 'tifffile')
 SPEC_FIELDS = frozenset(field.name for field in dataclasses.fields(InputSpec))
 
 
-class ExportedModelError(ValueError):
+class ExportedModelError(GeospatialMMError, ValueError):
     """A model file that is not one tools/export.py wrote, or of a version this package cannot read."""
 
 

@@ -13,6 +13,7 @@ import time
 import traceback
 from pathlib import Path
 
+from geospatial_mm.errors import GeospatialMMError
 from geospatial_mm.io import RasterError
 from geospatial_mm.io.atomic import check_writable_folder, missing_folders, remove_empty_folders, write_json_atomic
 from .detection import DetectionRasterPredictor
@@ -26,7 +27,7 @@ from .segmentation import SegmentationRasterPredictor
 from .sources import Sample, discover
 
 
-class SetupError(RuntimeError):
+class SetupError(GeospatialMMError, RuntimeError):
     """Nothing can run: the config, the checkpoint or the input folder is unusable."""
 
 

@@ -25,10 +25,6 @@ def temporary_path(final: str | os.PathLike, ext: str = '') -> Path:
     return final.with_name(f'.{final.name}.{os.getpid()}.tmp{ext}')
 
 
-def is_temporary(path: str | os.PathLike) -> bool:
-    return _TEMPORARY.match(Path(path).name) is not None
-
-
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -74,12 +70,6 @@ def atomic_path(final: str | os.PathLike, ext: str | None = None) -> Iterator[Pa
     finally:
         tmp.unlink(missing_ok=True)
         tmp.with_name(tmp.name + '.aux.xml').unlink(missing_ok=True)
-
-
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> Path:
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data)
-    return Path(path)
 
 
 def write_text_atomic(path: str | os.PathLike, text: str) -> Path:

@@ -22,6 +22,8 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
+from geospatial_mm.errors import GeospatialMMError
+
 SUPPORTED_DTYPES = ('uint8', 'int8', 'uint16', 'int16', 'uint32', 'int32', 'float32', 'float64')
 BACKENDS = ('rasterio', 'tifffile')
 
@@ -63,7 +65,7 @@ def _open(path: str):
     yield src
 
 
-class RasterError(ValueError):
+class RasterError(GeospatialMMError, ValueError):
     """A raster could not be used: the message names the file, what was expected and what was found."""
 
 

@@ -32,6 +32,8 @@ def test_non_224_inputs_and_non_square_inputs(arch):
         model = PrithviViT(arch=arch, num_frames=3)
         out = model(torch.empty(1, 6, 3, p * 20, p * 9))
     assert out[0].shape == (1, 1 + 3 * 20 * 9, ARCHS[arch]['embed_dim'])
+    assert model.token_grid((1, 6, 3, p * 20, p * 9)) == (3, 20, 9)  # the grid the segmentor hands the neck
+    assert model.token_grid((1, 6, p * 20, p * 9)) == (1, 20, 9)  # one frame, no time axis
 
 
 def test_real_forward_backward_of_the_tiny_variant_with_checkpointing_and_coords():

@@ -12,7 +12,6 @@ final norm), the layout :class:`~geospatial_mm.models.necks.TokensToFeatureMap` 
 """
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
@@ -187,7 +186,8 @@ class PrithviViT(BaseModule):
         in_chans: input bands.
         num_frames: frames per sample (only used for the default position-embedding grid; any count divisible by
             the tubelet size runs).
-        img_size: the default input size (any size divisible by the patch runs; the embedding is recomputed).
+        img_size: accepted for configs written for the original Prithvi, not used: any input whose sides are multiples
+            of the patch runs (the position embedding is recomputed for each input size).
         out_indices: blocks whose tokens are returned (-1: the last, after the final norm).
         coords_encoding: add temporal/location encodings (None: as the arch says).
         trainable_coords_scale: learn the scales of those encodings.
@@ -230,7 +230,6 @@ class PrithviViT(BaseModule):
         self.patch_size = spec['patch_size']
         self.tubelet_size = spec['tubelet_size']
         self.num_frames = num_frames or spec['num_frames']
-        self.img_size = img_size
         self.in_chans = in_chans
         self.coords_encoding = spec['coords_encoding'] if coords_encoding is None else coords_encoding
         self.out_indices = [i if i >= 0 else self.depth + i for i in out_indices]
@@ -316,7 +315,13 @@ class PrithviViT(BaseModule):
                 outs.append(self.norm(x) if i == self.depth - 1 else x)
         return tuple(outs)
 
-    @staticmethod
-    def token_grid(input_shape: Sequence[int], patch_size: int, tubelet_size: int) -> tuple[int, int, int]:
-        _, _, t, h, w = input_shape
-        return t // tubelet_size, math.ceil(h / patch_size), math.ceil(w / patch_size)
+    def token_grid(self, input_shape: Sequence[int]) -> tuple[int, int, int]:
+        """The (frames, rows, columns) of tokens the patch embedding makes of an input of ``input_shape``,
+        ``(B, C, T, H, W)`` or ``(B, C, H, W)`` (one frame).
+
+        Returns:
+            The token grid; the patch embedding refuses inputs whose sides are not multiples of the patch.
+        """
+        frames = input_shape[2] if len(input_shape) == 5 else 1
+        return (frames // self.tubelet_size, input_shape[-2] // self.patch_size,
+                input_shape[-1] // self.patch_size)

@@ -5,8 +5,10 @@ from typing import Sequence
 
 import torch
 
+from geospatial_mm.errors import GeospatialMMError
 
-class InputBandsError(ValueError):
+
+class InputBandsError(GeospatialMMError, ValueError):
     """The checkpoint's input channels cannot be mapped onto the model's bands as asked."""
 
 

@@ -15,11 +15,12 @@ from typing import Mapping, Sequence
 
 import torch
 
+from geospatial_mm.errors import GeospatialMMError
 from .filters import FILTERS
 from .input_conv import InputBandsError, adapt_input_conv
 
 
-class PretrainedMismatchError(RuntimeError):
+class PretrainedMismatchError(GeospatialMMError, RuntimeError):
     """The checkpoint does not fit the module; the message names the file and what does not match."""
 
 

@@ -36,12 +36,9 @@ class TemporalEncoderDecoder(EncoderDecoder):
         self._neck_takes_grid = self.with_neck and 'grid' in inspect.signature(self.neck.forward).parameters
 
     def _token_grid(self, inputs: torch.Tensor) -> tuple[int, int, int] | None:
-        patch = getattr(self.backbone, 'patch_size', None)
-        tubelet = getattr(self.backbone, 'tubelet_size', 1)
-        if patch is None:
-            return None
-        frames = inputs.shape[2] if inputs.ndim == 5 else 1
-        return frames // tubelet, inputs.shape[-2] // patch, inputs.shape[-1] // patch
+        """The backbone's token grid of ``inputs``, for a backbone that tells it (PrithviViT.token_grid)."""
+        token_grid = getattr(self.backbone, 'token_grid', None)
+        return token_grid(inputs.shape) if token_grid is not None else None
 
     def extract_feat(self, inputs: torch.Tensor, batch_img_metas: List[dict] | None = None) -> List[torch.Tensor]:
         if self._backbone_takes_coords:
