@@ -4,6 +4,7 @@
 # make demo       - install, then run the main job end to end (see README.md)
 # make develop    - as install, with geospatial_mm installed editable (edits take effect without reinstalling)
 # make test-fast  - the unit tests (pytest -m "not slow and not slurm") in the existing environment, for the inner loop
+# make lint       - ruff check . with the settings of pyproject.toml (make test and make test-fast run it first)
 # make test-slurm - install, then the tests marked slurm (pytest -m slurm) on a one-node SLURM cluster on this machine
 #                   (tools/slurm/local_cluster.py: root; installs Debian's slurm-wlm and munge where missing)
 # Variables: VENV, PYTHON, TORCH_SPEC, GEOSPATIAL_MM_MMCV, GEOSPATIAL_MM_CACHE, GEOSPATIAL_MM_MMCV_CUDA (see
@@ -16,7 +17,7 @@ PYTEST_WORKERS ?= auto
 XDIST := -n $(PYTEST_WORKERS) --dist loadfile
 export VENV
 
-.PHONY: install develop test test-fast test-slurm demo clean
+.PHONY: install develop test test-fast test-slurm lint demo clean
 
 install:
 	bash tools/install/install.sh
@@ -26,11 +27,17 @@ develop:
 
 test: install
 	$(PY) tools/install/check_stack.py
+	$(MAKE) lint
 	$(VENV)/bin/pytest tests -m "not slurm" $(XDIST) $(PYTEST_ARGS)
 
 test-fast:
 	@test -x $(PY) || { echo "no environment at $(VENV): run make develop first"; exit 1; }
+	$(MAKE) lint
 	$(VENV)/bin/pytest tests -m "not slow and not slurm" $(XDIST) $(PYTEST_ARGS)
+
+lint:
+	@test -x $(VENV)/bin/ruff || { echo "no ruff at $(VENV)/bin/ruff: run make install or make develop"; exit 1; }
+	$(VENV)/bin/ruff check .
 
 test-slurm: install
 	$(VENV)/bin/pytest tests -m slurm $(PYTEST_ARGS)

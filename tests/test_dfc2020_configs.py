@@ -39,7 +39,8 @@ def demo(tmp_path_factory):
 
 
 def options(config, demo):
-    opts = TINY[config] + [f'model.test_cfg.crop_size=[{SIZE},{SIZE}]', f'model.test_cfg.stride=[{SIZE // 2},{SIZE // 2}]',
+    opts = TINY[config] + [f'model.test_cfg.crop_size=[{SIZE},{SIZE}]',
+                           f'model.test_cfg.stride=[{SIZE // 2},{SIZE // 2}]',
                            f'train_dataloader.dataset.data_root={demo / "sen12ms"}']
     for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         opts += [f'{loader}.num_workers=0', f'{loader}.persistent_workers=False', f'{loader}.batch_size=4']

@@ -50,7 +50,8 @@ def test_resume_continues_from_the_saved_iteration(trained):
 def _background_only_miou(root):
     """mIoU of predicting background everywhere: IoU_bg = bg fraction, the others 0."""
     from PIL import Image
-    labels = np.concatenate([np.asarray(Image.open(p)).ravel() for p in sorted((root / 'ann_dir' / 'val').glob('*.png'))])
+    files = sorted((root / 'ann_dir' / 'val').glob('*.png'))
+    labels = np.concatenate([np.asarray(Image.open(p)).ravel() for p in files])
     return 100 * (labels == 0).mean() / 3
 
 
@@ -58,7 +59,8 @@ def test_mim_test_eval_miou_reads_back_a_better_than_trivial_score(trained, shap
     work, _, _ = trained
     out = tmp_path / 'metrics.json'
     proc = run([MIM, 'test', 'geospatial_mm', CONFIG, '--checkpoint', work / 'iter_40.pth', '--eval', 'mIoU', 'mDice',
-                '--metrics-out', out, '--work-dir', tmp_path / 'test', '--cfg-options', *data_root_options(shapes_root)])
+                '--metrics-out', out, '--work-dir', tmp_path / 'test', '--cfg-options',
+                *data_root_options(shapes_root)])
     metrics = json.loads(out.read_text())
     assert set(metrics) >= {'mIoU', 'mDice', 'aAcc'}, metrics
     printed = json.loads(re.search(r'geospatial_mm test metrics: (\{.*\})', proc.stdout).group(1))

@@ -42,10 +42,10 @@ def raster_files(inputs, suffix):
 
 def dataset_images(config, dataloader, cfg_options):
     """The image paths of the config's dataloader's dataset and its image loader (a LoadGeospatialImageFromFile)."""
-    import geospatial_mm  # noqa: F401  (registration)
     from mmengine.config import Config
     from mmengine.registry import DATASETS, TRANSFORMS, init_default_scope
 
+    import geospatial_mm  # noqa: F401  (registration)
     from geospatial_mm.datasets.transforms import LoadGeospatialImageFromFile
     from geospatial_mm.inference.model import loader_class
     cfg = Config.fromfile(config)

@@ -42,9 +42,10 @@ def _pairs(values: list[str] | None, what: str, convert=str) -> dict:
 
 
 def build_dataset(config: str, dataloader: str, cfg_options: dict):
-    import geospatial_mm  # noqa: F401  (registers the package, applies the shims)
     from mmengine.config import Config
     from mmengine.registry import DATASETS, init_default_scope
+
+    import geospatial_mm  # noqa: F401  (registers the package, applies the shims)
 
     if not os.path.isfile(config):
         raise FileNotFoundError(f'{config}: config file not found')

@@ -41,8 +41,8 @@ def build_parser():
                         help='0-based bands of the input files, for a config that reads every band')
     parser.add_argument('--opset', type=int, default=18, help='ONNX opset (default 18)')
     parser.add_argument('--quantize', choices=['int8'],
-                        help='.onnx only: write the model quantized to int8 by onnxruntime, once its class map on probe '
-                        'tiles agrees with the fp32 model\'s on at least --min-agreement percent of the pixels')
+                        help='.onnx only: write the model quantized to int8 by onnxruntime, once its class map on '
+                        'probe tiles agrees with the fp32 model\'s on at least --min-agreement percent of the pixels')
     parser.add_argument('--calibration', choices=['dynamic', 'static'], default='dynamic',
                         help='int8: dynamic (weights ahead of time, activations per batch; MatMul/Gemm: ViTs such as '
                         'Prithvi) or static (weights and activations, calibrated on tiles of --calibration-input; '

@@ -20,8 +20,8 @@ def parse_args(argv=None):
     parser.add_argument('--resume', nargs='?', const='auto', default=None,
                         help='resume from CKPT, or from the latest checkpoint of the work dir when CKPT is omitted')
     parser.add_argument('--amp', action='store_true',
-                        help='automatic mixed precision: fp16 with loss scaling on a GPU (mmengine\'s AmpOptimWrapper), '
-                        'bfloat16 autocast on a CPU (CPUAutocastOptimWrapper)')
+                        help='automatic mixed precision: fp16 with loss scaling on a GPU (mmengine\'s '
+                        'AmpOptimWrapper), bfloat16 autocast on a CPU (CPUAutocastOptimWrapper)')
     add_common_args(parser)
     return parser.parse_args(argv)
 

@@ -12,7 +12,6 @@ import logging
 import os
 import os.path as osp
 
-
 # mmpretrain modules that import transformers at their top when WITH_MULTIMODAL is set
 _MMPRETRAIN_TRANSFORMERS_USERS = ('models/multimodal', 'models/utils/huggingface.py', 'models/utils/tokenizer.py')
 

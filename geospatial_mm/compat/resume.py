@@ -11,7 +11,6 @@ import os
 import os.path as osp
 import re
 
-
 _NUMBERED_CHECKPOINT = re.compile(r'^(iter|epoch)_(\d+)\.pth$')
 
 

@@ -31,7 +31,6 @@ from geospatial_mm.io import RasterError, check_bands
 from geospatial_mm.io.atomic import write_json_atomic, write_text_atomic
 from geospatial_mm.io.geotiff import write_geotiff
 from geospatial_mm.io.tiles import tile_starts
-
 from .label_grid import RESAMPLING, LabelGridReader, valid_pixels
 
 SPLIT_MODES = ('stripes', 'blocks', 'random', 'none')

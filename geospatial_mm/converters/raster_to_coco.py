@@ -22,7 +22,6 @@ from geospatial_mm.io import RasterError, check_bands
 from geospatial_mm.io.atomic import write_json_atomic
 from geospatial_mm.io.geotiff import write_geotiff
 from geospatial_mm.io.tiles import tile_starts
-
 from .coco import CONNECTIVITY, CocoSplit, annotation, component_masks
 from .label_grid import RESAMPLING, LabelGridReader, label_values
 

@@ -16,8 +16,7 @@ from mmengine.dataset import BaseDataset as EngineBaseDataset
 from mmpretrain.datasets import MultiLabelDataset
 from mmpretrain.registry import DATASETS
 
-from .hephaestus_schema import (COHERENCE_FILE, INSAR_FILE, MULTILABEL_CLASSES, AnnotationError,
-                                     multilabel_targets)
+from .hephaestus_schema import COHERENCE_FILE, INSAR_FILE, MULTILABEL_CLASSES, AnnotationError, multilabel_targets
 
 _PAIR = re.compile(r'^(\d{8})_(\d{8})$')
 

@@ -20,8 +20,15 @@ from pathlib import Path
 
 import numpy as np
 
-from geospatial_mm.datasets.hephaestus_schema import (ACTIVITY_CLASSES, COHERENCE_FILE, DEFORMATION, INSAR_FILE,
-                                                      INTENSITY_LEVELS, NO_DEFORMATION, QUALITY_FLAGS)
+from geospatial_mm.datasets.hephaestus_schema import (
+    ACTIVITY_CLASSES,
+    COHERENCE_FILE,
+    DEFORMATION,
+    INSAR_FILE,
+    INTENSITY_LEVELS,
+    NO_DEFORMATION,
+    QUALITY_FLAGS,
+)
 from geospatial_mm.io.atomic import write_text_atomic
 from geospatial_mm.io.png import write_png
 

@@ -43,8 +43,9 @@ def prepare_environment(args: argparse.Namespace) -> None:
 
 def load_config(args: argparse.Namespace):
     prepare_environment(args)
-    import geospatial_mm  # noqa: F401  (applies the compatibility shims before anything is built)
     from mmengine.config import Config
+
+    import geospatial_mm  # noqa: F401  (applies the compatibility shims before anything is built)
 
     if not osp.isfile(args.config):
         raise FileNotFoundError(f'{args.config}: config file not found')

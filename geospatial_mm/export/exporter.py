@@ -16,8 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from geospatial_mm.inference.exported_format import (FORMAT, FORMAT_VERSION, METADATA_NAME, ONNX_METADATA_KEY,
-                                                      runtime_of)
+from geospatial_mm.inference.exported_format import FORMAT, FORMAT_VERSION, METADATA_NAME, ONNX_METADATA_KEY, runtime_of
 from geospatial_mm.inference.exported_model import ExportedModel
 from geospatial_mm.inference.openmmlab_model import OpenMMLabModel
 from geospatial_mm.inference.pt2_archive import UntrustedModelError, check_pt2_archive

@@ -17,6 +17,7 @@ from .exported_format import read_pt2_metadata
 from .pt2_archive import check_pt2_archive, untrusted_member
 from .torch_arrays import TorchArrays
 
+
 class TorchProgram:
     """A ``torch.export`` program on ``device``, run under torch's autocast in ``precision`` (bf16 / fp16) or in
     fp32; blending runs on torch tensors on the same device (:class:`~.torch_arrays.TorchArrays`)."""

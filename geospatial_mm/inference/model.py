@@ -4,8 +4,12 @@ from __future__ import annotations
 import copy
 import os
 
-from geospatial_mm.datasets.transforms import (LoadGeospatialAnnotations, LoadGeospatialBandGroups,
-                                               LoadGeospatialImageFromFile, LoadGeospatialImagePair)
+from geospatial_mm.datasets.transforms import (
+    LoadGeospatialAnnotations,
+    LoadGeospatialBandGroups,
+    LoadGeospatialImageFromFile,
+    LoadGeospatialImagePair,
+)
 from .input_spec import InputSpec, override_loader
 
 GEO_LOADERS = ('LoadGeospatialImageFromFile', 'LoadGeospatialImagePair', 'LoadGeospatialBandGroups')

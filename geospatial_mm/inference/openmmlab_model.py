@@ -18,6 +18,7 @@ from .model import build_model, dataset_meta, inference_pipeline, label_loader_c
 from .tile_model import TileModel, WindowInputs
 from .torch_arrays import TorchArrays
 
+
 def host_tensor(view: torch.Tensor, device: torch.device) -> torch.Tensor:
     """A contiguous copy of ``view``, in pinned memory when the model is on a GPU (non-blocking copies)."""
     if device.type != 'cuda':

@@ -1,9 +1,10 @@
 """Streaming sliding-window segmentation of rasters of any size in bounded memory (see :mod:`.predictor` for how
 tiles are read).
 
-Batches of tiles run through the model (a segmentor's own ``encode_decode``, or an exported model); their logits are blended with weights that fall
-off towards each tile's edges (:mod:`geospatial_mm.io.blending`) into a band of rows that rolls down the raster, and
-every finished band of rows is written to the outputs: a class map and, on request, class probabilities.
+Batches of tiles run through the model (a segmentor's own ``encode_decode``, or an exported model); their logits
+are blended with weights that fall off towards each tile's edges (:mod:`geospatial_mm.io.blending`) into a band of
+rows that rolls down the raster, and every finished band of rows is written to the outputs: a class map and, on
+request, class probabilities.
 """
 from __future__ import annotations
 

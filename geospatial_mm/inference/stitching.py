@@ -27,7 +27,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from geospatial_mm.io.tiles import Tile
-
 from .rolling_band import RollingBand
 
 

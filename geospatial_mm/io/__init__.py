@@ -1,6 +1,16 @@
 from .png import write_png
-from .raster import (BACKENDS, SUPPORTED_DTYPES, RasterError, RasterMeta, check_bands, check_window, keep_open,
-                     read_bands, read_meta, read_raster)
+from .raster import (
+    BACKENDS,
+    SUPPORTED_DTYPES,
+    RasterError,
+    RasterMeta,
+    check_bands,
+    check_window,
+    keep_open,
+    read_bands,
+    read_meta,
+    read_raster,
+)
 
 __all__ = ['BACKENDS', 'SUPPORTED_DTYPES', 'RasterError', 'RasterMeta', 'check_bands', 'check_window', 'keep_open',
            'read_bands', 'read_meta', 'read_raster', 'write_png']

@@ -1,6 +1,7 @@
 # A tiny mmseg config for the foundation tests: a 3-stage UNet on 64x64 RGB shapes (tests/helpers/shapes_data.py).
 # The data root is set on the command line for each dataloader:
-#   --cfg-options train_dataloader.dataset.data_root=D val_dataloader.dataset.data_root=D test_dataloader.dataset.data_root=D
+#   --cfg-options train_dataloader.dataset.data_root=D val_dataloader.dataset.data_root=D \
+#                 test_dataloader.dataset.data_root=D
 _base_ = ['../../configs/_base_/default_runtime.py']
 
 data_root = 'data/shapes'
@@ -39,7 +40,8 @@ model = dict(
                            bgr_to_rgb=True, pad_val=0, seg_pad_val=255, size=(64, 64)),
     backbone=dict(type='UNet', in_channels=3, base_channels=8, num_stages=3, strides=(1, 1, 1),
                   enc_num_convs=(1, 1, 1), dec_num_convs=(1, 1), downsamples=(True, True),
-                  enc_dilations=(1, 1, 1), dec_dilations=(1, 1), norm_cfg=norm_cfg, upsample_cfg=dict(type='InterpConv')),
+                  enc_dilations=(1, 1, 1), dec_dilations=(1, 1), norm_cfg=norm_cfg,
+                  upsample_cfg=dict(type='InterpConv')),
     decode_head=dict(type='FCNHead', in_channels=8, in_index=2, channels=8, num_convs=1, concat_input=False,
                      num_classes=3, norm_cfg=norm_cfg, align_corners=False,
                      loss_decode=dict(type='CrossEntropyLoss', use_sigmoid=False, loss_weight=1.0)),

@@ -11,11 +11,14 @@ from helpers.hephaestus import annotation, rect, write_annotation, write_interfe
 from PIL import Image
 
 from geospatial_mm.converters.hephaestus.masks import class_mask, rasterize_deformations, segmentation_mask
-from geospatial_mm.converters.hephaestus.placement import (CropCutsDeformationWarning, crop_around_object,
-                                                           image_tiling)
+from geospatial_mm.converters.hephaestus.placement import CropCutsDeformationWarning, crop_around_object, image_tiling
 from geospatial_mm.converters.hephaestus.writing import save_crops, split_crops
-from geospatial_mm.datasets.hephaestus_schema import (ACTIVITY_CLASSES, AnnotationError, read_annotation,
-                                                      read_interferogram)
+from geospatial_mm.datasets.hephaestus_schema import (
+    ACTIVITY_CLASSES,
+    AnnotationError,
+    read_annotation,
+    read_interferogram,
+)
 
 
 def load(tmp_path, record):

@@ -6,8 +6,12 @@ from helpers.rasters import TRANSFORM, ramp, write_geotiff
 from rasterio.windows import Window
 from rasterio.windows import transform as rio_window_transform
 
-from geospatial_mm.datasets.transforms import (LoadGeospatialAnnotations, LoadGeospatialImageFromFile,
-                                               LoadGeospatialImagePair, RandomWindow)
+from geospatial_mm.datasets.transforms import (
+    LoadGeospatialAnnotations,
+    LoadGeospatialImageFromFile,
+    LoadGeospatialImagePair,
+    RandomWindow,
+)
 from geospatial_mm.io import RasterError
 
 LAYOUTS = [pytest.param(False, id='striped'), pytest.param(True, id='tiled')]

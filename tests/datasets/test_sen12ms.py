@@ -6,11 +6,16 @@ import pytest
 from helpers.commands import BIN, ROOT, run
 from helpers.rasters import write_geotiff
 
-from geospatial_mm.datasets import (DFC2020Dataset, LoadSEN12MSAnnotations, LoadSEN12MSImage, S1S2FolderDataset,
-                                    SEN12MSDataset)
-from geospatial_mm.io.names import strip_tokens
+from geospatial_mm.datasets import (
+    DFC2020Dataset,
+    LoadSEN12MSAnnotations,
+    LoadSEN12MSImage,
+    S1S2FolderDataset,
+    SEN12MSDataset,
+)
 from geospatial_mm.datasets.sen12ms import dfc_metainfo
 from geospatial_mm.io import RasterError
+from geospatial_mm.io.names import strip_tokens
 
 # The baseline's published tables (facts restated here independently of the package's constants).
 S2_FILE_ORDER = ['B1', 'B2', 'B3', 'B4', 'B5', 'B6', 'B7', 'B8', 'B8A', 'B9', 'B10', 'B11', 'B12']

@@ -3,8 +3,17 @@ import numpy as np
 import pytest
 import torch
 
-from geospatial_mm.datasets.transforms import (CastTensor, Reshape, TorchFromNumpy, TorchNormalize, TorchPermute,
-                                               TorchRandomCrop, TorchRandomFlip, TorchRandomRotate90, TorchResize)
+from geospatial_mm.datasets.transforms import (
+    CastTensor,
+    Reshape,
+    TorchFromNumpy,
+    TorchNormalize,
+    TorchPermute,
+    TorchRandomCrop,
+    TorchRandomFlip,
+    TorchRandomRotate90,
+    TorchResize,
+)
 
 
 def coded_sample(h=40, w=30):

@@ -184,8 +184,12 @@ def test_crop_layout_loads_with_the_crop_config(tmp_path):
 
 def test_hephaestus_layout_reads_with_the_hephaestus_schema(tmp_path):
     from geospatial_mm.datasets import HephaestusInterferograms
-    from geospatial_mm.datasets.hephaestus_schema import (ACTIVITY_CLASSES, INTENSITY_LEVELS, read_annotation,
-                                                          read_interferogram)
+    from geospatial_mm.datasets.hephaestus_schema import (
+        ACTIVITY_CLASSES,
+        INTENSITY_LEVELS,
+        read_annotation,
+        read_interferogram,
+    )
     root = make('hephaestus', tmp_path)
     ds = HephaestusInterferograms(data_root=str(root / 'Hephaestus_Raw'))
     assert len(ds) == N_TRAIN + N_VAL + (N_TRAIN + N_VAL) // 2

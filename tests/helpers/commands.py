@@ -28,4 +28,5 @@ def run(cmd, cwd=None, env=None, timeout=900, check=True):
 
 def data_root_options(root):
     """``--cfg-options`` that point every dataloader of a config at ``root``."""
-    return [f'{loader}.dataset.data_root={root}' for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader')]
+    loaders = ('train_dataloader', 'val_dataloader', 'test_dataloader')
+    return [f'{loader}.dataset.data_root={root}' for loader in loaders]

@@ -9,7 +9,8 @@ from geospatial_mm.export import export_model
 from .commands import ROOT
 from .models import BURN, CROP, TINY_PRITHVI, make_checkpoint
 from .rasters import write_geotiff
-from .xbd_data import CONFIG as XVIEW2, TINY as TINY_XVIEW2
+from .xbd_data import CONFIG as XVIEW2
+from .xbd_data import TINY as TINY_XVIEW2
 
 DFC_UNET = ROOT / 'configs' / 'dfc2020_unet.py'
 DFC_DEEPLAB = ROOT / 'configs' / 'dfc2020_deeplabv3plus.py'

@@ -9,8 +9,13 @@ import pytest
 from helpers.commands import BIN, ROOT, run
 from helpers.pt2_payloads import with_metadata
 
-from geospatial_mm.inference.exported_format import (LIMITS, ExportedModelError, check_metadata, parse_metadata,
-                                                      read_pt2_metadata)
+from geospatial_mm.inference.exported_format import (
+    LIMITS,
+    ExportedModelError,
+    check_metadata,
+    parse_metadata,
+    read_pt2_metadata,
+)
 
 TOOL = ROOT / 'tools' / 'model_inference.py'
 

@@ -119,8 +119,8 @@ def test_a_streamed_raster_faults_almost_no_page_per_tile(tmp_path):
                                      'model.auxiliary_head.in_channels': 64})
     script = STREAM.replace('TINY_OPTIONS', repr(options))
     tests = Path(__file__).resolve().parents[1]
-    proc = subprocess.run([sys.executable, '-c', script, str(tests), str(tmp_path)], env=dict(clean, OMP_NUM_THREADS='1'),
-                          capture_output=True, text=True, timeout=900)
+    proc = subprocess.run([sys.executable, '-c', script, str(tests), str(tmp_path)],
+                          env=dict(clean, OMP_NUM_THREADS='1'), capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     faults = float(proc.stdout.split('FAULTS_PER_TILE')[-1])
     assert faults < 300, faults

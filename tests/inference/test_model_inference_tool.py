@@ -139,7 +139,8 @@ def test_multi_temporal_inputs_stacked_or_one_file_per_date(tmp_path):
     common = ['-config', CROP, '-ckpt', ckpt, '--cfg-options', *cli_opts]
     tool(*common, '-input', tmp_path / 'stacked', '-output', tmp_path / 'out_stacked', '-input_type', '_merged.tif')
     # one file per date: the model's frames get the same 18 bands, so the prediction is identical
-    loader = ['test_dataloader.dataset.pipeline.0.frames=None', 'test_dataloader.dataset.pipeline.0.bands=[0,1,2,3,4,5]']
+    loader = ['test_dataloader.dataset.pipeline.0.frames=None',
+              'test_dataloader.dataset.pipeline.0.bands=[0,1,2,3,4,5]']
     proc = tool(*common, *loader, '-input', tmp_path / 'dated', '-output', tmp_path / 'out_dated', check=False)
     assert proc.returncode == 1
     assert 'incomplete: expected 3 dates' in proc.stdout

@@ -13,7 +13,7 @@ from helpers.pt2_payloads import VECTORS, poison, read_members, torch_pickle, wi
 
 from geospatial_mm.compat.trust import TRUST_ENV
 from geospatial_mm.inference.exported_model import ExportedModel
-from geospatial_mm.inference.exported_torch import load_program, weights_only_loads
+from geospatial_mm.inference.exported_torch import weights_only_loads
 from geospatial_mm.inference.pt2_archive import UntrustedModelError, check_pt2_archive, expression_problem
 
 TOOL = ROOT / 'tools' / 'model_inference.py'

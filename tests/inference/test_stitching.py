@@ -6,7 +6,6 @@ import json
 import numpy as np
 import pytest
 import rasterio
-
 from helpers.models import TINY_DET, make_checkpoint
 from helpers.rasters import write_geotiff
 from rasterio.transform import from_origin

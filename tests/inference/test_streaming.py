@@ -10,12 +10,13 @@ from helpers.models import BURN, TINY, TINY_PRITHVI, make_checkpoint
 from helpers.rasters import write_geotiff
 from rasterio.transform import from_origin
 
-from geospatial_mm.inference.rolling_band import RowBandAccumulator
-from geospatial_mm.io.blending import tile_weights
 from geospatial_mm.inference.openmmlab_model import OpenMMLabModel
+from geospatial_mm.inference.rolling_band import RowBandAccumulator
 from geospatial_mm.inference.segmentation import SegmentationRasterPredictor
 from geospatial_mm.inference.sources import Sample
+from geospatial_mm.io.blending import tile_weights
 from geospatial_mm.io.tiles import TileGrid, tile_starts
+
 
 @pytest.fixture(scope='module')
 def tiny_ckpt(tmp_path_factory):

@@ -51,8 +51,9 @@ def test_classification_preprocessor_takes_two_channel_means():
 
 
 def test_moco_step_on_two_channel_views_updates_the_queue():
-    import geospatial_mm  # noqa: F401
     from mmengine.registry import DefaultScope
+
+    import geospatial_mm  # noqa: F401
     with DefaultScope.overwrite_default_scope('mmpretrain'):
         model = MODELS.build(dict(
             type='MoCo', queue_len=16, feat_dim=8, momentum=0.001,

@@ -117,7 +117,6 @@ def export(ckpt: Path, out: Path, small: bool, int8_calibration: Path | None = N
 
 def agreement_percent(reference: str, other: str) -> float | None:
     """The share of the pixels (outside nodata, class 255) of two class rasters that have the same class."""
-    import numpy as np
     import rasterio
     with rasterio.open(reference) as a, rasterio.open(other) as b:
         ref, got = a.read(1), b.read(1)

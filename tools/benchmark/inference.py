@@ -159,8 +159,8 @@ def worker(raster: str, ckpt: str, out: str, batch_size: int, bare_tiles: int, r
     from geospatial_mm.inference.openmmlab_model import OpenMMLabModel
     from geospatial_mm.inference.segmentation import SegmentationRasterPredictor
     from geospatial_mm.inference.sources import Sample
-    from geospatial_mm.io.tiles import TileGrid
     from geospatial_mm.io import read_meta
+    from geospatial_mm.io.tiles import TileGrid
     model = OpenMMLabModel(str(CONFIG), ckpt, device=device, precision=precision,
                            cfg_options=model_options(full_model))
     predictor = SegmentationRasterPredictor(model, batch_size=batch_size, readers=readers)

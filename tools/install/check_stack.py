@@ -11,6 +11,7 @@ def main() -> int:
     print(f'torch        {torch.__version__} (CUDA {torch.version.cuda}, GPU available: {torch.cuda.is_available()})')
     print(f'torchvision  {torchvision.__version__}')
     import mmcv
+
     from geospatial_mm.compat.mmcv_lite import ops_provider
     try:
         from mmcv.ops import RoIAlign, nms  # noqa: F401

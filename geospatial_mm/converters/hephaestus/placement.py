@@ -13,9 +13,14 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-from geospatial_mm.datasets.hephaestus_schema import (ACTIVITY_CLASSES, DEFORMATION, INTENSITY_LEVELS,
-                                                      NO_DEFORMATION, Annotation, AnnotationError)
-
+from geospatial_mm.datasets.hephaestus_schema import (
+    ACTIVITY_CLASSES,
+    DEFORMATION,
+    INTENSITY_LEVELS,
+    NO_DEFORMATION,
+    Annotation,
+    AnnotationError,
+)
 from .masks import Deformation, deformations_in
 
 

@@ -23,11 +23,17 @@ from typing import Sequence
 
 import numpy as np
 
-from geospatial_mm.datasets.hephaestus_schema import (COHERENCE_FILE, INSAR_FILE, NO_DEFORMATION, AnnotationError,
-                                                      read_annotation, read_gray_png, read_interferogram)
+from geospatial_mm.datasets.hephaestus_schema import (
+    COHERENCE_FILE,
+    INSAR_FILE,
+    NO_DEFORMATION,
+    AnnotationError,
+    read_annotation,
+    read_gray_png,
+    read_interferogram,
+)
 from geospatial_mm.io.atomic import write_text_atomic
 from geospatial_mm.io.png import write_png
-
 from .masks import class_mask, rasterize_deformations, segmentation_mask
 from .placement import check_crop_fits, crop_record, crops_of_annotation
 

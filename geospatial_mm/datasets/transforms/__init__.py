@@ -1,11 +1,24 @@
 from .formatting import PackGeospatialDetInputs, PackGeospatialSegInputs
 from .hephaestus_loading import LoadHephaestusInterferogram
-from .loading import (LoadGeospatialAnnotations, LoadGeospatialBandGroups, LoadGeospatialImageFromFile,
-                      LoadGeospatialImagePair)
+from .loading import (
+    LoadGeospatialAnnotations,
+    LoadGeospatialBandGroups,
+    LoadGeospatialImageFromFile,
+    LoadGeospatialImagePair,
+)
 from .noise_blur import RandomGaussianBlur, RandomGaussianNoise
 from .random_window import RandomWindow
-from .torch_transforms import (CastTensor, Reshape, TorchFromNumpy, TorchNormalize, TorchPermute, TorchRandomCrop,
-                               TorchRandomFlip, TorchRandomRotate90, TorchResize)
+from .torch_transforms import (
+    CastTensor,
+    Reshape,
+    TorchFromNumpy,
+    TorchNormalize,
+    TorchPermute,
+    TorchRandomCrop,
+    TorchRandomFlip,
+    TorchRandomRotate90,
+    TorchResize,
+)
 
 __all__ = ['PackGeospatialDetInputs', 'PackGeospatialSegInputs', 'LoadGeospatialAnnotations',
            'LoadGeospatialBandGroups', 'LoadGeospatialImageFromFile', 'LoadGeospatialImagePair', 'RandomWindow',

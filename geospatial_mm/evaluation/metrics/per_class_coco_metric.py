@@ -4,8 +4,7 @@ from __future__ import annotations
 from unittest import mock
 
 import numpy as np
-from mmdet.evaluation.metrics import CocoMetric
-from mmdet.evaluation.metrics import coco_metric
+from mmdet.evaluation.metrics import CocoMetric, coco_metric
 from mmdet.registry import METRICS
 
 STATS = {'mAP': 0, 'mAP_50': 1, 'mAP_75': 2, 'mAP_s': 3, 'mAP_m': 4, 'mAP_l': 5}
