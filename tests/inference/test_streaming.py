@@ -1,4 +1,5 @@
-"""Streaming sliding-window prediction: tiling, rolling accumulation, blending, outputs (in-process)."""
+"""Streaming sliding-window prediction: rolling accumulation, blending, outputs (in-process); the tile grid itself is
+tested in tests/io/test_tiles.py."""
 import json
 
 import numpy as np
@@ -15,32 +16,12 @@ from geospatial_mm.inference.rolling_band import RowBandAccumulator
 from geospatial_mm.inference.segmentation import SegmentationRasterPredictor
 from geospatial_mm.inference.sources import Sample
 from geospatial_mm.io.blending import tile_weights
-from geospatial_mm.io.tiles import TileGrid, tile_starts
+from geospatial_mm.io.tiles import TileGrid
 
 
 @pytest.fixture(scope='module')
 def tiny_ckpt(tmp_path_factory):
     return make_checkpoint(TINY, tmp_path_factory.mktemp('ckpt') / 'tiny.pth')
-
-
-# ---------------------------------------------------------------------------------------------- tiling
-@pytest.mark.parametrize('length', [1, 31, 32, 33, 47, 48, 49, 100, 257])
-def test_tile_starts_cover_every_pixel_inside_the_raster(length):
-    tile, stride = 32, 16
-    starts = tile_starts(length, tile, stride)
-    covered = np.zeros(length, bool)
-    for s in starts:
-        assert s >= 0 and (s + tile <= length or (s == 0 and length < tile))
-        covered[s:s + tile] = True
-    assert covered.all() and starts == sorted(set(starts))
-    # the same grid as mmseg's sliding window: ceil((L - tile) / stride) + 1 tiles, the last one moved back
-    if length >= tile:
-        assert len(starts) == max(length - tile + stride - 1, 0) // stride + 1
-
-
-def test_stride_larger_than_tile_is_refused():
-    with pytest.raises(ValueError, match='larger than the tile'):
-        tile_starts(100, 16, 32)
 
 
 @pytest.mark.parametrize('backend', ['numpy', 'torch'])
@@ -198,16 +179,6 @@ def test_blending_hides_tile_edge_artefacts_that_a_plain_average_shows(tmp_path,
     assert averaged > 0.15 and averaged > 4 * blended, (averaged, blended)
 
 
-def test_strips_group_neighbouring_tiles_of_a_row_within_the_width():
-    grid = TileGrid(70, 100, 32, 16)
-    strips = list(grid.strips(64))
-    assert [t for tiles, _ in strips for t in tiles] == list(grid)  # every tile once, in order
-    for tiles, (row, col, h, w) in strips:
-        assert len({t.row_index for t in tiles}) == 1 and w <= 64 and h == 32
-        assert col == tiles[0].col and col + w == tiles[-1].col + tiles[-1].width
-    assert max(len(tiles) for tiles, _ in strips) == 3  # 32 + 2 x 16 = 64
-
-
 def test_a_pipeline_with_a_resize_runs_tile_by_tile(tmp_path, tiny_ckpt):
     from mmengine.config import Config
     cfg = Config.fromfile(TINY)
@@ -221,31 +192,6 @@ def test_a_pipeline_with_a_resize_runs_tile_by_tile(tmp_path, tiny_ckpt):
             classes = src.read(1)
         # nodata went through the pipeline's resize and back (nearest): its edge may move by a pixel
         assert classes.shape == (h, w) and (classes[:2] == 255).all() and (classes[5:] < 3).all()
-
-
-def test_gdal_env_gives_a_block_cache_in_bytes_and_leaves_a_users_setting_alone(monkeypatch):
-    """rasterio passes an integer GDAL_CACHEMAX to GDAL as bytes: a value in megabytes would disable the cache."""
-    from rasterio._env import get_gdal_config
-
-    from geospatial_mm.io.gdal import gdal_env
-    monkeypatch.delenv('GDAL_CACHEMAX', raising=False)
-    with gdal_env():
-        assert int(get_gdal_config('GDAL_CACHEMAX')) >= 16 * 1024 * 1024
-    monkeypatch.setenv('GDAL_CACHEMAX', '300')
-    with gdal_env() as env:
-        assert 'GDAL_CACHEMAX' not in env.options
-
-
-def test_column_strips_cover_each_column_once_with_every_tile_that_reaches_it():
-    grid = TileGrid(40, 1000, 32, 16)
-    strips = grid.column_strips(256, align=128)
-    assert [s.columns for s in strips] == [(0, 256), (256, 512), (512, 768), (768, 1000)]
-    for strip in strips:
-        lo, hi = strip.columns
-        reaching = [c for c in grid.col_starts if c < hi and c + 32 > lo]
-        assert strip.col_starts == reaching and strip.span == (reaching[0], reaching[-1] + 32)
-        assert strip.row_starts == grid.row_starts and len(strip) == len(grid.row_starts) * len(reaching)
-    assert grid.column_strips(1000) == [grid]
 
 
 @pytest.mark.parametrize('probabilities', [False, True])
