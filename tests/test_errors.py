@@ -13,7 +13,7 @@ BUILTIN = {'RasterError': ValueError, 'ExportError': ValueError, 'ExportedModelE
            'AnnotationError': ValueError, 'InputBandsError': ValueError, 'LabelError': ValueError,
            'SetupError': RuntimeError, 'PretrainedMismatchError': RuntimeError, 'UntrustedFileError': RuntimeError,
            'UntrustedCheckpointError': RuntimeError, 'UntrustedModelError': RuntimeError,
-           'OpNotProvidedError': NotImplementedError}
+           'OpNotProvidedError': NotImplementedError, 'ConfigError': ValueError}
 
 
 def error_classes():

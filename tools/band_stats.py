@@ -42,15 +42,12 @@ def raster_files(inputs, suffix):
 
 def dataset_images(config, dataloader, cfg_options):
     """The image paths of the config's dataloader's dataset and its image loader (a LoadGeospatialImageFromFile)."""
-    from mmengine.config import Config
     from mmengine.registry import DATASETS, TRANSFORMS, init_default_scope
 
-    import geospatial_mm  # noqa: F401  (registration)
+    from geospatial_mm.config import load_config
     from geospatial_mm.datasets.transforms import LoadGeospatialImageFromFile
     from geospatial_mm.inference.model import loader_class
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = load_config(config, cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmseg'))
     dataset_cfg = dict(cfg[dataloader]['dataset'])
     loaders = [t for t in dataset_cfg.get('pipeline', []) if loader_class(t) is not None]

@@ -42,16 +42,10 @@ def _pairs(values: list[str] | None, what: str, convert=str) -> dict:
 
 
 def build_dataset(config: str, dataloader: str, cfg_options: dict):
-    from mmengine.config import Config
     from mmengine.registry import DATASETS, init_default_scope
 
-    import geospatial_mm  # noqa: F401  (registers the package, applies the shims)
-
-    if not os.path.isfile(config):
-        raise FileNotFoundError(f'{config}: config file not found')
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    from geospatial_mm.config import load_config
+    cfg = load_config(config, cfg_options)
     if dataloader not in cfg:
         raise KeyError(f'{config}: no {dataloader} in the config')
     init_default_scope(cfg.get('default_scope', 'mmseg'))

@@ -16,7 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # noqa: E402  run from a checkout
 
-from geospatial_mm.engine.launch import add_common_args, build_runner, load_config  # noqa: E402
+from geospatial_mm.engine.launch import add_common_args, build_runner, run_config  # noqa: E402
 from geospatial_mm.evaluation import evaluator_from_names, name_classwise, per_class_evaluator  # noqa: E402
 from geospatial_mm.inference.precision import choose_precision  # noqa: E402
 from geospatial_mm.io.atomic import write_json_atomic  # noqa: E402
@@ -40,7 +40,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = load_config(args)
+    cfg = run_config(args)
     if not os.path.isfile(args.checkpoint):
         raise FileNotFoundError(f'{args.checkpoint}: checkpoint file not found')
     cfg.load_from = args.checkpoint
@@ -49,7 +49,7 @@ def main(argv=None):
     if args.metrics_out:  # every class's values too
         cfg.test_evaluator = per_class_evaluator(cfg.test_evaluator)
     runner = build_runner(cfg)
-    import torch  # after load_config, which sets the environment the stack reads when imported
+    import torch  # after run_config, which sets the environment the stack reads when imported
 
     from geospatial_mm.inference.autocast import autocast
     device = 'cuda' if torch.cuda.is_available() else 'cpu'

@@ -10,7 +10,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # noqa: E402  run from a checkout
 
-from geospatial_mm.engine.launch import add_common_args, build_runner, load_config  # noqa: E402
+from geospatial_mm.engine.launch import add_common_args, build_runner, run_config  # noqa: E402
 from geospatial_mm.inference.memory import keep_freed_memory  # noqa: E402
 
 
@@ -44,7 +44,7 @@ def use_amp(cfg) -> None:
 
 def main(argv=None):
     args = parse_args(argv)
-    cfg = load_config(args)
+    cfg = run_config(args)
     if args.amp:
         use_amp(cfg)
     if args.resume == 'auto':
@@ -53,7 +53,7 @@ def main(argv=None):
     elif args.resume is not None:
         cfg.resume = True
         cfg.load_from = args.resume
-    import torch  # after load_config, which sets the environment the stack reads when imported
+    import torch  # after run_config, which sets the environment the stack reads when imported
     if not torch.cuda.is_available():
         # on the CPU every iteration allocates and frees the same large activations: keep them resident instead of
         # faulting them in again (about 55,000 minor faults per iteration of the tiny Prithvi, docs/benchmarks.md)

@@ -1,3 +1,3 @@
-from .launch import SCOPES, add_common_args, build_runner, load_config
+from .launch import add_common_args, build_runner, run_config
 
-__all__ = ['SCOPES', 'add_common_args', 'build_runner', 'load_config']
+__all__ = ['add_common_args', 'build_runner', 'run_config']

@@ -9,7 +9,7 @@ import argparse
 import os
 import os.path as osp
 
-SCOPES = ('mmseg', 'mmdet', 'mmpretrain')
+from geospatial_mm.config import load_config
 
 
 def add_common_args(parser: argparse.ArgumentParser) -> None:
@@ -41,21 +41,16 @@ def prepare_environment(args: argparse.Namespace) -> None:
         os.environ[TRUST_ENV] = '1'
 
 
-def load_config(args: argparse.Namespace):
+def run_config(args: argparse.Namespace):
+    """The config of a training or test run: loaded (:func:`geospatial_mm.config.load_config`, after the environment
+    the stack reads is set), with the launcher and the work dir of the command line.
+
+    Raises:
+        FileNotFoundError: the config file does not exist.
+        geospatial_mm.config.ConfigError: the config's default_scope is not one the package runs.
+    """
     prepare_environment(args)
-    from mmengine.config import Config
-
-    import geospatial_mm  # noqa: F401  (applies the compatibility shims before anything is built)
-
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(f'{args.config}: config file not found')
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    scope = cfg.get('default_scope')
-    if scope not in SCOPES:
-        raise ValueError(f'{args.config}: default_scope must be one of {SCOPES} (the library that runs the config), '
-                         f'found {scope!r}')
+    cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     if args.work_dir:
         cfg.work_dir = args.work_dir

@@ -17,16 +17,6 @@ GEO_LOADERS = ('LoadGeospatialImageFromFile', 'LoadGeospatialImagePair', 'LoadGe
 DROPPED = ('LoadGeospatialAnnotations', 'LoadAnnotations', 'LoadSegAnnotations', 'RandomWindow')
 
 
-def load_config(config):
-    """A Config (its custom_imports, i.e. geospatial_mm, imported)."""
-    from mmengine.config import Config
-    if isinstance(config, Config):
-        return copy.deepcopy(config)
-    if not os.path.isfile(config):
-        raise FileNotFoundError(f'{config}: config file not found')
-    return Config.fromfile(config)
-
-
 def test_dataset_cfg(cfg) -> dict:
     """The dataset of the test dataloader (unwrapping dataset wrappers)."""
     loader = cfg.get('test_dataloader') or cfg.get('val_dataloader')

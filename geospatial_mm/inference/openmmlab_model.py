@@ -12,9 +12,10 @@ import torch
 import torch.nn.functional as F
 from mmcv.transforms import Compose
 
+from geospatial_mm.config import load_config
 from geospatial_mm.io.georef import window_transform
 from .autocast import DTYPES, autocast
-from .model import build_model, dataset_meta, inference_pipeline, label_loader_cfg, load_config, test_dataset_cfg
+from .model import build_model, dataset_meta, inference_pipeline, label_loader_cfg, test_dataset_cfg
 from .tile_model import TileModel, WindowInputs
 from .torch_arrays import TorchArrays
 
@@ -49,9 +50,7 @@ class OpenMMLabModel(TileModel):
                  cfg_options: dict | None = None, input_scaling: dict | None = None) -> None:
         if precision not in DTYPES:
             raise ValueError(f'precision must be one of {sorted(DTYPES)}, got {precision!r}')
-        self.cfg = load_config(config)
-        if cfg_options:
-            self.cfg.merge_from_dict(cfg_options)
+        self.cfg = load_config(config, cfg_options)
         self.task = 'detection' if self.cfg.get('default_scope') == 'mmdet' else 'segmentation'
         self.network, ckpt_meta = build_model(self.cfg, checkpoint, device)
         self.checkpoint = checkpoint

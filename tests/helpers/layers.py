@@ -12,7 +12,7 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-LAYERS = {'errors': -1, 'io': 0, 'compat': 0, 'version': 0, 'registration': 5,
+LAYERS = {'errors': -1, 'io': 0, 'compat': 0, 'version': 0, 'config': 0, 'registration': 5,
           'datasets': 1, 'models': 1, 'evaluation': 1,
           'visualization': 2, 'converters': 2,
           'inference': 3, 'demo': 3,
