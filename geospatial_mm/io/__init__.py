@@ -1,3 +1,7 @@
+"""Rasters in and out: reading headers, bands and windows; writing GeoTIFFs and PNGs atomically.
+
+With :mod:`geospatial_mm.compat`, the package's bottom layer: it imports nothing of the package above it.
+"""
 from .png import write_png
 from .raster import (
     BACKENDS,

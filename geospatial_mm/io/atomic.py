@@ -13,14 +13,28 @@ import json
 import os
 import re
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator, Mapping, Sequence, SupportsFloat, TypeAlias
+
+JSONValue: TypeAlias = 'str | int | float | bool | None | Sequence[JSONValue] | Mapping[str, JSONValue]'
+"""A value of JSON's own types (lists, tuples and dicts of them), which ``json.dumps`` writes as it is."""
+JSONLike: TypeAlias = 'str | int | float | bool | None | SupportsFloat | Sequence[JSONLike] | Mapping[str, JSONLike]'
+"""What :func:`write_json_atomic` writes: a :data:`JSONValue` that may also hold numbers of other types (numpy
+scalars), which are written as floats."""
 
 _TEMPORARY = re.compile(r'^\.(?P<name>.+)\.(?P<pid>\d+)\.tmp(?P<ext>.*)$')
 
 
-def temporary_path(final: str | os.PathLike, ext: str = '') -> Path:
-    """The temporary of ``final`` for this process: ``.<name>.<pid>.tmp<ext>`` beside it (``ext`` lets a writer
-    that picks its format by the file name see the right one, e.g. ``'.png'``)."""
+def temporary_path(final: str | os.PathLike[str], ext: str = '') -> Path:
+    """The temporary of ``final`` for this process.
+
+    Args:
+        final: the final path.
+        ext: appended to the temporary's name: it lets a writer that picks its format by the file name see the
+            right one, e.g. ``'.png'``.
+
+    Returns:
+        ``.<name>.<pid>.tmp<ext>`` beside ``final``.
+    """
     final = Path(final)
     return final.with_name(f'.{final.name}.{os.getpid()}.tmp{ext}')
 
@@ -35,10 +49,14 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temporaries(final: str | os.PathLike) -> list[Path]:
-    """Delete the temporaries of ``final`` left by processes that no longer run; returns what was deleted."""
+def remove_stale_temporaries(final: str | os.PathLike[str]) -> list[Path]:
+    """Delete the temporaries of ``final`` left by processes that no longer run.
+
+    Returns:
+        The temporaries deleted.
+    """
     final = Path(final)
-    removed = []
+    removed: list[Path] = []
     if not final.parent.is_dir():
         return removed
     for tmp in final.parent.glob(f'.{glob_escape(final.name)}.*.tmp*'):
@@ -53,13 +71,24 @@ def remove_stale_temporaries(final: str | os.PathLike) -> list[Path]:
 
 
 def glob_escape(name: str) -> str:
+    """``name`` as a glob pattern that matches only itself.
+
+    Returns:
+        ``name`` with the glob characters ``*``, ``?`` and ``[`` escaped as ``[*]``, ``[?]`` and ``[[]``.
+    """
     return re.sub(r'([*?\[])', r'[\1]', name)
 
 
 @contextlib.contextmanager
-def atomic_path(final: str | os.PathLike, ext: str | None = None) -> Iterator[Path]:
-    """``with atomic_path(path) as tmp:`` write ``tmp``; when the block ends without an error ``tmp`` is renamed to
-    ``path``, otherwise it (and a GDAL ``.aux.xml`` side file) is deleted. ``ext`` defaults to ``path``'s suffix."""
+def atomic_path(final: str | os.PathLike[str], ext: str | None = None) -> Iterator[Path]:
+    """A temporary path that becomes ``final`` when the block ends without an error.
+
+    ``with atomic_path(path) as tmp:`` write ``tmp``; when the block ends without an error ``tmp`` is renamed to
+    ``path``, otherwise it (and a GDAL ``.aux.xml`` side file) is deleted. ``ext`` defaults to ``path``'s suffix.
+
+    Yields:
+        The temporary to write (:func:`temporary_path`).
+    """
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temporaries(final)
@@ -72,20 +101,33 @@ def atomic_path(final: str | os.PathLike, ext: str | None = None) -> Iterator[Pa
         tmp.with_name(tmp.name + '.aux.xml').unlink(missing_ok=True)
 
 
-def write_text_atomic(path: str | os.PathLike, text: str) -> Path:
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to ``path`` atomically.
+
+    Returns:
+        ``path``.
+    """
     with atomic_path(path) as tmp:
         tmp.write_text(text)
     return Path(path)
 
 
-def write_json_atomic(path: str | os.PathLike, obj: Any, indent: int | None = 2) -> Path:
-    """JSON (numpy scalars and other numbers as floats) written atomically."""
+def write_json_atomic(path: str | os.PathLike[str], obj: JSONLike, indent: int | None = 2) -> Path:
+    """JSON (numpy scalars and other numbers as floats) written atomically.
+
+    Returns:
+        ``path``.
+    """
     return write_text_atomic(path, json.dumps(obj, indent=indent, default=float))
 
 
-def missing_folders(folder: str | os.PathLike) -> list[Path]:
-    """``folder`` and those of its parents that do not exist, outermost first: what creating it would add."""
-    missing = []
+def missing_folders(folder: str | os.PathLike[str]) -> list[Path]:
+    """What creating ``folder`` would add.
+
+    Returns:
+        ``folder`` and those of its parents that do not exist, outermost first.
+    """
+    missing: list[Path] = []
     folder = Path(folder).absolute()
     while not folder.exists() and not folder.is_symlink() and folder != folder.parent:
         missing.append(folder)
@@ -102,9 +144,20 @@ def remove_empty_folders(folders: list[Path]) -> None:
             return
 
 
-def check_writable_folder(folder: str | os.PathLike, what: str = 'output folder') -> Path:
-    """Create ``folder`` (and its parents) if needed and check that files can be written and renamed in it; raise
-    ``OSError`` naming the folder and the problem otherwise."""
+def check_writable_folder(folder: str | os.PathLike[str], what: str = 'output folder') -> Path:
+    """Create ``folder`` (and its parents) if needed and check that files can be written and renamed in it.
+
+    Args:
+        folder: the folder.
+        what: what the folder is, for the error message.
+
+    Returns:
+        ``folder`` as a path.
+
+    Raises:
+        OSError: naming the folder and the problem: it cannot be created, or a file cannot be written in it.
+        NotADirectoryError: ``folder`` exists and is not a folder.
+    """
     folder = Path(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)

@@ -9,15 +9,73 @@ files such as Sentinel-2 and Sentinel-1) and check that they line up.
 """
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Sequence, TypedDict
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .georef import coregistration_problem, window_transform
-from .raster import RasterError, read_raster
+from .raster import RasterError, RasterMeta, Transform, read_raster
 
 READER_ARGS = ('bands', 'frames', 'scale', 'nodata', 'nodata_replace', 'nan_is_nodata', 'to_float32', 'backend',
                'clip', 'offset', 'nan_replace')
+
+
+class ReaderArgs(TypedDict):
+    """The arguments that rebuild a :class:`BandReader` (:meth:`BandReader.reader_args`; keys :data:`READER_ARGS`)."""
+    bands: list[int] | None
+    frames: list[list[int]] | None
+    scale: float | None
+    nodata: float | None
+    nodata_replace: float
+    nan_is_nodata: bool
+    to_float32: bool
+    backend: str
+    clip: list[float] | None
+    offset: float | None
+    nan_replace: float | None
+
+
+class GeoMeta(TypedDict):
+    """The georeference of what :meth:`BandReader.load` read (a data sample's ``geo_meta``).
+
+    Attributes:
+        path: the file, or the files of the frames.
+        crs: the CRS as WKT (None: none).
+        transform: the affine transform of the window read (None: none).
+        nodata: the nodata value (the reader's, else the file's).
+        count: the file's band count.
+        band_names: the file's band descriptions.
+        bands: the 0-based bands read (the frames' band groups for frames).
+        window: ``(row, col, height, width)`` read (None: the whole raster).
+        full_shape: the raster's ``(height, width)``.
+    """
+    path: str | list[str]
+    crs: str | None
+    transform: Transform | None
+    nodata: float | None
+    count: int
+    band_names: tuple[str | None, ...]
+    bands: list[int] | list[list[int]]
+    window: tuple[int, ...] | None
+    full_shape: tuple[int, int]
+
+
+class LoadedImage(TypedDict):
+    """What :meth:`BandReader.load` read.
+
+    Attributes:
+        img: ``(C, H, W)`` in the model's units (frame-major for frames).
+        nodata_mask: ``(H, W)``, True where a pixel is nodata.
+        geo_meta: the georeference of the window read.
+        num_frames: the frames (dates) the image holds.
+        meta: the first file's header.
+    """
+    img: NDArray[np.generic]
+    nodata_mask: NDArray[np.bool_]
+    geo_meta: GeoMeta
+    num_frames: int
+    meta: RasterMeta
 
 
 class BandReader:
@@ -64,23 +122,33 @@ class BandReader:
         self.to_float32 = to_float32
         self.backend = backend
 
-    def reader_args(self) -> dict:
-        """The arguments that rebuild this reader (what an exported model's metadata records)."""
-        return dict(bands=self.bands, frames=self.frames, scale=self.scale, nodata=self.nodata,
-                    nodata_replace=self.nodata_replace, nan_is_nodata=self.nan_is_nodata,
-                    to_float32=self.to_float32, backend=self.backend,
-                    clip=list(self.clip) if self.clip is not None else None, offset=self.offset,
-                    nan_replace=self.nan_replace)
+    def reader_args(self) -> ReaderArgs:
+        """The arguments that rebuild this reader (what an exported model's metadata records).
+
+        Returns:
+            The constructor's arguments: ``BandReader(**args)`` reads as this reader does.
+        """
+        return ReaderArgs(bands=self.bands, frames=self.frames, scale=self.scale, nodata=self.nodata,
+                          nodata_replace=self.nodata_replace, nan_is_nodata=self.nan_is_nodata,
+                          to_float32=self.to_float32, backend=self.backend,
+                          clip=list(self.clip) if self.clip is not None else None, offset=self.offset,
+                          nan_replace=self.nan_replace)
 
     @property
     def band_list(self) -> list[int] | None:
         """The bands read from each file, frames flattened (None: all)."""
         return [b for f in self.frames for b in f] if self.frames is not None else self.bands
 
-    def convert(self, data: np.ndarray, file_nodata: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """File values ``(C, H, W)`` -> ``(output values, nodata mask (H, W))``: NaN replacement, nodata detection
-        (``nodata``, else ``file_nodata``), float32, clipping, scaling, offset, nodata replacement. Previews use it
-        on decimated reads, so they show the values the model sees."""
+    def convert(self, data: NDArray[np.generic],
+                file_nodata: float | None = None) -> tuple[NDArray[np.generic], NDArray[np.bool_]]:
+        """File values ``(C, H, W)`` -> the model's units.
+
+        NaN replacement, nodata detection (``nodata``, else ``file_nodata``), float32, clipping, scaling, offset,
+        nodata replacement. Previews use it on decimated reads, so they show the values the model sees.
+
+        Returns:
+            ``(output values (C, H, W), nodata mask (H, W))``.
+        """
         if self.nan_replace is not None and data.dtype.kind == 'f':
             data = np.where(np.isnan(data), np.asarray(self.nan_replace, data.dtype), data)
         nodata = self.nodata if self.nodata is not None else file_nodata
@@ -90,28 +158,39 @@ class BandReader:
         if data.dtype.kind == 'f' and (self.nan_is_nodata or (nodata is not None and np.isnan(nodata))):
             invalid |= np.isnan(data).any(axis=0)
         if self.to_float32:
-            data = data.astype(np.float32)
+            values = data.astype(np.float32)
             if self.clip is not None:
-                np.clip(data, self.clip[0], self.clip[1], out=data)
+                np.clip(values, self.clip[0], self.clip[1], out=values)
             if self.scale is not None:
-                data *= np.float32(self.scale)
+                values *= np.float32(self.scale)
             if self.offset is not None:
-                data += np.float32(self.offset)
+                values += np.float32(self.offset)
+            data = values
         elif invalid.any():
             data = data.copy()
         if invalid.any():
             data[:, invalid] = self.nodata_replace
         return data, invalid
 
-    def load(self, paths: list[str], window) -> dict:
-        """Read ``window`` (``(row, col, h, w)``, None: everything) of ``paths`` (one file, or one per frame):
-        ``img`` ``(C, H, W)`` (frame-major for frames), ``nodata_mask`` ``(H, W)``, ``geo_meta`` (CRS as WKT, the
-        affine transform of what was read, nodata, band count and names, path, window, full shape), ``num_frames``
-        and the first file's header ``meta``."""
+    def load(self, paths: Sequence[str], window: Sequence[int] | None) -> LoadedImage:
+        """Read ``window`` (``(row, col, h, w)``, None: everything) of ``paths`` (one file, or one per frame).
+
+        Returns:
+            ``img`` ``(C, H, W)`` (frame-major for frames), ``nodata_mask`` ``(H, W)``, ``geo_meta`` (CRS as WKT,
+            the affine transform of what was read, nodata, band count and names, path, window, full shape),
+            ``num_frames`` and the first file's header ``meta``.
+
+        Raises:
+            ValueError: a reader of frames is given several files.
+            RasterError: a file cannot be read, the bands or window do not fit it, or the files are not
+                co-registered.
+        """
         if self.frames is not None and len(paths) != 1:
             raise ValueError('frames (band groups) need a single file per sample')
         bands = self.band_list
-        arrays, masks, metas = [], [], []
+        arrays: list[NDArray[np.generic]] = []
+        masks: list[NDArray[np.bool_]] = []
+        metas: list[RasterMeta] = []
         for p in paths:
             data, meta = read_raster(p, bands, window, self.backend)  # one open for header and pixels
             data, invalid = self.convert(data, meta.nodata)
@@ -126,18 +205,25 @@ class BandReader:
         img = np.concatenate(arrays, axis=0) if len(arrays) > 1 else arrays[0]
         nodata_mask = np.logical_or.reduce(masks) if len(masks) > 1 else masks[0]
         meta = metas[0]
-        window = tuple(window) if window is not None else None
-        geo_meta = dict(path=paths[0] if len(paths) == 1 else list(paths), crs=meta.crs,
-                        transform=window_transform(meta.transform, window), nodata=self.nodata
-                        if self.nodata is not None else meta.nodata, count=meta.count, band_names=meta.band_names,
-                        bands=self.frames or self.bands or list(range(meta.count)), window=window,
-                        full_shape=(meta.height, meta.width))
-        return dict(img=img, nodata_mask=nodata_mask, geo_meta=geo_meta, num_frames=num_frames, meta=meta)
+        read_window = tuple(window) if window is not None else None
+        geo_meta = GeoMeta(path=paths[0] if len(paths) == 1 else list(paths), crs=meta.crs,
+                           transform=window_transform(meta.transform, read_window), nodata=self.nodata
+                           if self.nodata is not None else meta.nodata, count=meta.count, band_names=meta.band_names,
+                           bands=self.frames or self.bands or list(range(meta.count)), window=read_window,
+                           full_shape=(meta.height, meta.width))
+        return LoadedImage(img=img, nodata_mask=nodata_mask, geo_meta=geo_meta, num_frames=num_frames, meta=meta)
 
 
-def read_pair(readers: Sequence[BandReader], paths: Sequence[str], window) -> list[dict]:
-    """Co-registered images of one sample (pre/post), each read by its reader (:meth:`BandReader.load`); an error
-    names the file whose size, CRS or transform differs from the first's."""
+def read_pair(readers: Sequence[BandReader], paths: Sequence[str], window: Sequence[int] | None) -> list[LoadedImage]:
+    """Co-registered images of one sample (pre/post), each read by its reader (:meth:`BandReader.load`).
+
+    Returns:
+        One loaded image per reader and path, in their order.
+
+    Raises:
+        RasterError: a file cannot be read, or its size, CRS or transform differs from the first's (the error names
+            it).
+    """
     loaded = [reader.load([p], window) for reader, p in zip(readers, paths)]
     for p, out in zip(paths[1:], loaded[1:]):
         why = coregistration_problem(loaded[0]['meta'], out['meta'])
@@ -146,10 +232,19 @@ def read_pair(readers: Sequence[BandReader], paths: Sequence[str], window) -> li
     return loaded
 
 
-def read_band_groups(readers: Sequence[BandReader], paths: Sequence[str], window) -> tuple[list[dict], np.ndarray]:
-    """Band groups of several co-registered files of one sample, each read with its own reader: ``(loaded,
-    nodata_mask)``. A pixel nodata in any file is nodata in all: its values become each reader's
-    ``nodata_replace``."""
+def read_band_groups(readers: Sequence[BandReader], paths: Sequence[str],
+                     window: Sequence[int] | None) -> tuple[list[LoadedImage], NDArray[np.bool_]]:
+    """Band groups of several co-registered files of one sample, each read with its own reader.
+
+    A pixel nodata in any file is nodata in all: its values become each reader's ``nodata_replace``.
+
+    Returns:
+        ``(loaded, nodata_mask)``: one loaded image per reader and path, and the ``(H, W)`` mask of every file's
+        nodata.
+
+    Raises:
+        RasterError: a file cannot be read, or is not co-registered with the first (the error names it).
+    """
     loaded = [reader.load([p], window) for reader, p in zip(readers, paths)]
     for p, out in zip(paths[1:], loaded[1:]):
         why = coregistration_problem(loaded[0]['meta'], out['meta'])

@@ -1,6 +1,9 @@
-"""Listing the files of a folder that a tool or dataset reads: hidden files (and so every temporary file of
-:mod:`geospatial_mm.io.atomic`) are left out, entries that cannot be read (a link to nothing, a loop of links) are
-returned with the reason, never dropped silently, and a caller can leave out files it knows are not inputs."""
+"""Listing the files of a folder that a tool or dataset reads.
+
+Hidden files (and so every temporary file of :mod:`geospatial_mm.io.atomic`) are left out, entries that cannot be read
+(a link to nothing, a loop of links) are returned with the reason, never dropped silently, and a caller can leave out
+files it knows are not inputs.
+"""
 from __future__ import annotations
 
 import errno
@@ -18,9 +21,13 @@ class Listing:
     left_out: list[Path] = field(default_factory=list)  # files the caller's ``exclude`` turned away
 
 
-def link_problem(path: str | os.PathLike) -> str | None:
-    """Why the entry ``path`` cannot be read as a file, or None: a symbolic link whose target does not exist, a loop
-    of links, a link to a folder."""
+def link_problem(path: str | os.PathLike[str]) -> str | None:
+    """Why the entry ``path`` cannot be read as a file.
+
+    Returns:
+        The reason, naming the entry (a symbolic link whose target does not exist, a loop of links, a folder or a
+        link to one, another error of the file system), or None when it can be read.
+    """
     path = Path(path)
     try:
         os.stat(path)
@@ -36,9 +43,18 @@ def link_problem(path: str | os.PathLike) -> str | None:
     return None
 
 
-def list_files(folder: str | os.PathLike, suffix: str,
+def list_files(folder: str | os.PathLike[str], suffix: str,
                exclude: Callable[[Path], bool] | None = None) -> Listing:
-    """The entries of ``folder`` whose names end with ``suffix``, hidden ones (``.name``) aside."""
+    """The entries of ``folder`` whose names end with ``suffix``, hidden ones (``.name``) aside.
+
+    Args:
+        folder: the folder.
+        suffix: the end of the names to list (e.g. ``'.tif'``).
+        exclude: called on each readable file; True leaves it out (into ``left_out``).
+
+    Returns:
+        The readable files, the entries that cannot be read with the reason, and the files ``exclude`` left out.
+    """
     listing = Listing()
     for entry in sorted(Path(folder).iterdir()):
         if entry.name.startswith('.') or not entry.name.endswith(suffix):

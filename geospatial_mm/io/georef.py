@@ -2,14 +2,19 @@
 from __future__ import annotations
 
 import functools
+from typing import Sequence
 
 import numpy as np
 
-from .raster import RasterMeta
+from .raster import RasterMeta, Transform
 
 
-def window_transform(transform: tuple | None, window: tuple[int, int, int, int] | None) -> tuple | None:
-    """The affine transform of a window ``(row, col, h, w)`` of a raster with ``transform``."""
+def window_transform(transform: Transform | None, window: Sequence[int] | None) -> Transform | None:
+    """The affine transform of a window ``(row, col, h, w)`` of a raster with ``transform``.
+
+    Returns:
+        The window's transform; ``transform`` itself when either is None (no georeference, or the whole raster).
+    """
     if transform is None or window is None:
         return transform
     a, b, c, d, e, f = transform
@@ -18,7 +23,11 @@ def window_transform(transform: tuple | None, window: tuple[int, int, int, int] 
 
 
 def coregistration_problem(m1: RasterMeta, m2: RasterMeta) -> str | None:
-    """Why two rasters are not co-registered (size, CRS, transform), or None."""
+    """Why two rasters are not co-registered.
+
+    Returns:
+        How the size, CRS or transform of ``m2`` differs from ``m1``'s, or None when they agree.
+    """
     if (m1.height, m1.width) != (m2.height, m2.width):
         return f'size {m2.height}x{m2.width} differs from {m1.height}x{m1.width}'
     if (m1.crs is None) != (m2.crs is None) or (m1.crs and m2.crs and not crs_equal(m1.crs, m2.crs)):
@@ -31,15 +40,24 @@ def coregistration_problem(m1: RasterMeta, m2: RasterMeta) -> str | None:
 
 @functools.lru_cache(maxsize=256)
 def crs_equal(a: str, b: str) -> bool:
-    """Whether two CRSs given as WKT are the same (equal text first; remembered per pair)."""
+    """Whether two CRSs given as WKT are the same (equal text first; remembered per pair).
+
+    Returns:
+        True when the texts are equal or describe the same CRS.
+    """
     if a == b:
         return True
     from rasterio.crs import CRS
-    return CRS.from_wkt(a) == CRS.from_wkt(b)
+    same: bool = CRS.from_wkt(a) == CRS.from_wkt(b)
+    return same
 
 
 def short_crs(wkt: str | None) -> str:
-    """``EPSG:32610``, or the start of the WKT of a CRS without an EPSG code."""
+    """A short name of a CRS given as WKT, for messages.
+
+    Returns:
+        ``EPSG:32610``, the start of the WKT of a CRS without an EPSG code, or ``'none'`` for None.
+    """
     if wkt is None:
         return 'none'
     from rasterio.crs import CRS

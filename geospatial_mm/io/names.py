@@ -26,21 +26,31 @@ _SEPARATORS = '_.-'
 
 
 @functools.lru_cache(maxsize=64)
-def _token_regex(tokens: tuple[str, ...]) -> re.Pattern:
+def _token_regex(tokens: tuple[str, ...]) -> re.Pattern[str]:
     alternatives = '|'.join(re.escape(t) for t in sorted(tokens, key=len, reverse=True))
     return re.compile(rf'(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])', re.IGNORECASE)
 
 
 def strip_tokens(name: str, tokens: Sequence[str]) -> str:
-    """``name`` without the tokens that stand as words of their own, separators collapsed:
-    ``strip_tokens('ROIs1158_spring_s2_7_p30.tif', ['s1', 's2'])`` -> ``'ROIs1158_spring_7_p30.tif'``."""
+    """``name`` without the tokens that stand as words of their own, separators collapsed.
+
+    ``strip_tokens('ROIs1158_spring_s2_7_p30.tif', ['s1', 's2'])`` -> ``'ROIs1158_spring_7_p30.tif'``.
+
+    Returns:
+        The name without its tokens, or ``name`` itself when nothing else would be left.
+    """
     out = _token_regex(tuple(tokens)).sub('', name)
     out = re.sub(rf'([{_SEPARATORS}])[{_SEPARATORS}]+', r'\1', out)
     return out.strip(_SEPARATORS) or name
 
 
 def folder_token(name: str, tokens: Sequence[str]) -> tuple[str, str] | None:
-    """``(token)`` of a source folder (``'s2_7'`` -> ``('s2', '7')``, ``'s2'`` -> ``('s2', '')``), or None."""
+    """The token and group of a source folder named ``name``.
+
+    Returns:
+        ``(token, group)`` (``'s2_7'`` -> ``('s2', '7')``, ``'s2'`` -> ``('s2', '')``), or None for a folder of no
+        token.
+    """
     for token in sorted(tokens, key=len, reverse=True):
         if name == token:
             return token, ''
@@ -50,8 +60,14 @@ def folder_token(name: str, tokens: Sequence[str]) -> tuple[str, str] | None:
 
 
 def token_folder_groups(root: str | Path, tokens: Sequence[str]) -> dict[str, dict[str, Path]]:
-    """The source folders directly under ``root``: ``{group: {token: folder}}`` (folders of other tokens are not
-    looked at)."""
+    """The source folders directly under ``root`` (folders of other tokens are not looked at).
+
+    Returns:
+        ``{group: {token: folder}}``.
+
+    Raises:
+        FileNotFoundError: ``root`` is not a folder.
+    """
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f'{root}: folder not found')
@@ -66,22 +82,30 @@ def token_folder_groups(root: str | Path, tokens: Sequence[str]) -> dict[str, di
 
 @dataclass
 class Match:
-    """Files of one sample: ``name`` (the primary file's name without tokens and suffix), ``files`` (token ->
-    path); ``problem`` says why the sample is incomplete (then ``files`` holds the file the problem is about and
-    may lack the primary)."""
+    """Files of one sample.
+
+    Attributes:
+        name: the primary file's name without tokens and suffix.
+        files: token -> path.
+        problem: why the sample is incomplete (then ``files`` holds the file the problem is about and may lack the
+            primary), or None.
+    """
     name: str
-    files: dict
+    files: dict[str, Path]
     problem: str | None = None
 
 
 def match_group(folders: dict[str, Path], tokens: Sequence[str], suffix: str, group: str = '',
-                exclude: Callable[[Path], bool] | None = None, left_out: list | None = None) -> list[Match]:
+                exclude: Callable[[Path], bool] | None = None, left_out: list[Path] | None = None) -> list[Match]:
     """Match the ``*<suffix>`` files of one group's ``folders`` (token -> folder) by name.
 
     ``tokens[0]`` is the primary source: every one of its files is a sample. A sample missing the file of another
     token gets a ``problem``, as does a file of another source that no primary file matches, a file whose name
     matches another's of the same folder, and an entry that cannot be read (a broken link). ``exclude`` leaves out
     files that are not inputs (appended to ``left_out``).
+
+    Returns:
+        One match per sample, and one with a ``problem`` for each file or entry that is not part of a sample.
     """
     listings = {token: list_files(folder, suffix, exclude) for token, folder in folders.items()}
     if left_out is not None:
@@ -97,12 +121,12 @@ def _match_files(files: dict[str, list[Path]], folders: dict[str, Path], tokens:
     primary = tokens[0]
     expected = primary + (f'_{group}' if group else '')
     if primary not in folders:
-        orphans = [p for paths in files.values() for p in paths]
+        orphans = [(token, p) for token, paths in files.items() for p in paths]
         if not orphans:
             return [Match(group or primary, {}, f'{", ".join(map(str, folders.values()))}: no {expected} folder '
                                                 'beside it')]
-        return [Match(_stem(strip_tokens(p.name, tokens), suffix), {folder_token(p.parent.name, tokens)[0]: p},
-                      f'{p}: no {expected} folder beside {p.parent}') for p in orphans]
+        return [Match(_stem(strip_tokens(p.name, tokens), suffix), {token: p},
+                      f'{p}: no {expected} folder beside {p.parent}') for token, p in orphans]
     by_token: dict[str, dict[str, Path]] = {}
     matches: list[Match] = []
     for token in tokens:
@@ -118,18 +142,18 @@ def _match_files(files: dict[str, list[Path]], folders: dict[str, Path], tokens:
             keyed[key] = p
         by_token[token] = keyed
     for key, path in sorted(by_token[primary].items()):
-        files = {primary: path}
+        sample = {primary: path}
         problem = None
         for token in tokens[1:]:
             partner = by_token.get(token, {}).get(key)
             if partner is not None:
-                files[token] = partner
+                sample[token] = partner
             elif problem is None:
                 where = folders.get(token)
                 problem = (f'{path}: no {token} file matches it in {where}' if where is not None else
                            f'{path}: no {token} folder for it (expected {token}' + (f'_{group}' if group else '') +
                            f' beside {path.parent})')
-        matches.append(Match(_stem(key, suffix), files, problem))
+        matches.append(Match(_stem(key, suffix), sample, problem))
     for token in tokens[1:]:
         for key, path in sorted(by_token.get(token, {}).items()):
             if key not in by_token[primary]:

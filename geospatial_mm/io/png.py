@@ -1,5 +1,7 @@
-"""PNGs without georeference (xBD images and targets, Hephaestus interferograms and masks): reading grey images as
-stored and writing 8- or 16-bit images atomically."""
+"""PNGs without georeference (xBD images and targets, Hephaestus interferograms and masks).
+
+Grey images are read as stored; 8- and 16-bit images are written atomically.
+"""
 from __future__ import annotations
 
 import os
@@ -7,13 +9,21 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 
 from .atomic import atomic_path
 from .raster import RasterError
 
 
-def write_png(path: str | os.PathLike, data: np.ndarray) -> Path:
-    """Write a uint8 or uint16 ``(H, W)`` or ``(C, H, W)`` array as a PNG, atomically."""
+def write_png(path: str | os.PathLike[str], data: NDArray[np.uint8 | np.uint16]) -> Path:
+    """Write a uint8 or uint16 ``(H, W)`` or ``(C, H, W)`` array as a PNG, atomically.
+
+    Returns:
+        ``path``.
+
+    Raises:
+        ValueError: ``data`` is not a uint8 or uint16 array of two or three dimensions.
+    """
     import rasterio
     from rasterio.errors import NotGeoreferencedWarning
     path = Path(path)
@@ -30,9 +40,17 @@ def write_png(path: str | os.PathLike, data: np.ndarray) -> Path:
     return path
 
 
-def read_gray_png(path: str | os.PathLike) -> np.ndarray:
-    """A grey PNG as a 2-D array: 8-bit grey (``L``) and 16-bit grey (``I;16``) as stored, colour or palette images
-    converted to 8-bit luminance."""
+def read_gray_png(path: str | os.PathLike[str]) -> NDArray[np.uint8 | np.uint16]:
+    """A grey PNG as a 2-D array.
+
+    Returns:
+        ``(H, W)``: 8-bit grey (``L``) and 16-bit grey (``I;16``) as stored (uint8, uint16 in native byte order),
+        colour or palette images converted to 8-bit luminance.
+
+    Raises:
+        RasterError: the file does not exist, is not a readable image, is truncated or corrupt, or holds 32-bit
+            values.
+    """
     from PIL import Image, UnidentifiedImageError
     path = os.fspath(path)
     if not os.path.isfile(path):

@@ -1,5 +1,6 @@
-"""Reading rasters: header, bands, windows, nodata - with errors that name the file, what was expected and what
-was found.
+"""Reading rasters: header, bands, windows, nodata.
+
+Errors name the file, what was expected and what was found.
 
 Band indices are 0-based everywhere in this package (``bands=[3, 2, 1]`` reads the fourth, third and second band in
 that order), as in the configs of the original projects. Arrays come back channels-first ``(C, H, W)`` in the file's
@@ -17,15 +18,26 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-from dataclasses import asdict, dataclass, field
-from typing import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterator, Sequence, TypeAlias, TypedDict
 
 import numpy as np
+from numpy.typing import NDArray
 
 from geospatial_mm.errors import GeospatialMMError
 
+if TYPE_CHECKING:
+    from rasterio.io import DatasetReader
+    from tifffile import TiffPage
+
 SUPPORTED_DTYPES = ('uint8', 'int8', 'uint16', 'int16', 'uint32', 'int32', 'float32', 'float64')
 BACKENDS = ('rasterio', 'tifffile')
+
+Transform: TypeAlias = tuple[float, float, float, float, float, float]
+"""An affine transform ``(a, b, c, d, e, f)`` as in rasterio: ``x = a * col + b * row + c``, ``y = d * col + e * row
++ f``."""
+Window: TypeAlias = tuple[int, int, int, int]
+"""A window ``(row_off, col_off, height, width)`` of a raster, in pixels."""
 
 
 _KEPT = threading.local()
@@ -51,8 +63,12 @@ def keep_open() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def _open(path: str):
-    """``rasterio.open(path)``, or the dataset kept open by :func:`keep_open`."""
+def _open(path: str) -> Iterator[DatasetReader]:
+    """``rasterio.open(path)``, or the dataset kept open by :func:`keep_open`.
+
+    Yields:
+        The open dataset.
+    """
     import rasterio
     kept = getattr(_KEPT, 'datasets', None)
     if kept is None:
@@ -69,6 +85,21 @@ class RasterError(GeospatialMMError, ValueError):
     """A raster could not be used: the message names the file, what was expected and what was found."""
 
 
+class RasterMetaDict(TypedDict):
+    """The fields of :class:`RasterMeta` as a plain dict (:meth:`RasterMeta.to_dict`)."""
+    path: str
+    height: int
+    width: int
+    count: int
+    dtype: str
+    crs: str | None
+    transform: Transform | None
+    nodata: float | None
+    band_names: tuple[str | None, ...]
+    tiled: bool
+    block_shape: tuple[int, int] | None
+
+
 @dataclass(frozen=True)
 class RasterMeta:
     """What the package keeps of a raster's header (and carries in a data sample's metainfo)."""
@@ -78,14 +109,21 @@ class RasterMeta:
     count: int
     dtype: str
     crs: str | None = None  # WKT
-    transform: tuple | None = None  # affine (a, b, c, d, e, f) as in rasterio
+    transform: Transform | None = None  # affine (a, b, c, d, e, f) as in rasterio
     nodata: float | None = None
-    band_names: tuple = field(default_factory=tuple)
+    band_names: tuple[str | None, ...] = field(default_factory=tuple)  # one per band, None where the band has none
     tiled: bool = False
-    block_shape: tuple | None = None  # (rows, cols) of the first band's blocks
+    block_shape: tuple[int, int] | None = None  # (rows, cols) of the first band's blocks
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+    def to_dict(self) -> RasterMetaDict:
+        """The header as a plain dict.
+
+        Returns:
+            Every field of the header under its own name.
+        """
+        return RasterMetaDict(path=self.path, height=self.height, width=self.width, count=self.count,
+                              dtype=self.dtype, crs=self.crs, transform=self.transform, nodata=self.nodata,
+                              band_names=self.band_names, tiled=self.tiled, block_shape=self.block_shape)
 
 
 def _check_backend(backend: str) -> None:
@@ -100,8 +138,21 @@ def _check_exists(path: str) -> None:
         raise RasterError(f'{path}: expected a raster file, found a directory')
 
 
-def read_meta(path: str | os.PathLike, backend: str = 'rasterio') -> RasterMeta:
-    """Read a raster's header without reading its pixels."""
+def read_meta(path: str | os.PathLike[str], backend: str = 'rasterio') -> RasterMeta:
+    """Read a raster's header without reading its pixels.
+
+    Args:
+        path: the raster file.
+        backend: one of :data:`BACKENDS`.
+
+    Returns:
+        The header: size, band count, data type, georeference, nodata, band names and block layout.
+
+    Raises:
+        ValueError: an unknown ``backend``.
+        RasterError: the file does not exist, is a folder, is not a readable raster, or its data type is not one of
+            :data:`SUPPORTED_DTYPES` (or its bands have different types).
+    """
     path = os.fspath(path)
     _check_backend(backend)
     _check_exists(path)
@@ -111,7 +162,7 @@ def read_meta(path: str | os.PathLike, backend: str = 'rasterio') -> RasterMeta:
     return meta
 
 
-def _meta_from_dataset(path: str, src) -> RasterMeta:
+def _meta_from_dataset(path: str, src: DatasetReader) -> RasterMeta:
     dtypes = set(src.dtypes)
     if len(dtypes) != 1:
         raise RasterError(f'{path}: bands have different data types {sorted(dtypes)}; expected one')
@@ -133,9 +184,9 @@ def _meta_rasterio(path: str) -> RasterMeta:
         raise RasterError(f'{path}: not a readable raster ({exc})') from None
 
 
-def _geotiff_transform_and_crs(page) -> tuple[tuple | None, str | None]:
+def _geotiff_transform_and_crs(page: TiffPage) -> tuple[Transform | None, str | None]:
     tags = page.geotiff_tags or {}
-    transform = None
+    transform: Transform | None = None
     scale, tie = tags.get('ModelPixelScale'), tags.get('ModelTiepoint')
     matrix = tags.get('ModelTransformation')
     if scale is not None and tie is not None:
@@ -153,8 +204,12 @@ def _geotiff_transform_and_crs(page) -> tuple[tuple | None, str | None]:
     return transform, crs
 
 
-def _tifffile_layout(page) -> tuple[int, str]:
-    """Number of bands and the axes string of the first page."""
+def _tifffile_layout(page: TiffPage) -> tuple[int, str]:
+    """The band layout of the first page.
+
+    Returns:
+        ``(number of bands, axes string)``.
+    """
     axes = page.axes
     if 'S' in axes:
         return page.shape[axes.index('S')], axes
@@ -168,7 +223,7 @@ def _meta_tifffile(path: str) -> RasterMeta:
     import tifffile
     try:
         with tifffile.TiffFile(path) as tif:
-            page = tif.pages[0]
+            page = tif.pages.first
             count, _ = _tifffile_layout(page)
             transform, crs = _geotiff_transform_and_crs(page)
             nodata_tag = page.tags.get('GDAL_NODATA') or page.tags.get(42113)
@@ -183,7 +238,19 @@ def _meta_tifffile(path: str) -> RasterMeta:
 
 
 def check_bands(path: str, bands: Sequence[int] | None, count: int) -> list[int]:
-    """Validate 0-based band indices against the file's band count."""
+    """Validate 0-based band indices against the file's band count.
+
+    Args:
+        path: the file, named in the error.
+        bands: 0-based band indices (None: every band).
+        count: the file's band count.
+
+    Returns:
+        The indices as a list of ints (every band's for None).
+
+    Raises:
+        RasterError: an index is outside ``0 .. count - 1``.
+    """
     if bands is None:
         return list(range(count))
     bands = [int(b) for b in bands]
@@ -194,8 +261,21 @@ def check_bands(path: str, bands: Sequence[int] | None, count: int) -> list[int]
     return bands
 
 
-def check_window(path: str, window: Sequence[int] | None, height: int, width: int) -> tuple[int, int, int, int]:
-    """Validate a window ``(row_off, col_off, height, width)``; None means the whole raster."""
+def check_window(path: str, window: Sequence[int] | None, height: int, width: int) -> Window:
+    """Validate a window ``(row_off, col_off, height, width)``; None means the whole raster.
+
+    Args:
+        path: the file, named in the error.
+        window: ``(row_off, col_off, height, width)``, or None.
+        height: the raster's height in pixels.
+        width: the raster's width in pixels.
+
+    Returns:
+        The window as four ints (the whole raster's for None).
+
+    Raises:
+        RasterError: the window is empty or reaches outside the raster.
+    """
     if window is None:
         return 0, 0, height, width
     row, col, h, w = (int(v) for v in window)
@@ -205,9 +285,24 @@ def check_window(path: str, window: Sequence[int] | None, height: int, width: in
     return row, col, h, w
 
 
-def read_bands(path: str | os.PathLike, bands: Sequence[int] | None = None, window: Sequence[int] | None = None,
-               backend: str = 'rasterio', meta: RasterMeta | None = None) -> np.ndarray:
-    """Read ``bands`` (0-based, in that order) of ``window`` as a ``(C, H, W)`` array in the file's dtype."""
+def read_bands(path: str | os.PathLike[str], bands: Sequence[int] | None = None, window: Sequence[int] | None = None,
+               backend: str = 'rasterio', meta: RasterMeta | None = None) -> NDArray[np.generic]:
+    """Read ``bands`` (0-based, in that order) of ``window`` as a ``(C, H, W)`` array in the file's dtype.
+
+    Args:
+        path: the raster file.
+        bands: 0-based band indices (None: every band).
+        window: ``(row_off, col_off, height, width)`` (None: the whole raster).
+        backend: one of :data:`BACKENDS`.
+        meta: the file's header when the caller has it (:func:`read_meta`), which saves reading it again.
+
+    Returns:
+        The pixels, ``(C, H, W)`` in the file's dtype.
+
+    Raises:
+        ValueError: an unknown ``backend`` (without ``meta``).
+        RasterError: the file cannot be read, or ``bands`` or ``window`` do not fit it.
+    """
     if meta is None:
         return read_raster(path, bands, window, backend)[0]
     path = os.fspath(path)
@@ -223,9 +318,24 @@ def read_bands(path: str | os.PathLike, bands: Sequence[int] | None = None, wind
     return _read_tifffile(path, bands, window, meta)
 
 
-def read_raster(path: str | os.PathLike, bands: Sequence[int] | None = None, window: Sequence[int] | None = None,
-                backend: str = 'rasterio') -> tuple[np.ndarray, RasterMeta]:
-    """Header and pixels in one go (one open of the file): ``((C, H, W) array, meta)``."""
+def read_raster(path: str | os.PathLike[str], bands: Sequence[int] | None = None, window: Sequence[int] | None = None,
+                backend: str = 'rasterio') -> tuple[NDArray[np.generic], RasterMeta]:
+    """Header and pixels in one go (one open of the file).
+
+    Args:
+        path: the raster file.
+        bands: 0-based band indices (None: every band).
+        window: ``(row_off, col_off, height, width)`` (None: the whole raster).
+        backend: one of :data:`BACKENDS`.
+
+    Returns:
+        ``((C, H, W) array in the file's dtype, meta)``.
+
+    Raises:
+        ValueError: an unknown ``backend``.
+        RasterError: the file does not exist or cannot be read, its data type is not supported, or ``bands`` or
+            ``window`` do not fit it.
+    """
     path = os.fspath(path)
     _check_backend(backend)
     if backend == 'tifffile':
@@ -246,22 +356,23 @@ def read_raster(path: str | os.PathLike, bands: Sequence[int] | None = None, win
         raise RasterError(f'{path}: not a readable raster ({exc})') from None
 
 
-def _read_window(path: str, src, bands: list[int], window: tuple[int, int, int, int]) -> np.ndarray:
+def _read_window(path: str, src: DatasetReader, bands: list[int], window: Window) -> NDArray[np.generic]:
     from rasterio.errors import RasterioError
-    from rasterio.windows import Window
+    from rasterio.windows import Window as RasterioWindow
     row, col, h, w = window
     try:
-        return src.read([b + 1 for b in bands], window=Window(col, row, w, h))
+        data: NDArray[np.generic] = src.read([b + 1 for b in bands], window=RasterioWindow(col, row, w, h))
+        return data
     except RasterioError as exc:
         raise RasterError(f'{path}: failed to read pixels, the file may be truncated or corrupt ({exc})') from None
 
 
-def _read_tifffile(path: str, bands: list[int], window: tuple[int, int, int, int], meta: RasterMeta) -> np.ndarray:
+def _read_tifffile(path: str, bands: list[int], window: Window, meta: RasterMeta) -> NDArray[np.generic]:
     import tifffile
     row, col, h, w = window
     try:
         with tifffile.TiffFile(path) as tif:
-            page = tif.pages[0]
+            page = tif.pages.first
             count, axes = _tifffile_layout(page)
             data = page.asarray()
     except (tifffile.TiffFileError, ValueError, OSError, IndexError) as exc:

@@ -1,5 +1,6 @@
-"""The grid of overlapping tiles that sliding-window prediction, and the converters that cut rasters into tiles, run
-over.
+"""The grid of overlapping tiles.
+
+Sliding-window prediction, and the converters that cut rasters into tiles, run over it.
 
 Tiles start every ``stride`` pixels; the last tile of a row or column is moved back so that it ends at the raster's
 edge (as mmseg's sliding window does), so every tile lies inside the raster. A raster smaller than a tile gets one
@@ -14,7 +15,15 @@ from typing import Iterator
 
 
 def tile_starts(length: int, tile: int, stride: int) -> list[int]:
-    """Start offsets of tiles of ``tile`` pixels every ``stride`` pixels over ``length`` pixels."""
+    """Start offsets of tiles of ``tile`` pixels every ``stride`` pixels over ``length`` pixels.
+
+    Returns:
+        The offsets, ascending; the last one puts its tile's end at ``length`` (``[0]`` when the tile is not smaller
+        than ``length``).
+
+    Raises:
+        ValueError: ``tile`` or ``stride`` is not positive, or ``stride`` is larger than ``tile``.
+    """
     if tile <= 0 or stride <= 0:
         raise ValueError(f'tile and stride must be positive, got tile={tile}, stride={stride}')
     if stride > tile:
@@ -29,6 +38,7 @@ def tile_starts(length: int, tile: int, stride: int) -> list[int]:
 
 @dataclass(frozen=True)
 class Tile:
+    """One tile of a :class:`TileGrid`: its place in the grid and the window read from the raster."""
     index: int  # position in the raster's tile sequence (row-major)
     row_index: int  # which row of tiles
     row: int  # window (row, col, height, width) read from the raster; height/width < tile only for small rasters
@@ -38,6 +48,7 @@ class Tile:
 
     @property
     def window(self) -> tuple[int, int, int, int]:
+        """The window ``(row, col, height, width)`` read from the raster."""
         return self.row, self.col, self.height, self.width
 
 
@@ -58,7 +69,7 @@ class TileGrid:
     def __len__(self) -> int:
         return len(self.row_starts) * len(self.col_starts)
 
-    def column_strips(self, max_width: int, align: int = 256) -> list['TileGrid']:
+    def column_strips(self, max_width: int, align: int = 256) -> list[TileGrid]:
         """The grid cut into vertical strips, so that a raster of any width is predicted in bounded memory.
 
         Each strip finishes the raster columns ``strip.columns``, at most ``max_width`` wide (rounded down to a
@@ -66,11 +77,14 @@ class TileGrid:
         holds every tile of the grid that reaches them; its tiles cover ``strip.span``. Tiles that reach two strips
         are predicted in both, and every pixel gets exactly the tiles it gets from the whole grid, so the blended
         result is the same. A raster at most ``max_width`` wide is one strip, this grid.
+
+        Returns:
+            The strips, left to right: copies of this grid, each with its ``col_starts``, ``columns`` and ``span``.
         """
         if self.width <= max_width:
             return [self]
         step = max(align, max_width // align * align)
-        strips = []
+        strips: list[TileGrid] = []
         for lo in range(0, self.width, step):
             hi = min(lo + step, self.width)
             strip = copy.copy(self)
@@ -81,8 +95,12 @@ class TileGrid:
         return strips
 
     def strips(self, max_width: int) -> Iterator[tuple[list[Tile], tuple[int, int, int, int]]]:
-        """The tiles in runs of neighbours of one tile row whose union is at most ``max_width`` pixels wide (at
-        least one tile), each with that union's window ``(row, col, height, width)``, in the order of iteration."""
+        """The tiles in runs of neighbours of one tile row whose union is at most ``max_width`` pixels wide.
+
+        Yields:
+            ``(tiles, window)``: a run of at least one tile, in the order of iteration, and the window ``(row, col,
+            height, width)`` of their union.
+        """
         row_tiles: list[Tile] = []
         for tile in self:
             if row_tiles and (tile.row_index != row_tiles[0].row_index
