@@ -1,5 +1,7 @@
-"""Export trained segmentation configs to self-describing model files (tools/export.py); they run without the
-OpenMMLab stack through :mod:`geospatial_mm.inference.exported_model`."""
+"""Export trained segmentation configs to self-describing model files (tools/export.py).
+
+The files run without the OpenMMLab stack through :mod:`geospatial_mm.inference.exported_model`.
+"""
 from geospatial_mm.compat.imports import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {

@@ -10,34 +10,118 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING, NotRequired, Sequence, TypedDict
 
 import numpy as np
 import torch
+from numpy.typing import NDArray
 
 from geospatial_mm.inference.exported_format import FORMAT, FORMAT_VERSION, METADATA_NAME, ONNX_METADATA_KEY, runtime_of
 from geospatial_mm.inference.exported_model import ExportedModel
 from geospatial_mm.inference.openmmlab_model import OpenMMLabModel
 from geospatial_mm.inference.pt2_archive import UntrustedModelError, check_pt2_archive
-from geospatial_mm.inference.sources import discover, suffix_pattern
+from geospatial_mm.inference.sources import Sample, discover, suffix_pattern
 from geospatial_mm.inference.tile_model import WindowInputs
 from geospatial_mm.io import read_meta
-from geospatial_mm.io.atomic import atomic_path
+from geospatial_mm.io.atomic import JSONValue, atomic_path
 from geospatial_mm.io.geotiff import write_geotiff
+from geospatial_mm.io.raster import Window
 from geospatial_mm.io.tiles import TileGrid
 from geospatial_mm.version import __version__
 from .graph import ExportError, TileGraph, check_input_map, fit_input_map
 from .quantize import agreement_percent, ort_version, quantize_int8, set_metadata
+
+if TYPE_CHECKING:
+    from mmengine.config import Config
 
 MAX_BATCH = 4096  # the largest batch a dynamic-batch export accepts
 CHECK_TOLERANCE = 1e-4  # largest absolute logit difference between the exported file and the config's model
 DROPPED_META = ('geo_meta', 'img_path', 'seg_map_path')  # per-file metadata the models do not use
 
 
+class Normalisation(TypedDict):
+    """The measured per-channel map from read values to the model's input (:class:`~.graph.InputMap`)."""
+    scale: list[float]
+    shift: list[float]
+
+
+class InputMetadata(TypedDict):
+    """What an exported model takes.
+
+    Attributes:
+        channels: the channels of a tile.
+        dtype: their data type.
+        frames: the frames (dates) of the model's input (None: none).
+        batch: ``'dynamic'`` or the static batch size.
+        normalisation: the map from read values to the model's input, inside the program.
+    """
+    channels: int
+    dtype: str
+    frames: int | None
+    batch: int | str
+    normalisation: Normalisation
+
+
+class PreviewMetadata(TypedDict):
+    """The channels (``rgb_bands``) and ``brightness`` of preview composites."""
+    rgb_bands: list[int]
+    brightness: float | None
+
+
+class QuantizationMetadata(TypedDict):
+    """How an int8 model was quantized and how well its class map agreed with the fp32 model's (:func:`int8_model`)."""
+    dtype: str
+    method: str
+    agreement_percent: float
+    probe_pixels: int
+    probe_source: str
+    min_agreement_percent: float
+    onnxruntime: str
+
+
+class CheckMetadata(TypedDict):
+    """The check of the exported file against the config's model on a probe."""
+    max_abs_logit_difference: float
+
+
+class ExportMetadata(TypedDict):
+    """The metadata written with an exported model (:mod:`geospatial_mm.inference.exported_format` checks it)."""
+    format: str
+    format_version: int
+    package_version: str
+    torch_version: str
+    task: str
+    runtime: str
+    config: str
+    checkpoint: str
+    checkpoint_sha256: str
+    classes: list[str]
+    palette: list[list[int]] | None
+    tile: int
+    stride: int
+    input: InputMetadata
+    spec: dict[str, JSONValue]
+    out_channels: int
+    threshold: float
+    probability_rule: str
+    preview: PreviewMetadata
+    quantization: NotRequired[QuantizationMetadata]
+    check: NotRequired[CheckMetadata]
+
+
 def probe_band_count(model: OpenMMLabModel, path_key: str) -> int:
-    """Bands of a probe file for ``path_key``: one past the highest band the loader reads, or, for a loader that reads
-    every band, as many as the pipeline normalises."""
+    """Bands of a probe file for ``path_key``.
+
+    Returns:
+        One past the highest band the loader reads, or, for a loader that reads every band, as many as the pipeline
+        normalises.
+
+    Raises:
+        ExportError: the loader reads every band and the pipeline does not say how many.
+    """
     bands = model.spec.bands_for(path_key)
     if bands is not None:
         return max(bands) + 1
@@ -47,17 +131,23 @@ def probe_band_count(model: OpenMMLabModel, path_key: str) -> int:
     raise ExportError(f'the config reads every band of its {path_key} files and does not say how many: give --bands')
 
 
-def write_probes(model: OpenMMLabModel, folder: Path, tile: int, seed: int) -> dict:
-    """Probe rasters of ``tile`` x ``tile`` pixels for a sample of the model (one file per path key, or one per date),
-    with values spread over each reader's clip range (else 1-1000, away from any nodata value)."""
+def write_probes(model: OpenMMLabModel, folder: Path, tile: int, seed: int) -> dict[str, str | list[str]]:
+    """Probe rasters of ``tile`` x ``tile`` pixels for a sample of the model, written into ``folder``.
+
+    There is one file per path key, or one per date, with values spread over each reader's clip range (else 1-1000,
+    away from any nodata value).
+
+    Returns:
+        The sample: ``{path key: path, or the paths of the dates}``.
+    """
     rng = np.random.default_rng(seed)
     spec = model.spec
-    paths = {}
+    paths: dict[str, str | list[str]] = {}
     for key, reader in zip(spec.path_keys, spec.band_readers()):
         count = probe_band_count(model, key)
         low, high = reader.clip if reader.clip is not None else (1.0, 1000.0)
         files = spec.num_frames if spec.num_frames > 1 and spec.stacked_frames is False else 1
-        written = []
+        written: list[str] = []
         for i in range(files):
             data = rng.uniform(low, high, (count, tile, tile)).astype(np.float32)
             written.append(str(write_geotiff(folder / f'probe_{seed}_{key}_{i}.tif', data, crs='EPSG:32633',
@@ -66,9 +156,13 @@ def write_probes(model: OpenMMLabModel, folder: Path, tile: int, seed: int) -> d
     return paths
 
 
-def pipeline_input(model: OpenMMLabModel, paths: dict, tile: int) -> tuple[np.ndarray, dict, torch.Tensor]:
-    """What the config's own pipeline and data preprocessor make of a probe: the model's input, the metadata the
-    segmentor gets with it, and the config's model's logits."""
+def pipeline_input(model: OpenMMLabModel, paths: dict[str, str | list[str]],
+                   tile: int) -> tuple[NDArray[np.float32], dict[str, object], torch.Tensor]:
+    """What the config's own pipeline and data preprocessor make of a probe (:func:`write_probes`).
+
+    Returns:
+        The model's input, the metadata the segmentor gets with it, and the config's model's logits.
+    """
     item = model.read(paths, (0, 0, tile, tile))
     with torch.no_grad():
         data = model.network.data_preprocessor(dict(inputs=[item.inputs], data_samples=[item.meta]), False)
@@ -78,10 +172,14 @@ def pipeline_input(model: OpenMMLabModel, paths: dict, tile: int) -> tuple[np.nd
 
 
 def raster_tiles(model: OpenMMLabModel, tile: int, count: int, folder: str, post_folder: str | None = None,
-                 input_type: str = 'tif') -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """``count`` tiles of ``tile`` px read by the model's readers from the rasters of ``folder`` (a folder or one
-    file, found as tools/model_inference.py finds its inputs; ``post_folder`` for pre/post pairs), spread evenly over
-    the tile grids of all of them; with their nodata masks.
+                 input_type: str = 'tif') -> tuple[list[NDArray[np.float32]], list[NDArray[np.bool_]]]:
+    """``count`` tiles of ``tile`` px read by the model's readers from the rasters of ``folder``.
+
+    ``folder`` is a folder or one file, found as tools/model_inference.py finds its inputs (``post_folder`` for
+    pre/post pairs); the tiles are spread evenly over the tile grids of all of its rasters.
+
+    Returns:
+        ``(tiles, nodata masks)``: the tiles ``(C, tile, tile)`` and their masks ``(tile, tile)``.
 
     Raises:
         ExportError: no raster found, or the rasters hold fewer tiles than ``count``.
@@ -92,7 +190,7 @@ def raster_tiles(model: OpenMMLabModel, tile: int, count: int, folder: str, post
         raise ExportError(f'calibration rasters {folder}: {exc}') from exc
     if not samples:
         raise ExportError(f'calibration rasters {folder}: no readable *{suffix_pattern(input_type)} raster found')
-    windows = []
+    windows: list[tuple[Sample, Window]] = []
     for sample in samples:
         meta = read_meta(sample.primary)
         if meta.height < tile or meta.width < tile:
@@ -109,6 +207,11 @@ def raster_tiles(model: OpenMMLabModel, tile: int, count: int, folder: str, post
 
 
 def checkpoint_digest(path: str) -> str:
+    """The SHA-256 of a file, read in blocks of 1 MiB.
+
+    Returns:
+        The digest as hexadecimal text.
+    """
     digest = hashlib.sha256()
     with open(path, 'rb') as f:
         for block in iter(lambda: f.read(1 << 20), b''):
@@ -116,13 +219,13 @@ def checkpoint_digest(path: str) -> str:
     return digest.hexdigest()
 
 
-def export_model(config, checkpoint: str, output: str, tile: int | None = None, dynamic_batch: bool = True,
-                 batch_size: int = 8, cfg_options: dict | None = None, bands=None, opset: int = 18,
-                 quantize: str | None = None, calibration: str = 'dynamic', min_agreement: float = 99.5,
-                 probes: int = 8, calibration_input: str | None = None, calibration_post_input: str | None = None,
-                 input_type: str = 'tif') -> dict:
-    """Export ``config`` with ``checkpoint`` to ``output`` (``.pt2``: torch.export; ``.onnx``: ONNX); returns the
-    metadata written with it, including the check of the file against the config's model.
+def export_model(config: str | os.PathLike[str] | Config, checkpoint: str, output: str, tile: int | None = None,
+                 dynamic_batch: bool = True, batch_size: int = 8, cfg_options: dict[str, object] | None = None,
+                 bands: Sequence[int] | None = None, opset: int = 18, quantize: str | None = None,
+                 calibration: str = 'dynamic', min_agreement: float = 99.5, probes: int = 8,
+                 calibration_input: str | None = None, calibration_post_input: str | None = None,
+                 input_type: str = 'tif') -> ExportMetadata:
+    """Export ``config`` with ``checkpoint`` to ``output`` (``.pt2``: torch.export; ``.onnx``: ONNX).
 
     ``quantize='int8'`` (``.onnx`` only) writes the model quantized by onnxruntime (``calibration`` 'dynamic' or
     'static', :mod:`.quantize`) once its class map on ``probes`` tiles agrees with the fp32 model's on at least
@@ -132,6 +235,9 @@ def export_model(config, checkpoint: str, output: str, tile: int | None = None, 
     its inputs): 'static' calibrates on ``probes`` of them and the agreement is measured on ``probes`` others. Without
     them, synthetic probe rasters (values spread over each reader's range) serve: they tell little of what the model
     does on real scenes, and static calibration on them is poor.
+
+    Returns:
+        The metadata written with the file, including the check of the file against the config's model.
 
     Raises:
         ExportError: the config, an option or the model cannot be exported, or the exported file is not what the
@@ -157,13 +263,15 @@ def export_model(config, checkpoint: str, output: str, tile: int | None = None, 
     with tempfile.TemporaryDirectory() as folder:
         synthetic = 2 + (2 * probes if quantize and not calibration_input else 0)  # two measure the input map
         written = [write_probes(model, Path(folder), tile, seed) for seed in range(synthetic)]
-        read = [model.spec.read(model.spec.band_readers(), p, (0, 0, tile, tile))[0] for p in written]
+        read: list[NDArray[np.float32]] = [model.spec.read(model.spec.band_readers(), p, (0, 0, tile, tile))[0]
+                                           for p in written]
         inputs = [pipeline_input(model, p, tile) for p in written[:2]]
-    masks = [None] * len(read)
+    masks: list[NDArray[np.bool_] | None] = [None] * len(read)
     if quantize and calibration_input:
         real, real_masks = raster_tiles(model, tile, 2 * probes, calibration_input, calibration_post_input,
                                         input_type)
-        read, masks = read + real, masks + real_masks
+        read += real
+        masks += real_masks
     input_map = fit_input_map(read[0], inputs[0][0])
     check_input_map(input_map, read[1], inputs[1][0])
     graph = TileGraph(model.network, input_map, [inputs[1][1]]).eval()
@@ -179,17 +287,18 @@ def export_model(config, checkpoint: str, output: str, tile: int | None = None, 
     except Exception as exc:  # torch.export's errors are of many types; say which model and why
         raise ExportError(f'torch.export cannot trace this model: {type(exc).__name__}: {exc}') from exc
     spec = model.spec
-    metadata = dict(
+    metadata = ExportMetadata(
         format=FORMAT, format_version=FORMAT_VERSION, package_version=__version__, torch_version=torch.__version__,
         task='segmentation', runtime=kind, config=Path(str(config)).name, checkpoint=Path(checkpoint).name,
         checkpoint_sha256=checkpoint_digest(checkpoint), classes=model.classes,
         palette=[list(p) for p in model.palette] if model.palette else None, tile=tile, stride=stride,
-        input=dict(channels=int(read[1].shape[0]), dtype='float32', frames=input_map.frames,
-                   batch='dynamic' if dynamic_batch else batch_size,
-                   normalisation=dict(scale=input_map.scale.tolist(), shift=input_map.shift.tolist())),
+        input=InputMetadata(channels=int(read[1].shape[0]), dtype='float32', frames=input_map.frames,
+                            batch='dynamic' if dynamic_batch else batch_size,
+                            normalisation=Normalisation(scale=input_map.scale.tolist(),
+                                                        shift=input_map.shift.tolist())),
         spec=json.loads(json.dumps(spec.to_dict(), default=list)), out_channels=model.out_channels,
         threshold=model.threshold, probability_rule=model.rule,
-        preview=dict(rgb_bands=model.preview_rgb_bands, brightness=model.preview_brightness))
+        preview=PreviewMetadata(rgb_bands=model.preview_rgb_bands, brightness=model.preview_brightness))
     text = json.dumps(metadata)
     with atomic_path(output) as tmp, tempfile.TemporaryDirectory() as scratch:
         fp32 = Path(scratch) / 'fp32.onnx' if quantize else tmp
@@ -207,22 +316,30 @@ def export_model(config, checkpoint: str, output: str, tile: int | None = None, 
                 Path(scratch) / 'prepared.onnx', 'rasters' if calibration_input else 'synthetic probes')
             set_metadata(str(tmp), json.dumps(metadata))
             ExportedModel(str(tmp))  # loads as any exported model, its metadata checked
-    metadata['check'] = dict(max_abs_logit_difference=difference)
+    metadata['check'] = CheckMetadata(max_abs_logit_difference=difference)
     return metadata
 
 
-def logit_difference(exported: ExportedModel, tile: np.ndarray, expected: np.ndarray) -> float:
-    """The largest absolute difference between the exported model's logits of ``tile`` and ``expected``."""
+def logit_difference(exported: ExportedModel, tile: NDArray[np.float32], expected: NDArray[np.float32]) -> float:
+    """How far the exported model's logits of ``tile`` are from ``expected``.
+
+    Returns:
+        The largest absolute difference.
+    """
     got = exported.forward([exported.host(WindowInputs(tile, None))])
     got = got.cpu().numpy() if hasattr(got, 'cpu') else got
     return float(np.abs(got - expected).max())
 
 
-def int8_model(fp32: str, int8: str, method: str, calibration: list, tiles: list, masks: list, threshold: float,
-               min_agreement: float, work: Path, source: str) -> dict:
-    """``fp32`` quantized into ``int8`` (calibrated on ``calibration`` tiles for 'static'), and its class map on
-    ``tiles`` compared with fp32's outside their nodata ``masks`` (None: none); returns what the metadata records,
-    with the ``source`` of the tiles.
+def int8_model(fp32: str, int8: str, method: str, calibration: Sequence[NDArray[np.float32]],
+               tiles: Sequence[NDArray[np.float32]], masks: Sequence[NDArray[np.bool_] | None], threshold: float,
+               min_agreement: float, work: Path, source: str) -> QuantizationMetadata:
+    """``fp32`` quantized into ``int8`` (calibrated on ``calibration`` tiles for 'static'), and checked.
+
+    Its class map on ``tiles`` is compared with fp32's outside their nodata ``masks`` (None: none).
+
+    Returns:
+        What the metadata records, with the ``source`` of the tiles.
 
     Raises:
         ExportError: the int8 model agrees with fp32 on fewer than ``min_agreement`` percent of the pixels.
@@ -234,15 +351,22 @@ def int8_model(fp32: str, int8: str, method: str, calibration: list, tiles: list
                           f'{pixels} pixels of {source}, below --min-agreement {min_agreement} %: nothing written '
                           '(try the other --calibration, calibrate on rasters like the model\'s data with '
                           '--calibration-input, or export fp32)')
-    return dict(dtype='int8', method=method, agreement_percent=round(agreement, 4), probe_pixels=pixels,
-                probe_source=source, min_agreement_percent=min_agreement, onnxruntime=ort_version())
+    return QuantizationMetadata(dtype='int8', method=method, agreement_percent=round(agreement, 4),
+                                probe_pixels=pixels, probe_source=source, min_agreement_percent=min_agreement,
+                                onnxruntime=ort_version())
 
 
-def save_pt2(program, path: str, metadata: str) -> None:
-    """The exported program as a ``.pt2`` archive that loads without the trust opt-in: no sample inputs (torch would
-    unpickle them, falling back to a full unpickling), the metadata as an extra file, and the archive checked as
-    every ``-model`` load checks it (:func:`~geospatial_mm.inference.pt2_archive.check_pt2_archive`), whether or
-    not files are trusted in this process."""
+def save_pt2(program: torch.export.ExportedProgram, path: str, metadata: str) -> None:
+    """Save the exported program as a ``.pt2`` archive that loads without the trust opt-in.
+
+    The archive holds no sample inputs (torch would unpickle them, falling back to a full unpickling), and the
+    metadata as an extra file; it is checked as every ``-model`` load checks it
+    (:func:`~geospatial_mm.inference.pt2_archive.check_pt2_archive`), whether or not files are trusted in this
+    process.
+
+    Raises:
+        ExportError: torch.export wrote an archive that needs the trust opt-in to load.
+    """
     program.example_inputs = None
     torch.export.save(program, path, extra_files={METADATA_NAME: metadata})
     try:
@@ -251,8 +375,13 @@ def save_pt2(program, path: str, metadata: str) -> None:
         raise ExportError(f'torch.export wrote an archive that needs the trust opt-in to load: {exc}') from None
 
 
-def save_onnx(program, example: torch.Tensor, path: str, metadata: str, dynamic_batch: bool, opset: int) -> None:
-    """The exported program as ONNX (torch's dynamo exporter), with the metadata as the model's property."""
+def save_onnx(program: torch.export.ExportedProgram, example: torch.Tensor, path: str, metadata: str,
+              dynamic_batch: bool, opset: int) -> None:
+    """Save the exported program as ONNX (torch's dynamo exporter), with the metadata as the model's property.
+
+    Raises:
+        ExportError: the ONNX exporter cannot convert the program.
+    """
     import onnx
     shapes = {'tiles': {0: torch.export.Dim('batch', min=1, max=MAX_BATCH)}} if dynamic_batch else None
     try:
@@ -260,6 +389,8 @@ def save_onnx(program, example: torch.Tensor, path: str, metadata: str, dynamic_
                                          opset_version=opset, input_names=['tiles'], output_names=['logits'])
     except Exception as exc:
         raise ExportError(f'the ONNX exporter cannot convert this model: {type(exc).__name__}: {exc}') from exc
+    if onnx_program is None:  # only the TorchScript exporter (dynamo=False) returns nothing
+        raise ExportError('the ONNX exporter returned no program')
     proto = onnx_program.model_proto
     entry = proto.metadata_props.add()
     entry.key, entry.value = ONNX_METADATA_KEY, metadata

@@ -8,9 +8,12 @@ the agreement asked for, nothing is written.
 """
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import onnx
 import onnxruntime as ort
+from numpy.typing import NDArray
 from onnxruntime.quantization import (
     CalibrationDataReader,
     QuantFormat,
@@ -27,23 +30,35 @@ METHODS = ('dynamic', 'static')
 
 
 def ort_version() -> str:
-    return ort.__version__
+    """The version of onnxruntime, which the metadata of a quantized model records.
+
+    Returns:
+        onnxruntime's version string.
+    """
+    version: str = ort.__version__
+    return version
 
 
-class _Tiles(CalibrationDataReader):
+class _Tiles(CalibrationDataReader):  # type: ignore[misc]  # onnxruntime ships no types: the base class is Any
     """Calibration batches of one tile each, for ``quantize_static``."""
 
-    def __init__(self, name: str, tiles: list[np.ndarray]) -> None:
+    def __init__(self, name: str, tiles: Sequence[NDArray[np.float32]]) -> None:
         self.feeds = iter([{name: tile[None].astype(np.float32)} for tile in tiles])
 
-    def get_next(self):
+    def get_next(self) -> dict[str, NDArray[np.float32]] | None:
+        """The next batch.
+
+        Returns:
+            ``{input name: (1, C, H, W) float32}``, or None after the last tile.
+        """
         return next(self.feeds, None)
 
 
-def quantize_int8(fp32_path: str, int8_path: str, method: str, calibration: list[np.ndarray],
+def quantize_int8(fp32_path: str, int8_path: str, method: str, calibration: Sequence[NDArray[np.float32]],
                   work_path: str) -> None:
-    """``fp32_path`` quantized to int8 into ``int8_path`` by ``method`` (:data:`METHODS`); ``calibration`` tiles
-    ``(C, H, W)`` for 'static'; ``work_path`` a scratch file for the pre-processed model.
+    """``fp32_path`` quantized to int8 into ``int8_path`` by ``method`` (:data:`METHODS`).
+
+    ``calibration`` tiles ``(C, H, W)`` for 'static'; ``work_path`` a scratch file for the pre-processed model.
 
     Raises:
         ExportError: an unknown method, or onnxruntime cannot quantize the model.
@@ -62,22 +77,33 @@ def quantize_int8(fp32_path: str, int8_path: str, method: str, calibration: list
         raise ExportError(f'onnxruntime cannot quantize this model ({method}): {type(exc).__name__}: {exc}') from exc
 
 
-def class_maps(path: str, tiles: list[np.ndarray], threshold: float) -> np.ndarray:
-    """The classes a model file gives each tile ``(N, H, W)``: the argmax of its logits, or for one sigmoid output
-    class 1 where the probability passes ``threshold`` (what the streaming predictor writes)."""
+def class_maps(path: str, tiles: Sequence[NDArray[np.float32]], threshold: float) -> NDArray[np.bool_ | np.intp]:
+    """The classes a model file gives each tile.
+
+    Returns:
+        ``(N, H, W)``: the argmax of its logits, or for one sigmoid output class 1 where the probability passes
+        ``threshold`` (what the streaming predictor writes).
+    """
     session = ort.InferenceSession(path, providers=['CPUExecutionProvider'])
     name = session.get_inputs()[0].name
-    maps = []
+    maps: list[NDArray[np.bool_ | np.intp]] = []
     for tile in tiles:
         logits = session.run(None, {name: tile[None].astype(np.float32)})[0][0]
         maps.append(1.0 / (1.0 + np.exp(-logits[0])) > threshold if logits.shape[0] == 1 else logits.argmax(0))
     return np.stack(maps)
 
 
-def agreement_percent(fp32_path: str, int8_path: str, tiles: list[np.ndarray], masks: list[np.ndarray | None],
-                      threshold: float) -> tuple[float, int]:
-    """The percentage of the tiles' pixels whose class the int8 model gives as the fp32 model does, and the number
-    of pixels compared: those outside each tile's nodata mask (None: every pixel)."""
+def agreement_percent(fp32_path: str, int8_path: str, tiles: Sequence[NDArray[np.float32]],
+                      masks: Sequence[NDArray[np.bool_] | None], threshold: float) -> tuple[float, int]:
+    """How often the int8 model gives the fp32 model's class.
+
+    Returns:
+        The percentage of the tiles' pixels whose class the int8 model gives as the fp32 model does, and the number
+        of pixels compared: those outside each tile's nodata mask (None: every pixel).
+
+    Raises:
+        ExportError: every pixel of the tiles is nodata.
+    """
     same = class_maps(fp32_path, tiles, threshold) == class_maps(int8_path, tiles, threshold)
     valid = np.stack([np.ones(t.shape[-2:], bool) if m is None else ~m.astype(bool) for t, m in zip(tiles, masks)])
     pixels = int(valid.sum())
