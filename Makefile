@@ -5,6 +5,8 @@
 # make develop    - as install, with geospatial_mm installed editable (edits take effect without reinstalling)
 # make test-fast  - the unit tests (pytest -m "not slow and not slurm") in the existing environment, for the inner loop
 # make lint       - ruff check . with the settings of pyproject.toml (make test and make test-fast run it first)
+# make typecheck  - mypy with the settings of pyproject.toml: geospatial_mm/io and geospatial_mm/export, strictly
+#                   (make test and make test-fast run it after make lint)
 # make test-slurm - install, then the tests marked slurm (pytest -m slurm) on a one-node SLURM cluster on this machine
 #                   (tools/slurm/local_cluster.py: root; installs Debian's slurm-wlm and munge where missing)
 # Variables: VENV, PYTHON, TORCH_SPEC, GEOSPATIAL_MM_MMCV, GEOSPATIAL_MM_CACHE, GEOSPATIAL_MM_MMCV_CUDA (see
@@ -17,7 +19,7 @@ PYTEST_WORKERS ?= auto
 XDIST := -n $(PYTEST_WORKERS) --dist loadfile
 export VENV
 
-.PHONY: install develop test test-fast test-slurm lint demo clean
+.PHONY: install develop test test-fast test-slurm lint typecheck demo clean
 
 install:
 	bash tools/install/install.sh
@@ -28,16 +30,22 @@ develop:
 test: install
 	$(PY) tools/install/check_stack.py
 	$(MAKE) lint
+	$(MAKE) typecheck
 	$(VENV)/bin/pytest tests -m "not slurm" $(XDIST) $(PYTEST_ARGS)
 
 test-fast:
 	@test -x $(PY) || { echo "no environment at $(VENV): run make develop first"; exit 1; }
 	$(MAKE) lint
+	$(MAKE) typecheck
 	$(VENV)/bin/pytest tests -m "not slow and not slurm" $(XDIST) $(PYTEST_ARGS)
 
 lint:
 	@test -x $(VENV)/bin/ruff || { echo "no ruff at $(VENV)/bin/ruff: run make install or make develop"; exit 1; }
 	$(VENV)/bin/ruff check .
+
+typecheck:
+	@test -x $(VENV)/bin/mypy || { echo "no mypy at $(VENV)/bin/mypy: run make install or make develop"; exit 1; }
+	$(VENV)/bin/mypy
 
 test-slurm: install
 	$(VENV)/bin/pytest tests -m slurm $(PYTEST_ARGS)
@@ -46,4 +54,4 @@ demo: install
 	bash tools/demo.sh
 
 clean:
-	rm -rf build geospatial_mm.egg-info work_dirs demo_out .pytest_cache
+	rm -rf build geospatial_mm.egg-info work_dirs demo_out .pytest_cache .mypy_cache
