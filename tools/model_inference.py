@@ -106,6 +106,15 @@ def build_parser():
     return parser
 
 
+def options_of(args) -> dict:
+    """The prediction options (geospatial_mm.apis.predict's keyword arguments) of the command line."""
+    return dict(input_type=args.input_type, post_input=args.post_input, batch_size=args.batch_size, tile=args.tile,
+                stride=args.stride, readers=args.readers, cog=args.cog, probabilities=args.probabilities,
+                preview_dir=args.preview_dir, labels=args.labels, geojson=args.geojson, score_thr=args.score_thr,
+                merge_thr=args.merge_thr, min_area=args.min_area, skip_existing=args.skip_existing,
+                summary=args.summary, launcher=args.launcher, progress=not args.no_progress, verbose=args.verbose)
+
+
 def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -118,19 +127,27 @@ def main(argv=None) -> int:
         args.bands = parse_bands(args.bands)
     except argparse.ArgumentTypeError as exc:
         parser.error(str(exc))
-    if args.batch_size < 1:
-        parser.error('--batch-size must be at least 1')
-    if args.readers is not None and args.readers < 1:
-        parser.error('--readers must be at least 1')
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     if args.trust_checkpoint:
         os.environ['GEOSPATIAL_MM_TRUST_CHECKPOINTS'] = '1'
-    import geospatial_mm  # noqa: F401  (compatibility shims and registries)
-    from geospatial_mm.inference.runner import SetupError, run
+    from geospatial_mm.apis import OptionsError, PredictOptions, SetupError, init_model, predict
+    from geospatial_mm.inference.runner import prepare_output_folders
+    from geospatial_mm.io.atomic import remove_empty_folders
     try:
-        return run(args)
+        options = options_of(args)
+        PredictOptions.from_kwargs(options)
+    except OptionsError as exc:
+        parser.error(str(exc))
+    created = []
+    try:  # the folders the run writes to are checked before anything is read
+        created = prepare_output_folders(args.output, PredictOptions.from_kwargs(options))
+        model = init_model(args.model or args.config, args.ckpt, device=args.device, cfg_options=args.cfg_options,
+                           precision=args.precision, bands=args.bands, input_scale=args.input_scale,
+                           input_offset=args.input_offset, input_clip=args.input_clip)
+        return predict(model, args.input, args.output, **options).exit_status
     except SetupError as exc:  # no sample could run: a bad config, checkpoint or input folder
+        remove_empty_folders(created)  # nothing ran: leave no folder behind that the run created
         print(f'model_inference: error: {exc}', file=sys.stderr)
         return 2
 

@@ -15,6 +15,7 @@ Every output is written under a temporary name and renamed when complete.
 """
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Callable
 
@@ -23,11 +24,14 @@ import numpy as np
 from geospatial_mm.io.atomic import remove_stale_temporaries, temporary_path, write_json_atomic
 from geospatial_mm.io.gdal import gdal_env, streaming_cache_bytes
 from geospatial_mm.io.geotiff import GeoTiffWriter
+from geospatial_mm.io.raster import RasterMeta
 from geospatial_mm.io.tiles import TileGrid
+from .options import PredictOptions
 from .outputs import PRODUCER, PRODUCER_TAG
 from .predictor import OUTPUT_BLOCK, RasterPredictor
 from .sources import Sample
 from .stitching import InstanceStitcher, Resolved
+from .tile_model import TileModel
 
 BLOCK_ROWS = 256  # rows per read/write of the second pass
 
@@ -47,21 +51,45 @@ class DetectionRasterPredictor(RasterPredictor):
         geojson: also write the polygons as GeoJSON.
     """
 
-    def __init__(self, model, batch_size: int = 8, tile: int | None = None, stride: int | None = None,
-                 readers: int | None = None, score_thr: float = 0.5, merge_thr: float = 0.5, min_area: int = 0,
-                 geojson: bool = False) -> None:
+    def __init__(self, model: TileModel, batch_size: int = 8, tile: int | None = None, stride: int | None = None,
+                 readers: int | None = None, cog: bool = False, score_thr: float = 0.5, merge_thr: float = 0.5,
+                 min_area: int = 0, geojson: bool = False) -> None:
         if not 0 <= score_thr <= 1:
             raise ValueError(f'score_thr must be between 0 and 1, got {score_thr}')
-        if model.task != 'detection' or not hasattr(model, 'detect'):
+        if model.task != 'detection':
             raise ValueError('a detection predictor needs an mmdet config (default_scope mmdet) and its checkpoint; '
                              'exported models are segmentation models')
-        super().__init__(model, batch_size=batch_size, tile=tile, stride=stride, readers=readers)
+        super().__init__(model, batch_size=batch_size, tile=tile, stride=stride, readers=readers, cog=cog)
         self.score_thr = score_thr
         self.merge_thr = merge_thr
         self.min_area = min_area
         self.geojson = geojson
 
-    def output_paths(self, sample: Sample, out_dir: str | Path) -> dict:
+    @classmethod
+    def from_options(cls, model: TileModel, options: PredictOptions) -> DetectionRasterPredictor:
+        """The predictor of a run's options.
+
+        Args:
+            model: a detection model.
+            options: the run's options (tiling, ``cog``, ``score_thr``, ``merge_thr``, ``min_area``, ``geojson``).
+
+        Returns:
+            The predictor.
+        """
+        return cls(model, batch_size=options.batch_size, tile=options.tile, stride=options.stride,
+                   readers=options.readers, cog=options.cog, score_thr=options.score_thr,
+                   merge_thr=options.merge_thr, min_area=options.min_area, geojson=options.geojson)
+
+    def output_paths(self, sample: Sample, out_dir: str | Path) -> dict[str, Path]:
+        """The files :meth:`predict` writes for ``sample``.
+
+        Args:
+            sample: the sample.
+            out_dir: the output folder.
+
+        Returns:
+            ``instances`` and ``class_score`` (and ``geojson``) paths.
+        """
         out_dir = Path(out_dir)
         paths = dict(instances=out_dir / f'{sample.name}_instances.tif',
                      class_score=out_dir / f'{sample.name}_class_score.tif')
@@ -69,9 +97,22 @@ class DetectionRasterPredictor(RasterPredictor):
             paths['geojson'] = out_dir / f'{sample.name}_instances.geojson'
         return paths
 
-    def predict(self, sample: Sample, out_dir: str | Path, cog: bool = False,
-                on_tiles: Callable[[int], None] | None = None, on_start: Callable[[int], None] | None = None) -> dict:
-        """Predict ``sample`` into ``out_dir``; returns the output paths (see :meth:`output_paths`)."""
+    def predict(self, sample: Sample, out_dir: str | Path, on_tiles: Callable[[int], None] | None = None,
+                on_start: Callable[[int], None] | None = None) -> dict[str, Path]:
+        """Predict ``sample`` into ``out_dir``.
+
+        Args:
+            sample: the sample.
+            out_dir: the output folder.
+            on_tiles: called with the number of tiles of each batch done (progress).
+            on_start: called once with the number of tiles.
+
+        Returns:
+            :meth:`output_paths`: every file is complete under its final name.
+
+        Raises:
+            RasterError: an input cannot be read as the model reads it.
+        """
         metas = self.check(sample)
         meta = metas[0]
         paths = self.output_paths(sample, out_dir)
@@ -89,7 +130,7 @@ class DetectionRasterPredictor(RasterPredictor):
                                              span=max(s.span[1] - s.span[0] for s in strips))
             stitcher = self._first_pass(sample, grid, meta, provisional, on_tiles, cachemax)
             resolved = stitcher.resolve(self.min_area)
-            self._second_pass(sample, meta, provisional, resolved, paths, cog)
+            self._second_pass(sample, meta, provisional, resolved, paths)
         finally:
             provisional.unlink(missing_ok=True)
         return paths
@@ -144,12 +185,12 @@ class DetectionRasterPredictor(RasterPredictor):
                 flush(stitcher.finish(meta.height))
         return stitcher
 
-    def _second_pass(self, sample: Sample, meta, provisional: Path, resolved: Resolved, paths: dict,
-                     cog: bool) -> None:
+    def _second_pass(self, sample: Sample, meta: RasterMeta, provisional: Path, resolved: Resolved,
+                     paths: dict[str, Path]) -> None:
         """Provisional ids -> final instance ids, class and score rasters (and polygons), block of rows by block."""
         import rasterio
         from rasterio.windows import Window
-        common = dict(height=meta.height, width=meta.width, crs=meta.crs, transform=meta.transform, cog=cog)
+        common = dict(height=meta.height, width=meta.width, crs=meta.crs, transform=meta.transform, cog=self.cog)
         names = {f'CLASS_{i + 1}': n for i, n in enumerate(self.classes)}
         tags = {PRODUCER_TAG: PRODUCER, 'classes': ['none'] + self.classes, 'source': sample.primary,
                 'checkpoint': self.model.name, 'tile': self.tile, 'stride': self.stride,
@@ -163,28 +204,23 @@ class DetectionRasterPredictor(RasterPredictor):
                                            overview_resampling='nearest', **common))
         class_value = np.where(resolved.label >= 0, resolved.label + 1, 0).astype(np.float32)
         pieces: dict[int, list] = {}
-        opened = []
-        try:
-            with gdal_env(), rasterio.open(provisional) as src:
-                for w in writers.values():
-                    opened.append(w.__enter__())
-                for top in range(0, meta.height, BLOCK_ROWS):
-                    n = min(BLOCK_ROWS, meta.height - top)
-                    for col in range(0, meta.width, self.band_width):  # blocks of bounded width
-                        w = min(self.band_width, meta.width - col)
-                        ids = src.read(1, window=Window(col, top, w, n)).astype(np.int64)
-                        final = resolved.final_id[ids]
-                        writers['instances'].write(final.astype(resolved.dtype), top, col)
-                        writers['class_score'].write(np.stack([class_value[ids], resolved.score[ids]]), top, col)
-                        if self.geojson:
-                            self._polygon_pieces(final, top, col, meta, pieces)
-                for w in writers.values():
-                    w.commit()
-            if self.geojson:
-                self._write_geojson(paths['geojson'], pieces, resolved, meta, sample)
-        finally:
-            for w in opened:
-                w.abort()  # no-op after commit(); removes the temporary files otherwise
+        with gdal_env(), rasterio.open(provisional) as src, contextlib.ExitStack() as opened:
+            for writer in writers.values():  # any error: no output under its final name
+                opened.enter_context(writer)
+            for top in range(0, meta.height, BLOCK_ROWS):
+                n = min(BLOCK_ROWS, meta.height - top)
+                for col in range(0, meta.width, self.band_width):  # blocks of bounded width
+                    w = min(self.band_width, meta.width - col)
+                    ids = src.read(1, window=Window(col, top, w, n)).astype(np.int64)
+                    final = resolved.final_id[ids]
+                    writers['instances'].write(final.astype(resolved.dtype), top, col)
+                    writers['class_score'].write(np.stack([class_value[ids], resolved.score[ids]]), top, col)
+                    if self.geojson:
+                        self._polygon_pieces(final, top, col, meta, pieces)
+            for writer in writers.values():
+                writer.commit()
+        if self.geojson:
+            self._write_geojson(paths['geojson'], pieces, resolved, meta, sample)
 
     @staticmethod
     def _polygon_pieces(final: np.ndarray, top: int, col: int, meta, pieces: dict) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Self
 
 import numpy as np
 
@@ -22,6 +22,7 @@ from geospatial_mm.io import RasterError, check_bands, keep_open, read_meta
 from geospatial_mm.io.gdal import gdal_env
 from geospatial_mm.io.tiles import Tile, TileGrid
 from .memory import keep_freed_memory
+from .options import PredictOptions
 from .prefetch import parallel_map
 from .sources import Sample
 from .tile_model import TileModel, WindowInputs
@@ -51,12 +52,14 @@ class RasterPredictor:
             (:meth:`~geospatial_mm.inference.tile_model.TileModel.tile_and_stride`).
         readers: threads reading tiles (GDAL reads, numpy and the tensor work of the pipeline release the GIL);
             default 1 on the CPU, where the model needs the cores, and up to 4 on a GPU.
+        cog: write Cloud-Optimised GeoTIFFs.
 
-    A predictor says what it writes (:meth:`output_paths`) and writes it (:meth:`predict`).
+    A predictor is built from a run's options (:meth:`from_options`), says what it writes (:meth:`output_paths`) and
+    writes it (:meth:`predict`).
     """
 
     def __init__(self, model: TileModel, batch_size: int = 8, tile: int | None = None, stride: int | None = None,
-                 readers: int | None = None) -> None:
+                 readers: int | None = None, cog: bool = False) -> None:
         keep_freed_memory()  # the same large buffers again and again: reuse them instead of faulting pages anew
         self.model = model
         self.tile, self.stride = model.tile_and_stride(tile, stride)
@@ -69,20 +72,50 @@ class RasterPredictor:
         self.precision = model.precision
         self.readers = int(readers or model.default_readers())
         self.batch_size = batch_size
+        self.cog = cog
         self.band_width = max(BAND_WIDTH, 2 * self.tile)
         # strips of tiles read at once when every step from file values to the model's input works pixel by pixel
         self.strip_width = max(STRIP_WIDTH, self.tile) if model.pointwise else 0
 
     # -- what a predictor writes ------------------------------------------------------------------------------
-    def output_paths(self, sample: Sample, out_dir: str | Path, **options) -> dict:
-        """``{name: path}`` of the files :meth:`predict` writes for ``sample``."""
+    @classmethod
+    def from_options(cls, model: TileModel, options: PredictOptions) -> Self:
+        """The predictor of a run's options.
+
+        Args:
+            model: the model, of the predictor's task.
+            options: the run's options.
+
+        Returns:
+            The predictor.
+        """
         raise NotImplementedError
 
-    def predict(self, sample: Sample, out_dir: str | Path, cog: bool = False,
-                on_tiles: Callable[[int], None] | None = None, on_start: Callable[[int], None] | None = None,
-                **options) -> dict:
-        """Predict ``sample`` into ``out_dir``; returns :meth:`output_paths`. ``on_start(n_tiles)`` and
-        ``on_tiles(n_done)`` report progress."""
+    def output_paths(self, sample: Sample, out_dir: str | Path) -> dict[str, Path]:
+        """The files :meth:`predict` writes for ``sample``.
+
+        Args:
+            sample: the sample.
+            out_dir: the output folder.
+
+        Returns:
+            ``{kind: path}``.
+        """
+        raise NotImplementedError
+
+    def predict(self, sample: Sample, out_dir: str | Path, on_tiles: Callable[[int], None] | None = None,
+                on_start: Callable[[int], None] | None = None) -> dict[str, Path]:
+        """Predict ``sample`` into ``out_dir``.
+
+        Args:
+            sample: the sample.
+            out_dir: the output folder.
+            on_tiles: called with the number of tiles of each batch done (progress).
+            on_start: called once with the number of tiles.
+
+        Returns:
+            :meth:`output_paths`: every file is complete under its final name.
+        """
         raise NotImplementedError
 
     # -- samples ----------------------------------------------------------------------------------------------

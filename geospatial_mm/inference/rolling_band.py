@@ -5,8 +5,14 @@ row of tiles can receive nothing more and are handed out as final.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from geospatial_mm.io.tiles import Tile
 from .arrays import NumpyArrays
+
+# finished rows of an accumulator: (raster row of the first, values (K, n, w), nodata (n, w)), as arrays of its
+# backend (numpy, or torch on the model's device)
+FinishedRows = tuple[int, Any, Any]
 
 
 class RollingBand:
@@ -68,7 +74,7 @@ class RowBandAccumulator(RollingBand):
         if nodata is not None:
             self.nodata[rows, cols] |= nodata
 
-    def _take(self, n: int) -> tuple:
+    def _take(self, n: int) -> FinishedRows:
         """The first ``n`` rows as (top row, values / weights, nodata), then shift the band up by ``n``."""
         top = self.top
         weights = self.weights[:n]

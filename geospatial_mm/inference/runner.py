@@ -1,9 +1,10 @@
-"""The file loop of tools/model_inference.py: find the samples, share them across ranks, predict each one into
-georeferenced rasters (and previews), report every failure with its file, and summarise.
+"""The file loop of a prediction run (:func:`geospatial_mm.apis.predict`, tools/model_inference.py): find the samples,
+share them across ranks, predict each one into georeferenced rasters (and previews), report every failure with its
+file, and summarise.
 
-A file that cannot be read or predicted is reported and the others are still processed; the run then exits with a
-non-zero status. Outputs appear under their final names only when complete, so ``--skip-existing`` after a crash or
-a kill redoes exactly what is missing.
+A file that cannot be read or predicted is reported and the others are still processed (the summary says which
+failed). Outputs appear under their final names only when complete, so ``skip_existing`` after a crash or a kill
+redoes exactly what is missing.
 """
 from __future__ import annotations
 
@@ -12,32 +13,101 @@ import sys
 import time
 import traceback
 from pathlib import Path
+from typing import Callable, Sequence, Union
 
 from geospatial_mm.errors import GeospatialMMError
 from geospatial_mm.io import RasterError
 from geospatial_mm.io.atomic import check_writable_folder, missing_folders, remove_empty_folders, write_json_atomic
 from .detection import DetectionRasterPredictor
-from .exported_format import runtime_of
 from .memory import release_freed_memory
+from .options import PredictOptions
 from .outputs import overwrite_problem
-from .precision import choose_precision
+from .predictor import RasterPredictor
 from .previews import preview_path, write_preview
 from .ranks import Ranks
 from .segmentation import SegmentationRasterPredictor
 from .sources import Sample, discover
+from .summary import RunSummary, SampleResult
+from .tile_model import TileModel
+
+PathLike = Union[str, os.PathLike]
+Inputs = Union[PathLike, Sequence[PathLike]]
+
+# the predictor of each task
+PREDICTORS: dict[str, type[RasterPredictor]] = {
+    'segmentation': SegmentationRasterPredictor,
+    'detection': DetectionRasterPredictor,
+}
 
 
 class SetupError(GeospatialMMError, RuntimeError):
-    """Nothing can run: the config, the checkpoint or the input folder is unusable."""
+    """Nothing can run: the model, an option, an input or an output folder is unusable."""
 
 
 def log(msg: str, rank: int = 0, world: int = 1) -> None:
+    """Print a line of the run's log (prefixed with the rank when there are several).
+
+    Args:
+        msg: the line.
+        rank: this process's rank.
+        world: the number of ranks.
+    """
     prefix = f'[rank {rank}] ' if world > 1 else ''
     print(f'{prefix}{msg}', flush=True)
 
 
+def output_folders(output_dir: PathLike, options: PredictOptions) -> list[tuple[Path, str]]:
+    """The folders a run writes to, each with what it is (for error messages).
+
+    Args:
+        output_dir: the output folder.
+        options: the run's options (``preview_dir``, ``summary``).
+
+    Returns:
+        ``(folder, what)`` pairs.
+    """
+    folders = [(Path(output_dir), 'output folder')]
+    if options.preview_dir:
+        folders.append((Path(options.preview_dir), 'preview folder'))
+    if options.summary:
+        folders.append((Path(options.summary).parent, 'folder of the summary'))
+    return folders
+
+
+def prepare_output_folders(output_dir: PathLike, options: PredictOptions) -> list[Path]:
+    """Create the folders a run writes to and check that files can be written in them, before anything is read.
+
+    Args:
+        output_dir: the output folder.
+        options: the run's options.
+
+    Returns:
+        The folders that were created (for :func:`~geospatial_mm.io.atomic.remove_empty_folders` when the run
+        cannot start).
+
+    Raises:
+        SetupError: a folder cannot be created or written (those created are removed again).
+    """
+    folders = output_folders(output_dir, options)
+    created = [f for folder, _ in folders for f in missing_folders(folder)]
+    try:
+        for folder, what in folders:
+            check_writable_folder(folder, what)
+    except OSError as exc:
+        remove_empty_folders(created)
+        raise SetupError(str(exc)) from exc
+    return created
+
+
 def input_paths(samples: list[Sample]) -> set[str]:
-    """The real paths of every input file of the run."""
+    """The real paths of every input file of a run.
+
+    Args:
+        samples: the run's samples.
+
+    Returns:
+        Their files' real paths.
+    """
     paths = set()
     for sample in samples:
         for value in sample.paths.values():
@@ -47,16 +117,24 @@ def input_paths(samples: list[Sample]) -> set[str]:
     return paths
 
 
-def check_outputs(predictor, samples: list[Sample], args) -> None:
-    """A sample whose output would overwrite an input of the run (or any file this tool did not write) fails with
-    that problem instead of being predicted."""
+def check_outputs(predictor: RasterPredictor, samples: list[Sample], output_dir: PathLike,
+                  preview_dir: str | None) -> None:
+    """Give every sample whose output would overwrite an input of the run (or any file this tool did not write) that
+    problem, so that it fails instead of being predicted.
+
+    Args:
+        predictor: the run's predictor.
+        samples: the run's samples.
+        output_dir: the output folder.
+        preview_dir: the preview folder, or None.
+    """
     inputs = input_paths(samples)
     for sample in samples:
         if sample.problem:
             continue
-        outputs = list(predictor.output_paths(sample, args.output, **predictor_options(predictor, args)).values())
-        if args.preview_dir:
-            outputs.append(preview_path(args.preview_dir, sample))
+        outputs = list(predictor.output_paths(sample, output_dir).values())
+        if preview_dir:
+            outputs.append(preview_path(preview_dir, sample))
         for path in outputs:
             problem = overwrite_problem(path, inputs)
             if problem:
@@ -64,8 +142,15 @@ def check_outputs(predictor, samples: list[Sample], args) -> None:
                 break
 
 
-def outputs_complete(paths: dict) -> bool:
-    """Every output exists and its rasters open (outputs are only ever renamed into place when complete)."""
+def outputs_complete(paths: dict[str, Path]) -> bool:
+    """Whether every output exists and its rasters open (outputs are only ever renamed into place when complete).
+
+    Args:
+        paths: ``{kind: path}`` of a sample's outputs.
+
+    Returns:
+        True when all are there and readable.
+    """
     import rasterio
     from rasterio.errors import RasterioError
     for p in paths.values():
@@ -81,87 +166,140 @@ def outputs_complete(paths: dict) -> bool:
     return True
 
 
-def build_model(args, device: str):
-    """The model of the run: an exported model file (``-model``, with torch or onnxruntime alone), or a config and
-    its checkpoint on the OpenMMLab stack (imported only then). The tool's options are checked against it."""
-    scaling = dict(scale=args.input_scale, offset=args.input_offset, clip=args.input_clip)
-    precision = choose_precision(args.precision, device, runtime_of(args.model) if args.model else 'torch')
-    if args.model:
-        from .exported_model import ExportedModel
-        model = ExportedModel(args.model, device=device, precision=precision.name, bands=args.bands,
-                              input_scaling=scaling)
-    else:
-        from .openmmlab_model import OpenMMLabModel
-        model = OpenMMLabModel(args.config, args.ckpt, device=device, precision=precision.name, bands=args.bands,
-                               cfg_options=args.cfg_options, input_scaling=scaling)
-    if model.precision == precision.name:  # an int8 file says why it runs in int8 itself
-        model.precision_reason = precision.reason
-    if model.task == 'detection':
-        for option, given in (('--probabilities', args.probabilities), ('--preview-dir', args.preview_dir)):
-            if given:
-                raise ValueError(f'{option} is for segmentation configs; a detection config writes instance ids, '
-                                 'classes and scores (and --geojson polygons)')
-    elif args.geojson:
-        raise ValueError('--geojson writes the instances of detection configs (default_scope mmdet)')
-    if args.labels and model.label_converter() is None:
-        raise ValueError('--labels needs the config the model was trained with (-config/-ckpt): an exported model '
-                         'does not record how its labels were read')
-    return model
+def build_predictor(model: TileModel, options: PredictOptions) -> RasterPredictor:
+    """The predictor of the model's task, built from the run's options.
+
+    Args:
+        model: the model.
+        options: the run's options.
+
+    Returns:
+        Instance rasters for detection models, class maps for segmentation models.
+    """
+    return PREDICTORS[model.task].from_options(model, options)
 
 
-def predictor_options(predictor, args) -> dict:
-    """The options of the tool that the predictor's outputs depend on (``--probabilities`` for segmentation)."""
-    return dict(probabilities=args.probabilities) if isinstance(predictor, SegmentationRasterPredictor) else {}
+def find_samples(predictor: RasterPredictor, inputs: Inputs, options: PredictOptions,
+                 left_out: list[Path]) -> list[Sample]:
+    """The samples of one input (a folder or a file) or of several.
+
+    Args:
+        predictor: the run's predictor (what its model reads).
+        inputs: a folder, a file, or a list of them.
+        options: the run's options (``input_type``, ``post_input``).
+        left_out: receives the files left out as outputs of earlier runs.
+
+    Returns:
+        The samples, in the order of the inputs.
+
+    Raises:
+        ValueError: two inputs give samples of the same name (their outputs would overwrite each other).
+    """
+    sources = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    if not sources:
+        raise ValueError('no input given')
+    samples: list[Sample] = []
+    for source in sources:
+        samples += discover(predictor.spec, os.fspath(source), options.input_type, options.post_input, left_out)
+    seen: dict[str, str] = {}
+    for sample in samples:
+        if sample.name in seen and seen[sample.name] != sample.primary:
+            raise ValueError(f'{sample.primary} and {seen[sample.name]} are both sample {sample.name!r}: their '
+                             'outputs would overwrite each other; predict them into different folders')
+        seen[sample.name] = sample.primary
+    return samples
 
 
-def build_predictor(model, args):
-    """The predictor for the model's task: instance rasters for detection, class maps otherwise."""
-    common = dict(batch_size=args.batch_size, tile=args.tile, stride=args.stride, readers=args.readers)
-    if model.task == 'detection':
-        return DetectionRasterPredictor(model, score_thr=args.score_thr, merge_thr=args.merge_thr,
-                                        min_area=args.min_area, geojson=args.geojson, **common)
-    return SegmentationRasterPredictor(model, **common)
+def set_up(model: TileModel, inputs: Inputs, output_dir: PathLike,
+           options: PredictOptions) -> tuple[RasterPredictor, list[Sample], list[Path]]:
+    """Check the options against the model, build the predictor, list the samples and check their outputs.
 
+    Args:
+        model: the model.
+        inputs: a folder, a file, or a list of them.
+        output_dir: the output folder.
+        options: the run's options.
 
-def set_up(args, device: str, folders: list) -> tuple:
-    """Check the folders the run writes to (before anything is read), build the model and its predictor, list the
-    samples and check their outputs; returns ``(predictor, samples, left_out, options)``; raises
-    :class:`SetupError` on any problem."""
+    Returns:
+        ``(predictor, samples, left_out)``: ``left_out`` the files left out as outputs of earlier runs.
+
+    Raises:
+        SetupError: on any problem, with its type and message.
+    """
     try:
-        for folder, what in folders:
-            check_writable_folder(folder, what)
-    except OSError as exc:  # nothing could be written: stop before reading anything
-        raise SetupError(str(exc)) from exc
-    try:
-        model = build_model(args, device)
+        options.check_for(model)
+        predictor = build_predictor(model, options)
+        left_out: list[Path] = []
+        samples = find_samples(predictor, inputs, options, left_out)
+        check_outputs(predictor, samples, output_dir, options.preview_dir)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise SetupError(f'{type(exc).__name__}: {exc}') from exc
+    return predictor, samples, left_out
+
+
+def predict_sample(predictor: RasterPredictor, sample: Sample, output_dir: PathLike, options: PredictOptions,
+                   progress: Callable[[str], tuple[Callable[[int], None], Callable[[int], None],
+                                                   Callable[[], None]]]) -> SampleResult:
+    """Predict one sample; a failure is recorded, not raised.
+
+    Args:
+        predictor: the run's predictor.
+        sample: the sample.
+        output_dir: the output folder.
+        options: the run's options.
+        progress: makes ``(on_start, on_tiles, close)`` callbacks of a progress bar for a sample name.
+
+    Returns:
+        The sample's record (``status`` ``'ok'``, ``'skipped'`` or ``'failed'`` with its ``error``).
+    """
+    result = SampleResult(name=sample.name, input=sample.primary)
+    start = time.time()
     try:
-        predictor = build_predictor(model, args)
-        left_out: list = []
-        samples = discover(predictor.spec, args.input, args.input_type, args.post_input, left_out)
-        check_outputs(predictor, samples, args)
-        options = predictor_options(predictor, args)
-    except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        raise SetupError(f'{type(exc).__name__}: {exc}') from exc
-    return predictor, samples, left_out, options
+        if sample.problem:
+            raise RasterError(sample.problem)
+        outputs = predictor.output_paths(sample, output_dir)
+        result.outputs = {k: str(v) for k, v in outputs.items()}
+        if options.skip_existing and outputs_complete(outputs):
+            result.status = 'skipped'
+        else:
+            on_start, on_tiles, close = progress(sample.name)
+            try:
+                predictor.predict(sample, output_dir, on_tiles=on_tiles, on_start=on_start)
+            finally:
+                close()
+            if options.preview_dir:
+                result.outputs['preview'] = str(write_preview(predictor, sample, outputs, options.preview_dir,
+                                                              options.labels))
+    except Exception as exc:  # reported per file; the other files still run
+        result.status = 'failed'
+        result.error = f'{type(exc).__name__}: {exc}'
+        if options.verbose:
+            traceback.print_exc()
+    result.seconds = round(time.time() - start, 3)
+    return result
 
 
-def run(args) -> int:
-    """Run the tool; returns the exit status (0: every sample has its outputs, 1: some failed)."""
-    ranks = Ranks.start(args.launcher, args.device)
+def run(model: TileModel, inputs: Inputs, output_dir: PathLike, options: PredictOptions) -> RunSummary:
+    """Predict every sample of ``inputs`` into ``output_dir``.
+
+    Args:
+        model: the model (:func:`geospatial_mm.apis.init_model`).
+        inputs: a folder, a file, or a list of them.
+        output_dir: the output folder (created when missing).
+        options: the run's options.
+
+    Returns:
+        The summary of every rank's samples (each rank returns all of them).
+
+    Raises:
+        SetupError: nothing could run (an option, an input or an output folder is unusable); folders the run created
+            are removed again.
+    """
+    ranks = Ranks.start(options.launcher, str(model.device))
     rank, world = ranks.rank, ranks.world
-    device = args.device
-    if device.startswith('cuda') and world > 1 and device == 'cuda':
-        device = f'cuda:{int(os.environ.get("LOCAL_RANK", 0))}'
-    folders = [(args.output, 'output folder')]
-    if args.preview_dir:
-        folders.append((args.preview_dir, 'preview folder'))
-    if args.summary:
-        folders.append((Path(args.summary).parent, 'folder of the summary'))
-    created = [f for folder, _ in folders for f in missing_folders(folder)]
+    created = prepare_output_folders(output_dir, options)
     try:
-        predictor, samples, left_out, options = set_up(args, device, folders)
+        predictor, samples, left_out = set_up(model, inputs, output_dir, options)
     except SetupError:  # nothing ran: leave no folder behind that the run created
         remove_empty_folders(created)
         raise
@@ -169,63 +307,43 @@ def run(args) -> int:
         names = ', '.join(p.name for p in left_out[:5]) + (' ...' if len(left_out) > 5 else '')
         log(f'left out {len(left_out)} file(s) written by an earlier run of model_inference (not inputs): {names}')
     mine = samples[rank::world]
-    log(f'{len(samples)} sample(s) in {args.input}; this rank takes {len(mine)}; tiles of {predictor.tile} px '
-        f'every {predictor.stride} px, batches of {predictor.batch_size}, on {device} in {predictor.precision} '
-        f'({predictor.model.precision_reason}), '
-        f'{predictor.readers} reader thread(s)', rank, world)
-    show_bars = not args.no_progress and sys.stderr.isatty() and rank == 0
+    inputs_text = inputs if isinstance(inputs, (str, os.PathLike)) else ', '.join(map(str, inputs))
+    log(f'{len(samples)} sample(s) in {inputs_text}; this rank takes {len(mine)}; tiles of {predictor.tile} px '
+        f'every {predictor.stride} px, batches of {predictor.batch_size}, on {model.device} in {predictor.precision} '
+        f'({model.precision_reason}), {predictor.readers} reader thread(s)', rank, world)
     from tqdm import tqdm
+    show_bars = options.progress and sys.stderr.isatty() and rank == 0
     files_bar = tqdm(total=len(mine), desc='files', unit='file', position=0, disable=not show_bars)
+
+    def progress(name: str) -> tuple[Callable[[int], None], Callable[[int], None], Callable[[], None]]:
+        bar = tqdm(desc=name, unit='tile', position=1, leave=False, disable=not show_bars)
+        return (lambda n: setattr(bar, 'total', n)), bar.update, bar.close
+
     results = []
     for i, sample in enumerate(mine, 1):
-        record = dict(name=sample.name, input=sample.primary, rank=rank, outputs={}, status='ok', error=None)
-        start = time.time()
-        try:
-            if sample.problem:
-                raise RasterError(sample.problem)
-            outputs = predictor.output_paths(sample, args.output, **options)
-            record['outputs'] = {k: str(v) for k, v in outputs.items()}
-            if args.skip_existing and outputs_complete(outputs):
-                record['status'] = 'skipped'
-                log(f'[{i}/{len(mine)}] {sample.primary}: outputs exist, skipped', rank, world)
-            else:
-                tiles_bar = tqdm(desc=sample.name, unit='tile', position=1, leave=False, disable=not show_bars)
-                try:
-                    predictor.predict(sample, args.output, cog=args.cog, **options,
-                                      on_start=lambda n: setattr(tiles_bar, 'total', n),
-                                      on_tiles=tiles_bar.update)
-                finally:
-                    tiles_bar.close()
-                if args.preview_dir:
-                    record['outputs']['preview'] = str(write_preview(predictor, sample, outputs, args.preview_dir,
-                                                                     args.labels))
-                log(f'[{i}/{len(mine)}] {sample.primary} -> {next(iter(outputs.values()))} '
-                    f'({time.time() - start:.1f} s)',
-                    rank, world)
-        except Exception as exc:  # reported per file; the other files still run
-            record['status'] = 'failed'
-            record['error'] = f'{type(exc).__name__}: {exc}'
-            log(f'[{i}/{len(mine)}] FAILED {sample.primary}: {record["error"]}', rank, world)
-            if args.verbose:
-                traceback.print_exc()
-        record['seconds'] = round(time.time() - start, 3)
-        results.append(record)
+        result = predict_sample(predictor, sample, output_dir, options, progress)
+        result.rank = rank
+        if result.status == 'failed':
+            log(f'[{i}/{len(mine)}] FAILED {sample.primary}: {result.error}', rank, world)
+        elif result.status == 'skipped':
+            log(f'[{i}/{len(mine)}] {sample.primary}: outputs exist, skipped', rank, world)
+        else:
+            log(f'[{i}/{len(mine)}] {sample.primary} -> {next(iter(result.outputs.values()))} '
+                f'({result.seconds:.1f} s)', rank, world)
+        results.append(result)
         files_bar.update(1)
     files_bar.close()
     release_freed_memory()  # the batches' buffers, kept resident between them (memory.py)
 
     gathered = ranks.gather(results)
-    everything = [r for part in gathered for r in part]
-    failed = [r for r in everything if r['status'] == 'failed']
+    summary = RunSummary([r for part in gathered for r in part], world_size=world, precision=predictor.precision,
+                         precision_reason=model.precision_reason)
     if rank == 0:
-        counts = {s: sum(r['status'] == s for r in everything) for s in ('ok', 'skipped', 'failed')}
-        log(f'summary: {len(everything)} sample(s): {counts["ok"]} predicted, {counts["skipped"]} skipped (outputs '
-            f'existed), {counts["failed"]} failed')
-        for r in failed:
-            log(f'  failed: {r["input"]}: {r["error"]}')
-        if args.summary:
-            write_json_atomic(args.summary, dict(samples=everything, **counts, world_size=world,
-                                                 precision=predictor.precision,
-                                                 precision_reason=predictor.model.precision_reason))
+        log(f'summary: {len(summary.samples)} sample(s): {summary.count("ok")} predicted, {summary.count("skipped")} '
+            f'skipped (outputs existed), {summary.count("failed")} failed')
+        for r in summary.failed:
+            log(f'  failed: {r.input}: {r.error}')
+        if options.summary:
+            write_json_atomic(options.summary, summary.to_dict())
     ranks.finish()
-    return 1 if failed else 0
+    return summary

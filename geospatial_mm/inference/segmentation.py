@@ -8,6 +8,8 @@ request, class probabilities.
 """
 from __future__ import annotations
 
+import contextlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -16,12 +18,14 @@ import numpy as np
 from geospatial_mm.io.blending import tile_weights
 from geospatial_mm.io.gdal import gdal_env, streaming_cache_bytes
 from geospatial_mm.io.geotiff import GeoTiffWriter
+from geospatial_mm.io.raster import RasterMeta
 from geospatial_mm.io.tiles import TileGrid
 from geospatial_mm.visualization.preview import nodata_colour
+from .options import PredictOptions
 from .outputs import PRODUCER, PRODUCER_TAG
 from .predictor import OUTPUT_BLOCK, RasterPredictor
 from .prefetch import BackgroundWriter
-from .rolling_band import RowBandAccumulator
+from .rolling_band import FinishedRows, RowBandAccumulator
 from .sources import Sample
 from .tile_model import TileModel
 
@@ -32,118 +36,187 @@ PROB_NODATA = -1.0
 class SegmentationRasterPredictor(RasterPredictor):
     """Predict class maps (and optionally class probabilities) for rasters with a segmentation model.
 
-    The arguments are :class:`~geospatial_mm.inference.predictor.RasterPredictor`'s; ``tile`` and ``stride`` default
-    to the model's (a config's sliding-window ``test_cfg``, else 512 and half of it; an exported model's tile).
+    The common arguments are :class:`~geospatial_mm.inference.predictor.RasterPredictor`'s; ``tile`` and ``stride``
+    default to the model's (a config's sliding-window ``test_cfg``, else 512 and half of it; an exported model's tile).
+
+    Args:
+        probabilities: also write the per-class probabilities (``<name>_prob.tif``).
     """
 
     def __init__(self, model: TileModel, batch_size: int = 8, tile: int | None = None, stride: int | None = None,
-                 readers: int | None = None) -> None:
+                 readers: int | None = None, cog: bool = False, probabilities: bool = False) -> None:
         if model.task != 'segmentation':
             raise ValueError(f'a segmentation predictor needs a segmentation model, got a {model.task} model')
-        super().__init__(model, batch_size=batch_size, tile=tile, stride=stride, readers=readers)
+        super().__init__(model, batch_size=batch_size, tile=tile, stride=stride, readers=readers, cog=cog)
+        self.probabilities = probabilities
         # blending weights of a tile's logits: highest in its centre, falling off towards its edges
         self.blend_weights = tile_weights(self.tile, self.tile)
+        self.encoding = ClassEncoding.for_classes(self.num_classes, self.palette)
+
+    @classmethod
+    def from_options(cls, model: TileModel, options: PredictOptions) -> SegmentationRasterPredictor:
+        """The predictor of a run's options.
+
+        Args:
+            model: a segmentation model.
+            options: the run's options (tiling, ``cog``, ``probabilities``).
+
+        Returns:
+            The predictor.
+        """
+        return cls(model, batch_size=options.batch_size, tile=options.tile, stride=options.stride,
+                   readers=options.readers, cog=options.cog, probabilities=options.probabilities)
 
     # -- a whole raster -----------------------------------------------------------------------------------------
-    def output_paths(self, sample: Sample, out_dir: str | Path, probabilities: bool = False) -> dict:
+    def output_paths(self, sample: Sample, out_dir: str | Path) -> dict[str, Path]:
+        """The files :meth:`predict` writes for ``sample``.
+
+        Args:
+            sample: the sample.
+            out_dir: the output folder.
+
+        Returns:
+            ``{'classes': <name>_pred.tif}``, with ``'probabilities': <name>_prob.tif`` when they are written.
+        """
         out_dir = Path(out_dir)
         paths = dict(classes=out_dir / f'{sample.name}_pred.tif')
-        if probabilities:
+        if self.probabilities:
             paths['probabilities'] = out_dir / f'{sample.name}_prob.tif'
         return paths
 
-    def predict(self, sample: Sample, out_dir: str | Path, cog: bool = False,
-                on_tiles: Callable[[int], None] | None = None, on_start: Callable[[int], None] | None = None,
-                probabilities: bool = False) -> dict:
-        """Predict ``sample`` into ``out_dir``; returns ``{'classes': path[, 'probabilities': path]}``.
+    def predict(self, sample: Sample, out_dir: str | Path, on_tiles: Callable[[int], None] | None = None,
+                on_start: Callable[[int], None] | None = None) -> dict[str, Path]:
+        """Predict ``sample`` into ``out_dir``.
 
-        ``on_start(n_tiles)`` and ``on_tiles(n_done)`` report progress.
+        Args:
+            sample: the sample.
+            out_dir: the output folder.
+            on_tiles: called with the number of tiles of each batch done (progress).
+            on_start: called once with the number of tiles.
+
+        Returns:
+            :meth:`output_paths`: every file is complete under its final name.
+
+        Raises:
+            RasterError: an input cannot be read as the model reads it.
         """
         metas = self.check(sample)
         meta = metas[0]
         grid = TileGrid(meta.height, meta.width, self.tile, self.stride)
         strips = grid.column_strips(self.band_width, OUTPUT_BLOCK)
-        cachemax = streaming_cache_bytes(metas, 1 + (4 * self.num_classes if probabilities else 0),
+        cachemax = streaming_cache_bytes(metas, 1 + (4 * self.num_classes if self.probabilities else 0),
                                          span=max(s.span[1] - s.span[0] for s in strips))
         if on_start:
             on_start(sum(len(s) for s in strips))
-        paths = self.output_paths(sample, out_dir, probabilities)
-        k = self.num_classes
-        common = dict(height=meta.height, width=meta.width, crs=meta.crs, transform=meta.transform, cog=cog)
+        paths = self.output_paths(sample, out_dir)
+        writers = self._writers(sample, meta, paths)
+        with gdal_env(cachemax), contextlib.ExitStack() as opened:  # any error: no output under its final name
+            for writer in writers.values():
+                opened.enter_context(writer)
+            background = BackgroundWriter(context=lambda: gdal_env(cachemax))  # GDAL writes overlap the model
+            try:
+                for strip in strips:
+                    self._predict_strip(sample, strip, meta.height, cachemax, writers, background, on_tiles)
+            finally:
+                background.close()
+            for writer in writers.values():
+                writer.commit()
+        return paths
+
+    def _writers(self, sample: Sample, meta: RasterMeta, paths: dict[str, Path]) -> dict[str, GeoTiffWriter]:
+        """The writers of the class map (palette as colour table, class names in the tags) and the probabilities."""
+        encoding = self.encoding
+        common = dict(height=meta.height, width=meta.width, crs=meta.crs, transform=meta.transform, cog=self.cog)
         tags = {PRODUCER_TAG: PRODUCER, 'classes': self.classes, 'palette': self.palette, 'source': sample.primary,
                 'checkpoint': self.model.name, 'tile': self.tile, 'stride': self.stride}
-        class_dtype = 'uint8' if k < CLASS_NODATA else 'uint16'
-        class_array_dtype = 'uint8' if k < CLASS_NODATA else 'int32'  # written as uint16
-        class_nodata = CLASS_NODATA if k < CLASS_NODATA else 65535
-        colormap = {i: c for i, c in enumerate(self.palette)} if self.palette and class_dtype == 'uint8' else None
-        if colormap is not None:  # nodata in the colour the previews give it
-            colormap[class_nodata] = nodata_colour(self.palette)
-        writers = dict(classes=GeoTiffWriter(paths['classes'], count=1, dtype=class_dtype, nodata=class_nodata,
-                                                  colormap=colormap, band_descriptions=['class'],
-                                                  tags=dict(tags, **{f'CLASS_{i}': n for i, n in
-                                                                     enumerate(self.classes)}), **common))
-        if probabilities:
+        writers = dict(classes=GeoTiffWriter(paths['classes'], count=1, dtype=encoding.dtype, nodata=encoding.nodata,
+                                             colormap=encoding.colormap, band_descriptions=['class'],
+                                             tags=dict(tags, **{f'CLASS_{i}': n for i, n in enumerate(self.classes)}),
+                                             **common))
+        if self.probabilities:
             writers['probabilities'] = GeoTiffWriter(
-                paths['probabilities'], count=k, dtype='float32', nodata=PROB_NODATA,
+                paths['probabilities'], count=self.num_classes, dtype='float32', nodata=PROB_NODATA,
                 band_descriptions=list(self.classes), tags=tags, overview_resampling='average', **common)
+        return writers
+
+    def _predict_strip(self, sample: Sample, strip: TileGrid, height: int, cachemax: int | None,
+                       writers: dict[str, GeoTiffWriter], background: BackgroundWriter,
+                       on_tiles: Callable[[int], None] | None) -> None:
+        """The tiles of one vertical strip: batches through the model, blended into a band of rows that rolls down
+        the strip; every finished band of rows goes to the writers."""
         model, arrays = self.model, self.model.arrays
-        channels = model.out_channels
         weights = arrays.from_host(self.blend_weights)
-        opened = []
-        try:
-            with gdal_env(cachemax):
-                for w in writers.values():
-                    opened.append(w.__enter__())
-                writer = BackgroundWriter(context=lambda: gdal_env(cachemax))  # GDAL writes overlap the model
+        acc = RowBandAccumulator(model.out_channels, strip.tile_height, strip.span[1] - strip.span[0],
+                                 col0=strip.span[0], arrays=arrays)
+        row_index = 0
+        for batch in self._batches(self.tiles(sample, strip, cachemax)):
+            logits = model.forward(batch, batch[0].logit_size)
+            for item, p in zip(batch, logits):
+                t = item.tile
+                if t.row_index != row_index:
+                    row_index = t.row_index
+                    self._write_rows(acc.advance_to(t.row), strip, writers, background)
+                nodata = None
+                if item.nodata is not None:
+                    nodata = arrays.from_host(item.nodata[:t.height, :t.width])
+                acc.add(t, p[:, :t.height, :t.width], weights[:t.height, :t.width], nodata)
+            if on_tiles:
+                on_tiles(len(batch))
+        self._write_rows(acc.finish(height), strip, writers, background)
 
-                def flush(done, strip: TileGrid) -> None:
-                    """Finished rows -> classes (and probabilities) on the device; only those leave it."""
-                    if done is None:
-                        return
-                    top, logits, nodata = done
-                    # the strip's own columns (its tiles reach into its neighbours')
-                    keep = slice(strip.columns[0] - strip.span[0], strip.columns[1] - strip.span[0])
-                    logits, nodata = logits[:, :, keep], nodata[:, keep]
-                    col = strip.columns[0]
-                    probs = model.probabilities(logits) if probabilities or channels == 1 else None
-                    if channels == 1:  # one sigmoid output: class 1 where its probability passes the threshold
-                        classes = probs[1] > model.threshold
-                    else:
-                        classes = arrays.argmax(logits)
-                    classes = arrays.astype(classes, class_array_dtype)
-                    classes[nodata] = class_nodata
-                    classes = arrays.to_host(classes).astype(class_dtype, copy=False)
-                    writer.submit(lambda: writers['classes'].write(classes, top, col))
-                    if probabilities:
-                        probs = arrays.astype(probs, 'float32')
-                        probs[:, nodata] = PROB_NODATA
-                        probs = arrays.to_host(probs).astype(np.float32, copy=False)
-                        writer.submit(lambda: writers['probabilities'].write(probs, top, col))
+    def _write_rows(self, done: FinishedRows | None, strip: TileGrid, writers: dict[str, GeoTiffWriter],
+                    background: BackgroundWriter) -> None:
+        """Finished rows -> classes (and probabilities) on the device; only those leave it, written in the
+        background."""
+        if done is None:
+            return
+        model, arrays, encoding = self.model, self.model.arrays, self.encoding
+        top, logits, nodata = done
+        # the strip's own columns (its tiles reach into its neighbours')
+        keep = slice(strip.columns[0] - strip.span[0], strip.columns[1] - strip.span[0])
+        logits, nodata = logits[:, :, keep], nodata[:, keep]
+        col = strip.columns[0]
+        one_output = model.out_channels == 1
+        probs = model.probabilities(logits) if self.probabilities or one_output else None
+        if one_output:  # one sigmoid output: class 1 where its probability passes the threshold
+            classes = probs[1] > model.threshold
+        else:
+            classes = arrays.argmax(logits)
+        classes = arrays.astype(classes, encoding.array_dtype)
+        classes[nodata] = encoding.nodata
+        classes = arrays.to_host(classes).astype(encoding.dtype, copy=False)
+        background.submit(lambda: writers['classes'].write(classes, top, col))
+        if self.probabilities:
+            probs = arrays.astype(probs, 'float32')
+            probs[:, nodata] = PROB_NODATA
+            probs = arrays.to_host(probs).astype(np.float32, copy=False)
+            background.submit(lambda: writers['probabilities'].write(probs, top, col))
 
-                try:
-                    for strip in strips:
-                        acc = RowBandAccumulator(channels, grid.tile_height, strip.span[1] - strip.span[0],
-                                                 col0=strip.span[0], arrays=arrays)
-                        row_index = 0
-                        for batch in self._batches(self.tiles(sample, strip, cachemax)):
-                            logits = model.forward(batch, batch[0].logit_size)
-                            for item, p in zip(batch, logits):
-                                t = item.tile
-                                if t.row_index != row_index:
-                                    row_index = t.row_index
-                                    flush(acc.advance_to(t.row), strip)
-                                nodata = None
-                                if item.nodata is not None:
-                                    nodata = arrays.from_host(item.nodata[:t.height, :t.width])
-                                acc.add(t, p[:, :t.height, :t.width], weights[:t.height, :t.width], nodata)
-                            if on_tiles:
-                                on_tiles(len(batch))
-                        flush(acc.finish(meta.height), strip)
-                finally:
-                    writer.close()
-                for w in writers.values():
-                    w.commit()
-        finally:
-            for w in opened:
-                w.abort()  # no-op after commit(); removes the temporary files otherwise
-        return paths
+
+@dataclass(frozen=True)
+class ClassEncoding:
+    """How class indices are stored: uint8 with nodata 255 and the palette as colour table for fewer than 255 classes,
+    else uint16 with nodata 65535 (computed in int32) and no colour table."""
+    dtype: str
+    array_dtype: str
+    nodata: int
+    colormap: dict[int, tuple[int, ...]] | None
+
+    @classmethod
+    def for_classes(cls, num_classes: int, palette: list[list[int]] | None) -> ClassEncoding:
+        """The encoding of a class map.
+
+        Args:
+            num_classes: the number of classes.
+            palette: their colours (RGB), or None.
+
+        Returns:
+            The encoding; the colour table gives nodata the colour the previews give it.
+        """
+        if num_classes >= CLASS_NODATA:
+            return cls('uint16', 'int32', 65535, None)
+        colormap = None
+        if palette:
+            colormap = {i: tuple(int(v) for v in c) for i, c in enumerate(palette)}
+            colormap[CLASS_NODATA] = tuple(nodata_colour(palette))
+        return cls('uint8', 'uint8', CLASS_NODATA, colormap)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -25,8 +26,12 @@ class WindowInputs:
     meta: object = None  # what the model takes with them (the OpenMMLab data sample), else None
 
 
-class TileModel:
-    """The interface (and the shared parts) of the models the streaming predictors run.
+# per tile of a batch: masks (n, tile, tile) bool, labels (n,) and scores (n,) of the instances above the threshold
+Detections = list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+class TileModel(Protocol):
+    """The interface (and the shared parts) of the models the streaming predictors run; models subclass it.
 
     Attributes:
         task: ``'segmentation'`` or ``'detection'``.
@@ -95,6 +100,21 @@ class TileModel:
         """``(B, K, h, w)`` float32 logits of a batch of prepared tiles, as ``arrays`` arrays, resized to ``size``
         when the model gives another size."""
         raise NotImplementedError
+
+    def detect(self, batch: list[WindowInputs], score_thr: float) -> Detections:
+        """The instances of a batch of prepared tiles (models whose ``task`` is ``'detection'``).
+
+        Args:
+            batch: the prepared tiles.
+            score_thr: instances scoring below are left out.
+
+        Returns:
+            Per tile: ``(masks (n, tile, tile) bool, labels (n,), scores (n,))``.
+
+        Raises:
+            ValueError: the model is not a detector.
+        """
+        raise ValueError(f'{self.name or "this model"}: a {self.task} model does not detect instances')
 
     def probabilities(self, logits):
         """Class probabilities of blended ``(K, h, w)`` logits (the model's rule)."""

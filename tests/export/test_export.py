@@ -30,16 +30,13 @@ def tool_args(inputs: dict, output) -> list[str]:
 
 
 def full_tool(config, ckpt, options: dict, inputs: dict, output) -> None:
-    """tools/model_inference.py with the config and checkpoint (its runner in this process: the overrides include
-    values the command line cannot spell, such as a backbone's arch dict)."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location('model_inference_tool', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    args = module.build_parser().parse_args(['-config', str(config), '-ckpt', str(ckpt), *tool_args(inputs, output)])
-    args.cfg_options = options
-    from geospatial_mm.inference.runner import run as run_tool
-    assert run_tool(args) == 0
+    """What tools/model_inference.py does with the config and checkpoint, through the Python API in this process (the
+    overrides include values the command line cannot spell, such as a backbone's arch dict)."""
+    from geospatial_mm.apis import init_model, predict
+    model = init_model(config, ckpt, cfg_options=options)
+    summary = predict(model, inputs['input'], output, input_type=inputs['input_type'],
+                      post_input=inputs['post_input'], probabilities=True, progress=False)
+    assert summary.exit_status == 0
 
 
 def light_tool(model_file, inputs: dict, output, block_torch: bool) -> dict:

@@ -1,8 +1,8 @@
 """The package's layers, and a check of its imports against them (read from the source, nothing imported).
 
 From the bottom: errors.py (the one error base); io/ and compat/ (and version.py); datasets/, models/,
-evaluation/; visualization/ and converters/; inference/ and demo/; engine/. A module may import from its own package
-and from lower layers, never from a higher layer nor from another package of its own layer, wherever the import
+evaluation/; visualization/ and converters/; inference/ and demo/; engine/ and export/; apis/ (the public Python
+API). A module may import from its own package and from lower layers, never from a higher layer nor from another package of its own layer, wherever the import
 stands (a function-level import counts too). The package's ``__init__`` (its face for configs, which registers
 everything) may import anything.
 """
@@ -16,7 +16,8 @@ LAYERS = {'errors': -1, 'io': 0, 'compat': 0, 'version': 0, 'config': 0, 'regist
           'datasets': 1, 'models': 1, 'evaluation': 1,
           'visualization': 2, 'converters': 2,
           'inference': 3, 'demo': 3,
-          'engine': 4, 'export': 4}
+          'engine': 4, 'export': 4,
+          'apis': 5}
 PACKAGE = 'geospatial_mm'
 
 

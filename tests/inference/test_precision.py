@@ -37,8 +37,8 @@ def test_bf16_gives_the_fp32_class_map_on_at_least_999_of_1000_pixels(trained, t
     maps = {}
     for precision in ('fp32', 'bf16'):
         model = OpenMMLabModel(TINY, str(ckpt), precision=precision)
-        predictor = SegmentationRasterPredictor(model, tile=64, stride=32)
-        out = predictor.predict(sample, tmp_path / precision, probabilities=True)
+        predictor = SegmentationRasterPredictor(model, tile=64, stride=32, probabilities=True)
+        out = predictor.predict(sample, tmp_path / precision)
         with rasterio.open(out['classes']) as classes, rasterio.open(out['probabilities']) as probs:
             maps[precision] = (classes.read(1), probs.read())
     fp32, bf16 = maps['fp32'], maps['bf16']

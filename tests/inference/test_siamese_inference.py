@@ -42,10 +42,11 @@ def test_streamed_damage_map_equals_the_segmentors_sliding_window(tmp_path):
     post[:, 20:50, 30:70] = 40
     paths = dict(img_path=str(write_png(tmp_path / 'in' / 'x_00000000_pre_disaster.png', pre)),
                  post_img_path=str(write_png(tmp_path / 'in' / 'x_00000000_post_disaster.png', post)))
-    predictor = SegmentationRasterPredictor(OpenMMLabModel(CONFIG, str(ckpt), cfg_options=OPTIONS), batch_size=4)
+    predictor = SegmentationRasterPredictor(OpenMMLabModel(CONFIG, str(ckpt), cfg_options=OPTIONS), batch_size=4,
+                                            probabilities=True)
     assert (predictor.tile, predictor.stride) == (32, 16)
     [sample] = find_pairs(tmp_path / 'in', tmp_path / 'in', '.png')
-    outputs = predictor.predict(sample, tmp_path / 'out', probabilities=True)
+    outputs = predictor.predict(sample, tmp_path / 'out')
     with rasterio.open(outputs['classes']) as src:
         classes = src.read(1)
         colormap = src.colormap(1)

@@ -6,41 +6,17 @@ import json
 import numpy as np
 import pytest
 import rasterio
+from helpers.detection_oracle import OracleModel, oracle, truth_instances
 from helpers.models import TINY_DET, make_checkpoint
 from helpers.rasters import write_geotiff
 from rasterio.transform import from_origin
 from shapely.geometry import shape
 
 from geospatial_mm.inference.detection import DetectionRasterPredictor
-from geospatial_mm.inference.openmmlab_model import OpenMMLabModel
 from geospatial_mm.inference.runner import outputs_complete
 from geospatial_mm.inference.sources import Sample
 from geospatial_mm.inference.stitching import InstanceStitcher
 from geospatial_mm.io.tiles import TileGrid
-
-
-def truth_instances(height=150, width=170) -> np.ndarray:
-    """Instance ids (0 none): objects cut by tile borders of a 64 px / 48 px-stride grid in every way."""
-    ids = np.zeros((height, width), np.int32)
-    ids[20:30, 5:160] = 1  # long: crosses 3 borders, no tile sees it whole
-    ids[52:74, 52:74] = 2  # around a tile corner: cut by the borders of 4 tiles
-    ids[100:140, 10:40] = 3  # crosses a horizontal border
-    ids[110:125, 20:30] = 0  # ... and has a hole
-    ids[60:70, 120:140] = 4  # two objects that touch along an edge: never one
-    ids[70:80, 120:140] = 5
-    ids[5:10, 5:10] = 6  # inside one tile
-    ids[95:140, 90:100] = 7  # crosses rows of tiles; the class raster says it is class 1 (the others 0)
-    return ids
-
-
-def oracle(ids: np.ndarray, window, classes=None):
-    """Masks of the objects inside ``window`` (cut by its edges), their classes and scores."""
-    row, col, h, w = window
-    part = ids[row:row + h, col:col + w]
-    present = [i for i in np.unique(part) if i]
-    masks = np.stack([part == i for i in present]) if present else np.zeros((0, h, w), bool)
-    labels = np.array([classes.get(i, 0) if classes else 0 for i in present], np.int64)
-    return masks, labels, np.linspace(0.9, 0.6, len(present)).astype(np.float32)
 
 
 def stitch(ids, tile=64, stride=48, merge_thr=0.5, min_area=0, classes=None, detector=oracle):
@@ -124,23 +100,6 @@ def test_small_instances_are_dropped_and_ids_are_consecutive():
     predicted, resolved = stitch(truth, min_area=5)
     assert (truth == 9).sum() == 4 and not predicted[truth == 9].any()
     assert sorted(np.unique(predicted)) == list(range(resolved.count + 1)) and resolved.count == 7
-
-
-class OracleModel(OpenMMLabModel):
-    """The detection config's model with the detector replaced by the true objects of each tile's window."""
-    truth: np.ndarray = None
-    tile: int = None
-
-    def detect(self, batch, score_thr):
-        out = []
-        for item in batch:
-            row, col, h, w = item.meta.metainfo['geo_meta']['window']
-            masks, labels, scores = oracle(self.truth, (row, col, h, w))
-            padded = np.zeros((len(masks), self.tile, self.tile), bool)
-            padded[:, :h, :w] = masks
-            keep = scores >= score_thr
-            out.append((padded[keep], labels[keep], scores[keep]))
-        return out
 
 
 def oracle_predictor(ckpt, truth, **options) -> DetectionRasterPredictor:

@@ -82,12 +82,11 @@ def test_streamed_prediction_equals_the_segmentors_own_sliding_window(tmp_path, 
     img[:, :5, :7] = -9999
     path = write_geotiff(tmp_path / 'in' / 'scene.tif', img, nodata=-9999, tiled=True, block=16)
     model = OpenMMLabModel(BURN, str(ckpt), cfg_options=TINY_PRITHVI)
-    predictor = SegmentationRasterPredictor(model, batch_size=3)
+    predictor = SegmentationRasterPredictor(model, batch_size=3, probabilities=True)
     assert (predictor.tile, predictor.stride) == (32, 16)
     assert predictor.strip_width == 2048  # the burn-scar test pipeline works pixel by pixel
     predictor.strip_width = strip_width
-    outputs = predictor.predict(Sample('scene', {'img_path': str(path)}, str(path)), tmp_path / 'out',
-                                probabilities=True)
+    outputs = predictor.predict(Sample('scene', {'img_path': str(path)}, str(path)), tmp_path / 'out')
     with rasterio.open(outputs['probabilities']) as src:
         streamed = src.read()
     with rasterio.open(outputs['classes']) as src:
@@ -111,8 +110,9 @@ def test_streamed_prediction_equals_the_segmentors_own_sliding_window(tmp_path, 
 def test_outputs_keep_the_georeference_and_carry_palette_names_and_nodata(tmp_path, tiny_ckpt):
     transform = from_origin(612345.0, 4987654.0, 20.0, 20.0)
     path = scene(tmp_path / 'in' / 'a.tif', 70, 90, nodata_rows=9, transform=transform)
-    predictor = SegmentationRasterPredictor(OpenMMLabModel(TINY, str(tiny_ckpt)), tile=32, stride=16)
-    out = predictor.predict(Sample('a', {'img_path': str(path)}, str(path)), tmp_path / 'out', probabilities=True)
+    predictor = SegmentationRasterPredictor(OpenMMLabModel(TINY, str(tiny_ckpt)), tile=32, stride=16,
+                                            probabilities=True)
+    out = predictor.predict(Sample('a', {'img_path': str(path)}, str(path)), tmp_path / 'out')
     with rasterio.open(path) as src_in, rasterio.open(out['classes']) as src:
         assert (src.width, src.height, src.count) == (90, 70, 1)
         assert src.crs == src_in.crs and src.transform == src_in.transform == transform
@@ -155,7 +155,8 @@ def test_blending_hides_tile_edge_artefacts_that_a_plain_average_shows(tmp_path,
     artefact = torch.from_numpy((2.0 * np.exp(-to_border / 2.0)).astype(np.float32))
 
     def predict(weights, with_artefact):
-        predictor = SegmentationRasterPredictor(OpenMMLabModel(TINY, str(tiny_ckpt)), tile=tile, stride=stride)
+        predictor = SegmentationRasterPredictor(OpenMMLabModel(TINY, str(tiny_ckpt)), tile=tile, stride=stride,
+                                                probabilities=True)
 
         def fake_logits(batch, size=None):
             logit = 0.3 * torch.stack([t.inputs for t in batch])[:, :1]  # a smooth function of the (normalised) ramp
@@ -167,7 +168,7 @@ def test_blending_hides_tile_edge_artefacts_that_a_plain_average_shows(tmp_path,
         if weights is not None:
             predictor.blend_weights = weights
         name = f'{weights is None}-{with_artefact}'
-        out = predictor.predict(Sample(name, {'img_path': str(path)}, str(path)), tmp_path, probabilities=True)
+        out = predictor.predict(Sample(name, {'img_path': str(path)}, str(path)), tmp_path)
         with rasterio.open(out['probabilities']) as src:
             return src.read(2)[8:-8, 8:-8]  # away from the raster's own border, where only one tile reaches
 
@@ -201,11 +202,12 @@ def test_a_wide_raster_predicted_in_column_strips_equals_the_whole_width(tmp_pat
     sees the tiles in other batches)."""
     path = scene(tmp_path / 'wide.tif', 50, 700, nodata_rows=4, seed=3)
     sample = Sample('wide', {'img_path': str(path)}, str(path))
-    predictor = SegmentationRasterPredictor(OpenMMLabModel(TINY, str(tiny_ckpt)), tile=32, stride=16)
-    whole = predictor.predict(sample, tmp_path / 'whole', probabilities=probabilities)
+    predictor = SegmentationRasterPredictor(OpenMMLabModel(TINY, str(tiny_ckpt)), tile=32, stride=16,
+                                            probabilities=probabilities)
+    whole = predictor.predict(sample, tmp_path / 'whole')
     predictor.band_width = 256
     seen = []
-    strips = predictor.predict(sample, tmp_path / 'strips', probabilities=probabilities, on_start=seen.append)
+    strips = predictor.predict(sample, tmp_path / 'strips', on_start=seen.append)
     grid = TileGrid(50, 700, 32, 16)
     assert seen[0] > len(grid)  # tiles at the strips' borders are predicted twice
     for key in whole:
@@ -223,10 +225,10 @@ def test_several_reader_threads_give_the_same_outputs_as_one(tmp_path, tiny_ckpt
     outputs = {}
     for readers, strip_width in ((1, None), (3, None), (3, 0)):
         predictor = SegmentationRasterPredictor(OpenMMLabModel(TINY, str(tiny_ckpt)), tile=32, stride=16,
-                                                readers=readers)
+                                                readers=readers, probabilities=True)
         if strip_width is not None:
             predictor.strip_width = strip_width  # tile by tile
-        out = predictor.predict(sample, tmp_path / f'r{readers}_{strip_width}', probabilities=True)
+        out = predictor.predict(sample, tmp_path / f'r{readers}_{strip_width}')
         with rasterio.open(out['classes']) as a, rasterio.open(out['probabilities']) as b:
             outputs[(readers, strip_width)] = (a.read(), b.read())
     reference = outputs[(1, None)]
