@@ -2,86 +2,81 @@
 consumer, in order) and :class:`BackgroundWriter` (GDAL writes in a thread of their own, overlapping the model)."""
 from __future__ import annotations
 
+import collections
 import contextlib
 import queue
 import threading
-from typing import Any, Callable, ContextManager, Iterable, Iterator
+from concurrent.futures import Future
+from typing import Callable, ContextManager, Iterable, Iterator, TypeVar
+
+T = TypeVar('T')
+R = TypeVar('R')
+_END = object()  # the end of the items, and of a BackgroundWriter's calls
 
 
-class _Failure:
-    def __init__(self, exc: BaseException) -> None:
-        self.exc = exc
+def parallel_map(func: Callable[[T], R], items: Iterable[T], workers: int, ahead: int,
+                 context: Callable[[], ContextManager[object]] | None = None) -> Iterator[R]:
+    """``func(item)`` for every item, computed by ``workers`` threads, yielded in the items' order.
 
+    At most ``ahead`` items are in flight (submitted and not yet taken by the consumer), which bounds the memory of
+    results waiting for their turn. Each thread runs inside ``context()``, entered once per thread (a GDAL
+    environment and files kept open, which belong to the thread that opened them).
 
-_DONE = object()
+    Args:
+        func: what to compute for an item.
+        items: the items (consumed lazily).
+        workers: the number of threads.
+        ahead: the most items in flight.
+        context: what each thread runs in (None: nothing).
 
+    Yields:
+        ``func(item)``, in the items' order.
 
-def parallel_map(func: Callable[[Any], Any], items: Iterable, workers: int, ahead: int,
-                 context: Callable[[], ContextManager] | None = None) -> Iterator:
-    """``func(item)`` for every item, computed by ``workers`` threads at most ``ahead`` items ahead, yielded in the
-    items' order; each thread runs inside ``context()`` (entered once per thread). An exception of ``func`` is
-    raised here; the threads stop when the consumer does."""
-    items = iter(items)
-    lock = threading.Lock()
-    done: dict[int, Any] = {}
-    ready = threading.Condition(lock)
-    slots = threading.Semaphore(max(1, ahead))
-    stop = threading.Event()
-    counter = [0]
-
-    def next_item():
-        with lock:
-            index = counter[0]
-            try:
-                item = next(items)
-            except StopIteration:
-                return None
-            counter[0] += 1
-            return index, item
-
-    def work() -> None:
-        with (context() if context is not None else contextlib.nullcontext()):
-            while not stop.is_set():
-                while not slots.acquire(timeout=0.1):
-                    if stop.is_set():
-                        return
-                taken = next_item()
-                if taken is None:
-                    slots.release()
-                    with ready:
-                        done.setdefault('end', counter[0])
-                        ready.notify_all()
-                    return
-                index, item = taken
-                try:
-                    result = func(item)
-                except BaseException as exc:  # handed to the consumer, which re-raises it
-                    result = _Failure(exc)
-                with ready:
-                    done[index] = result
-                    ready.notify_all()
-
-    threads = [threading.Thread(target=work, name=f'tile-reader-{i}', daemon=True) for i in range(max(1, workers))]
+    Raises:
+        BaseException: the first exception of ``func``, in the consumer, at that item's turn; the threads stop when
+            the consumer does, whether it finished, raised or stopped early.
+    """
+    tasks: queue.Queue[tuple[Future[R], T] | None] = queue.Queue()
+    threads = [threading.Thread(target=_work, args=(func, tasks, context), name=f'tile-reader-{i}', daemon=True)
+               for i in range(max(1, workers))]
     for thread in threads:
         thread.start()
+    pending: collections.deque[Future[R]] = collections.deque()
+    items = iter(items)
     try:
-        index = 0
         while True:
-            with ready:
-                while index not in done and not ('end' in done and index >= done['end']):
-                    ready.wait(0.1)
-                if index not in done:
-                    return
-                result = done.pop(index)
-            slots.release()
-            if isinstance(result, _Failure):
-                raise result.exc
-            yield result
-            index += 1
+            while len(pending) < max(1, ahead):
+                item = next(items, _END)
+                if item is _END:
+                    break
+                future: Future[R] = Future()
+                pending.append(future)
+                tasks.put((future, item))  # type: ignore[arg-type]  # not _END here
+            if not pending:
+                return
+            yield pending.popleft().result()
     finally:
-        stop.set()
+        for future in pending:
+            future.cancel()  # those not started are skipped
+        for _ in threads:
+            tasks.put(None)
         for thread in threads:
             thread.join()
+
+
+
+def _work(func: Callable[[T], R], tasks: queue.Queue[tuple[Future[R], T] | None],
+          context: Callable[[], ContextManager[object]] | None) -> None:
+    """A thread of :func:`parallel_map`: tasks until the ``None`` that ends them, inside the thread's context."""
+    with context() if context is not None else contextlib.nullcontext():
+        while (task := tasks.get()) is not None:
+            future, item = task
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(func(item))
+            except BaseException as exc:  # handed to the consumer, which re-raises it
+                future.set_exception(exc)
 
 
 class BackgroundWriter:
@@ -98,7 +93,7 @@ class BackgroundWriter:
         with (context() if context is not None else contextlib.nullcontext()):
             while True:
                 call = self._queue.get()
-                if call is _DONE:
+                if call is _END:
                     return
                 if self._error is None:
                     try:
@@ -113,7 +108,7 @@ class BackgroundWriter:
 
     def close(self) -> None:
         if self._thread.is_alive():
-            self._queue.put(_DONE)
+            self._queue.put(_END)
             self._thread.join()
         if self._error is not None:
             error, self._error = self._error, None
