@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import rasterio
 from helpers.commands import BIN, ROOT, run
+from helpers.model_inference import tool
 from PIL import Image
 
 from geospatial_mm.datasets.sen12ms import dfc_code_to_index, dfc_metainfo
@@ -111,10 +112,10 @@ def test_model_inference_on_an_s1_s2_folder_pair_writes_predictions_and_previews
     for token in ('s1', 's2'):  # the unlabeled layout: s1/ and s2/, names with '_s1_' / '_s2_'
         shutil.copytree(scene / f'{token}_validation', inputs / token)
     summary = tmp_path / 'summary.json'
-    run([BIN / 'python', ROOT / 'tools' / 'model_inference.py', '-config', ROOT / 'configs' / f'{config}.py', '-ckpt',
-         ckpt, '-input', inputs, '-output', tmp_path / 'out', '--preview-dir', tmp_path / 'previews', '--labels',
-         scene / 'dfc_validation', '--summary', summary, '--no-progress', '--cfg-options', *TINY[config],
-         f'model.test_cfg.crop_size=[{SIZE},{SIZE}]', f'model.test_cfg.stride=[{SIZE // 2},{SIZE // 2}]'])
+    tool('-config', ROOT / 'configs' / f'{config}.py', '-ckpt', ckpt, '-input', inputs, '-output', tmp_path / 'out',
+         '--preview-dir', tmp_path / 'previews', '--labels', scene / 'dfc_validation', '--summary', summary,
+         '--cfg-options', *TINY[config],
+         f'model.test_cfg.crop_size=[{SIZE},{SIZE}]', f'model.test_cfg.stride=[{SIZE // 2},{SIZE // 2}]')
     report = json.loads(summary.read_text())
     assert report['ok'] == 8 and report['failed'] == 0
     meta = dfc_metainfo(no_savanna=True)

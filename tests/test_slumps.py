@@ -71,8 +71,8 @@ def test_mim_test_eval_segm_reports_mask_map_well_above_chance(trained, tmp_path
 def test_whole_scene_prediction_is_georeferenced_and_merges_a_slump_cut_by_tile_borders(trained, tmp_path):
     demo, _, work = trained
     out = tmp_path / 'pred'
-    run([BIN / 'python', ROOT / 'tools' / 'model_inference.py', '-config', work / CONFIG.name, '-ckpt',
-         work / 'iter_150.pth', '-input', demo / 'scenes', '-output', out, '--geojson', '--no-progress'])
+    tool('-config', work / CONFIG.name, '-ckpt', work / 'iter_150.pth', '-input', demo / 'scenes', '-output', out,
+         '--geojson')
     scene = demo / 'scenes' / 'slump_scene_000.tif'
     with rasterio.open(scene) as src, rasterio.open(out / 'slump_scene_000_instances.tif') as pred, \
             rasterio.open(out / 'slump_scene_000_class_score.tif') as cs:
@@ -134,7 +134,7 @@ def test_mask_rcnn_trains_deterministic_in_bf16_and_predicts_in_bf16_with_mmcvs_
          '--metrics-out', metrics_file, '--work-dir', tmp_path / 'test'])
     assert 'coco/segm_mAP' in json.loads(metrics_file.read_text())
     out = tmp_path / 'pred'
-    run([BIN / 'python', ROOT / 'tools' / 'model_inference.py', '-config', work / CONFIG.name, '-ckpt',
-         work / 'iter_8.pth', '-input', demo / 'scenes', '-output', out, '--precision', 'bf16', '--no-progress'])
+    tool('-config', work / CONFIG.name, '-ckpt', work / 'iter_8.pth', '-input', demo / 'scenes', '-output', out,
+         '--precision', 'bf16')
     with rasterio.open(out / 'slump_scene_000_instances.tif') as pred:
         assert pred.read(1).shape == (pred.height, pred.width)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import rasterio
 from helpers.commands import BIN, ROOT, run
+from helpers.model_inference import tool
 from helpers.xbd_data import CONFIG, as_cli, make_xbd, tiny_options
 
 from geospatial_mm.evaluation.metrics import xview2_counts, xview2_score
@@ -69,8 +70,8 @@ def test_mim_test_reports_the_xview2_score_and_model_inference_agrees(trained, t
 
     out = tmp_path / 'damage'
     images = root / 'test' / 'images'
-    run([BIN / 'python', ROOT / 'tools' / 'model_inference.py', '-config', CONFIG, '-ckpt', ckpt, '-input', images,
-         '--post-input', images, '-input_type', 'png', '-output', out, '--no-progress', '--cfg-options', *options])
+    tool('-config', CONFIG, '-ckpt', ckpt, '-input', images, '--post-input', images, '-input_type', 'png', '-output',
+         out, '--cfg-options', *options)
     counts = 0
     for sample_id, target in zip(test_ids, targets):
         with rasterio.open(out / f'{sample_id.split("/")[1]}_disaster_pred.tif') as src:

@@ -12,9 +12,9 @@ def test_inference_benchmark_reports_ratios_and_memory_for_square_and_wide_raste
     out = tmp_path / 'inference.json'
     run([BIN / 'python', BENCH / 'inference.py', '--sizes', '256', '128x600', '--rounds', '1', '--bare-tiles', '4',
          '--bare-every', '1000000', '--batch-size', '2', '--work', tmp_path / 'work', '--device', 'cpu',
-         '--precision', 'bf16', '--readers', '2', '--json', out], timeout=1200)
+         '--precision', 'fp32', '--readers', '2', '--json', out], timeout=1200)  # bf16: tests/inference/test_precision
     report = json.loads(out.read_text())
-    assert report['device'] == 'cpu' and report['precision'] == 'bf16'
+    assert report['device'] == 'cpu' and report['precision'] == 'fp32'
     assert [r['size'] for r in report['rows']] == ['256²', '128×600']
     for row in report['rows']:
         assert {'tiles', 'megapixels_per_s', 'bare_megapixels_per_s', 'ratio_to_bare', 'peak_rss_mb',

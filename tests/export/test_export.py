@@ -11,6 +11,7 @@ import pytest
 import rasterio
 from helpers.commands import BIN, ROOT, run
 from helpers.exports import EXPORTS, TINY_PRITHVI, write_inputs
+from helpers.model_inference import tool
 from helpers.models import BURN, TINY_DET, make_checkpoint
 
 from geospatial_mm.compat.trust import TRUST_ENV
@@ -178,14 +179,11 @@ def test_a_file_that_is_not_an_export_and_wrong_options_get_clear_errors(tmp_pat
     model_file = tmp_path / 'burn.onnx'
     export_model(str(BURN), str(ckpt), str(model_file), cfg_options=TINY_PRITHVI)
     inputs = write_inputs('prithvi_1_frame', tmp_path / 'inputs')
-    proc = run([BIN / 'python', TOOL, '-model', model_file, *tool_args(inputs, tmp_path / 'o'), '--tile', '64'],
-               check=False)
+    proc = tool('-model', model_file, *tool_args(inputs, tmp_path / 'o'), '--tile', '64', check=False)
     assert proc.returncode == 2 and 'was exported for tiles of 32 px, not 64' in proc.stderr
-    proc = run([BIN / 'python', TOOL, '-model', model_file, '-config', BURN, *tool_args(inputs, tmp_path / 'o')],
-               check=False)
+    proc = tool('-model', model_file, '-config', BURN, *tool_args(inputs, tmp_path / 'o'), check=False)
     assert proc.returncode == 2 and '-model replaces -config, -ckpt and --cfg-options' in proc.stderr
-    proc = run([BIN / 'python', TOOL, '-model', model_file, *tool_args(inputs, tmp_path / 'o'), '--precision',
-                'bf16'], check=False)
+    proc = tool('-model', model_file, *tool_args(inputs, tmp_path / 'o'), '--precision', 'bf16', check=False)
     assert proc.returncode == 2 and 'an .onnx model runs in fp32' in proc.stderr
 
 

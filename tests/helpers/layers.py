@@ -1,10 +1,10 @@
 """The package's layers, and a check of its imports against them (read from the source, nothing imported).
 
-From the bottom: errors.py (the one error base); io/ and compat/ (and version.py); datasets/, models/,
-evaluation/; visualization/ and converters/; inference/ and demo/; engine/ and export/; apis/ (the public Python
-API). A module may import from its own package and from lower layers, never from a higher layer nor from another package of its own layer, wherever the import
-stands (a function-level import counts too). The package's ``__init__`` (its face for configs, which registers
-everything) may import anything.
+From the bottom: errors.py (the one error base); io/ and compat/ (and version.py); datasets/, models/, evaluation/;
+visualization/ and converters/; inference/ and demo/; engine/ and export/; apis/ (the public Python API). A module may
+import from its own package and from lower layers, never from a higher layer nor from another package of its own layer,
+wherever the import stands (a function-level import counts too). The package's ``__init__`` (its face for configs, which
+registers everything) may import anything.
 """
 from __future__ import annotations
 

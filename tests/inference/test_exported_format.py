@@ -6,7 +6,8 @@ import copy
 import math
 
 import pytest
-from helpers.commands import BIN, ROOT, run
+from helpers.commands import ROOT
+from helpers.model_inference import tool
 from helpers.pt2_payloads import with_metadata
 
 from geospatial_mm.inference.exported_format import (
@@ -130,8 +131,8 @@ def test_model_inference_stops_on_a_bad_field_before_reading_any_raster(tiny_pt2
     bad = with_metadata(tiny_pt2, tmp_path / 'huge_tile.pt2', lambda m: set_field(m, 'tile', 1_000_000))
     (tmp_path / 'in').mkdir()
     (tmp_path / 'in' / 'scene_merged.tif').write_bytes(b'not a raster')  # reading it would fail that sample (exit 1)
-    proc = run([BIN / 'python', TOOL, '-model', bad, '-input', tmp_path / 'in', '-output', tmp_path / 'out',
-                '-input_type', '_merged.tif', '--no-progress'], check=False)
+    proc = tool('-model', bad, '-input', tmp_path / 'in', '-output', tmp_path / 'out', '-input_type', '_merged.tif',
+                check=False)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert f'{bad}: metadata field tile = 1000000: expected an integer from 1 to 4096' in proc.stderr
     assert not (tmp_path / 'out').exists()

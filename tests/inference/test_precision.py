@@ -7,6 +7,7 @@ import pytest
 import rasterio
 from helpers.commands import BIN, ROOT, data_root_options, run
 from helpers.geotiff_seg_data import make_geotiff_seg_dataset
+from helpers.model_inference import tool
 from helpers.models import BURN, TINY, TINY_PRITHVI
 
 from geospatial_mm.export import export_model
@@ -141,8 +142,7 @@ def test_cpu_flags_are_read_from_the_kernels_report():
 def test_model_inference_says_which_precision_auto_chose_and_why(trained, tmp_path):
     ckpt, scene = trained
     summary = tmp_path / 'summary.json'
-    proc = run([BIN / 'python', ROOT / 'tools' / 'model_inference.py', '-config', TINY, '-ckpt', ckpt, '-input',
-                scene, '-output', tmp_path / 'out', '--summary', summary, '--no-progress'])
+    proc = tool('-config', TINY, '-ckpt', ckpt, '-input', scene, '-output', tmp_path / 'out', '--summary', summary)
     expected = choose_precision('auto', 'cpu')
     report = json.loads(summary.read_text())
     assert (report['precision'], report['precision_reason']) == (expected.name, expected.reason)
