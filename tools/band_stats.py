@@ -17,63 +17,10 @@ import argparse
 import json
 import os
 import sys
-from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # noqa: E402  run from a checkout
 
 from geospatial_mm.engine.launch import LazyDictAction  # noqa: E402
-
-
-def raster_files(inputs, suffix):
-    files = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            found = sorted(p for p in path.rglob(f'*{suffix}') if p.is_file() and not p.name.startswith('.'))
-            if not found:
-                raise FileNotFoundError(f'{path}: no file ends with {suffix!r}')
-            files += found
-        elif path.is_file():
-            files.append(path)
-        else:
-            raise FileNotFoundError(f'{path}: no such file or folder')
-    return files
-
-
-def dataset_images(config, dataloader, cfg_options):
-    """The image paths of the config's dataloader's dataset and its image loader (a LoadGeospatialImageFromFile)."""
-    from mmengine.registry import DATASETS, TRANSFORMS, init_default_scope
-
-    from geospatial_mm.config import load_config
-    from geospatial_mm.datasets.transforms import LoadGeospatialImageFromFile
-    from geospatial_mm.inference.model import loader_class
-    cfg = load_config(config, cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    dataset_cfg = dict(cfg[dataloader]['dataset'])
-    loaders = [t for t in dataset_cfg.get('pipeline', []) if loader_class(t) is not None]
-    if len(loaders) != 1 or not issubclass(loader_class(loaders[0]), LoadGeospatialImageFromFile):
-        raise ValueError(f'{config}: {dataloader} reads its images with {[t["type"] for t in loaders]}; band_stats '
-                         'measures datasets read by one LoadGeospatialImageFromFile (give the files instead)')
-    loader = TRANSFORMS.build(dict(loaders[0]))
-    dataset = DATASETS.build(dict(dataset_cfg, pipeline=[], lazy_init=False))
-    paths = []
-    for i in range(len(dataset)):
-        path = dataset.get_data_info(i)[loader.path_key]
-        paths += [path] if isinstance(path, str) else list(path)
-    return cfg, paths, loader
-
-
-def normalize_options(cfg, mean, std):
-    """--cfg-options for every TorchNormalize of the config's dataloaders, else for its data preprocessor."""
-    options = []
-    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        pipeline = (cfg.get(loader) or {}).get('dataset', {}).get('pipeline', [])
-        for i, step in enumerate(pipeline):
-            if step.get('type') == 'TorchNormalize':
-                options += [f'{loader}.dataset.pipeline.{i}.means={mean}', f'{loader}.dataset.pipeline.{i}.stds={std}']
-    if not options and 'data_preprocessor' in cfg.get('model', {}):
-        options = [f'model.data_preprocessor.mean={mean}', f'model.data_preprocessor.std={std}']
-    return options
 
 
 def main(argv=None) -> int:
@@ -97,37 +44,25 @@ def main(argv=None) -> int:
     if bool(args.inputs) == bool(args.config):
         parser.error('give raster files/folders or --config, one of them')
 
-    import numpy as np
-
-    from geospatial_mm.datasets.band_stats import identity, raster_band_stats
+    from geospatial_mm.datasets.band_stats import (
+        dataset_images,
+        loader_convert,
+        normalize_options,
+        raster_band_stats,
+        raster_files,
+        scaled,
+    )
     from geospatial_mm.io import RasterError
     cfg = None
     try:
         if args.config:
             cfg, paths, loader = dataset_images(args.config, args.dataloader, args.cfg_options)
-            bands = [b for f in loader.frames for b in f] if loader.frames else loader.bands
-            groups = len(loader.frames) if loader.frames else 1
-
-            def convert(data, nodata):
-                values, invalid = loader.convert(data, nodata)
-                if groups > 1:  # frames of one file: every frame's pixels count for the same bands
-                    values = values.reshape(groups, values.shape[0] // groups, *values.shape[1:])
-                    values = np.concatenate(list(values), axis=2)
-                    invalid = np.concatenate([invalid] * groups, axis=1)
-                return values, invalid
+            convert, bands = loader_convert(loader)
             nodata = loader.nodata
         else:
             paths = raster_files(args.inputs, args.suffix)
             bands, nodata = args.bands, args.nodata
-
-            def convert(data, file_nodata):
-                values, invalid = identity(data, file_nodata)
-                values = values.astype(np.float64)
-                if args.scale is not None:
-                    values *= args.scale
-                if args.offset is not None:
-                    values += args.offset
-                return values, invalid
+            convert = scaled(args.scale, args.offset)
         stats = raster_band_stats(paths, bands, convert, nodata, args.sample, args.seed, args.window)
     except (RasterError, ValueError, OSError, KeyError) as exc:
         print(f'band_stats: error: {exc}', file=sys.stderr)

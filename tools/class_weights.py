@@ -21,12 +21,10 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from concurrent.futures import ProcessPoolExecutor
-
-import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # noqa: E402  run from a checkout
 
+from geospatial_mm.datasets.class_stats import class_statistics, dataset_of_config  # noqa: E402
 from geospatial_mm.engine.launch import LazyDictAction  # noqa: E402
 from geospatial_mm.io.atomic import write_json_atomic  # noqa: E402
 
@@ -39,61 +37,6 @@ def _pairs(values: list[str] | None, what: str, convert=str) -> dict:
             raise ValueError(f'{what}: expected KEY=VALUE, got {item!r}')
         out[key] = convert(value)
     return out
-
-
-def build_dataset(config: str, dataloader: str, cfg_options: dict):
-    from mmengine.registry import DATASETS, init_default_scope
-
-    from geospatial_mm.config import load_config
-    cfg = load_config(config, cfg_options)
-    if dataloader not in cfg:
-        raise KeyError(f'{config}: no {dataloader} in the config')
-    init_default_scope(cfg.get('default_scope', 'mmseg'))
-    loader = cfg[dataloader]
-    dataset_cfg = loader['dataset'].copy()
-    dataset_cfg['pipeline'] = []  # only the file lists are needed
-    return DATASETS.build(dataset_cfg), loader
-
-
-def _histogram(job: tuple) -> np.ndarray:
-    from geospatial_mm.datasets import label_histogram
-    return label_histogram(*job)
-
-
-def class_statistics(dataset, label_keys: list[str], num_classes: dict, ignore_index: int, power: float,
-                     workers: int = 1) -> dict:
-    from geospatial_mm.datasets import inverse_frequency_weights
-    from geospatial_mm.datasets.class_stats import sample_key
-    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
-    if not infos:
-        raise ValueError('the dataset is empty')
-    classes = list(dataset.metainfo.get('classes') or [])
-    labels = {}
-    for key in label_keys:
-        missing = [info.get('img_path') for info in infos if key not in info]
-        if missing:
-            raise KeyError(f'sample {missing[0]} has no {key!r}; the dataset gives '
-                           f'{sorted(k for k in infos[0] if k.endswith("_path"))}')
-        k = num_classes.get(key) or (len(classes) if key == 'seg_map_path' and classes else None)
-        bound = k if k is not None else ignore_index  # every value below the ignore index counts when unknown
-        jobs = [(info[key], bound, ignore_index) for info in infos]
-        if workers > 1:
-            with ProcessPoolExecutor(workers) as pool:
-                rows = list(pool.map(_histogram, jobs, chunksize=16))
-        else:
-            rows = [_histogram(job) for job in jobs]
-        counts = np.stack(rows)
-        if k is None:
-            seen = np.nonzero(counts.sum(0))[0]
-            k = int(seen.max()) + 1 if seen.size else 1
-            counts = counts[:, :k]
-        total = counts.sum(0)
-        labels[key] = dict(
-            num_classes=k, classes=classes if key == 'seg_map_path' and len(classes) == k else None,
-            pixel_counts=total.tolist(), frequencies=(total / max(total.sum(), 1)).tolist(),
-            weights=inverse_frequency_weights(total, power),
-            per_sample={sample_key(info, key): row.tolist() for info, row in zip(infos, counts)})
-    return labels
 
 
 def main(argv=None) -> int:
@@ -118,7 +61,7 @@ def main(argv=None) -> int:
         unknown = sorted(set(assign) - set(args.label_keys))
         if unknown:
             raise ValueError(f'--assign names label keys {unknown} that are not in --label-keys {args.label_keys}')
-        dataset, loader = build_dataset(args.config, args.dataloader, args.cfg_options)
+        dataset, loader = dataset_of_config(args.config, args.dataloader, args.cfg_options)
         labels = class_statistics(dataset, args.label_keys, num_classes, args.ignore_index, args.power,
                                   max(1, args.workers))
     except (FileNotFoundError, KeyError, ValueError) as exc:

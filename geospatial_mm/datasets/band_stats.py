@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -135,3 +136,133 @@ def raster_band_stats(paths: Sequence[str | os.PathLike], bands: Sequence[int] |
     if stats is None:
         raise ValueError('no raster to measure')
     return stats
+
+
+def raster_files(inputs: Sequence[str | os.PathLike], suffix: str = '.tif') -> list[Path]:
+    """The raster files of files and folders (every ``*<suffix>`` file under a folder, in name order).
+
+    Args:
+        inputs: files and folders.
+        suffix: the file ending of rasters in folders.
+
+    Returns:
+        The files.
+
+    Raises:
+        FileNotFoundError: an input does not exist, or a folder holds no such file.
+    """
+    files: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            found = sorted(p for p in path.rglob(f'*{suffix}') if p.is_file() and not p.name.startswith('.'))
+            if not found:
+                raise FileNotFoundError(f'{path}: no file ends with {suffix!r}')
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise FileNotFoundError(f'{path}: no such file or folder')
+    return files
+
+
+def dataset_images(config: str | os.PathLike, dataloader: str = 'train_dataloader',
+                   cfg_options: dict | None = None) -> tuple[Any, list[str], Any]:
+    """The image files of a config's dataloader's dataset, and the image loader that reads them.
+
+    Args:
+        config: the config file (or Config).
+        dataloader: which dataloader's dataset.
+        cfg_options: config entries to override.
+
+    Returns:
+        ``(cfg, paths, loader)``: the merged config, every image file of the dataset, its
+        ``LoadGeospatialImageFromFile`` (whose ``convert`` gives what the model sees).
+
+    Raises:
+        ValueError: the dataset is not read by one ``LoadGeospatialImageFromFile``.
+    """
+    from mmengine.registry import DATASETS, TRANSFORMS, init_default_scope
+
+    from geospatial_mm.config import load_config
+    from .transforms import LoadGeospatialImageFromFile, loader_class
+    cfg = load_config(config, cfg_options)
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    dataset_cfg = dict(cfg[dataloader]['dataset'])
+    loaders = [t for t in dataset_cfg.get('pipeline', []) if loader_class(t) is not None]
+    if len(loaders) != 1 or not issubclass(loader_class(loaders[0]), LoadGeospatialImageFromFile):
+        raise ValueError(f'{config}: {dataloader} reads its images with {[t["type"] for t in loaders]}; band_stats '
+                         'measures datasets read by one LoadGeospatialImageFromFile (give the files instead)')
+    loader = TRANSFORMS.build(dict(loaders[0]))
+    dataset = DATASETS.build(dict(dataset_cfg, pipeline=[], lazy_init=False))
+    paths: list[str] = []
+    for i in range(len(dataset)):
+        path = dataset.get_data_info(i)[loader.path_key]
+        paths += [path] if isinstance(path, str) else list(path)
+    return cfg, paths, loader
+
+
+def loader_convert(loader: Any) -> tuple[Convert, list[int] | None]:
+    """What an image loader makes of file values, with the frames of a multi-temporal file counted as more pixels of
+    the same bands.
+
+    Args:
+        loader: a ``LoadGeospatialImageFromFile``.
+
+    Returns:
+        ``(convert, bands)``: the conversion and the file bands it reads.
+    """
+    bands = [b for f in loader.frames for b in f] if loader.frames else loader.bands
+    groups = len(loader.frames) if loader.frames else 1
+
+    def convert(data: np.ndarray, nodata: float | None) -> tuple[np.ndarray, np.ndarray]:
+        values, invalid = loader.convert(data, nodata)
+        if groups > 1:  # frames of one file: every frame's pixels count for the same bands
+            values = values.reshape(groups, values.shape[0] // groups, *values.shape[1:])
+            values = np.concatenate(list(values), axis=2)
+            invalid = np.concatenate([invalid] * groups, axis=1)
+        return values, invalid
+    return convert, bands
+
+
+def scaled(scale: float | None = None, offset: float | None = None) -> Convert:
+    """File values times ``scale`` plus ``offset`` (either may be None), nodata as :func:`identity` finds it.
+
+    Args:
+        scale: the factor.
+        offset: the offset, added after scaling.
+
+    Returns:
+        The conversion.
+    """
+    def convert(data: np.ndarray, nodata: float | None) -> tuple[np.ndarray, np.ndarray]:
+        values, invalid = identity(data, nodata)
+        values = values.astype(np.float64)
+        if scale is not None:
+            values *= scale
+        if offset is not None:
+            values += offset
+        return values, invalid
+    return convert
+
+
+def normalize_options(cfg: Any, mean: str, std: str) -> list[str]:
+    """The ``--cfg-options`` that set these statistics in a config.
+
+    Args:
+        cfg: the config.
+        mean: the means, as a list literal.
+        std: the standard deviations, as a list literal.
+
+    Returns:
+        Options for every ``TorchNormalize`` of the config's dataloaders, else for its data preprocessor.
+    """
+    options = []
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        pipeline = (cfg.get(loader) or {}).get('dataset', {}).get('pipeline', [])
+        for i, step in enumerate(pipeline):
+            if step.get('type') == 'TorchNormalize':
+                options += [f'{loader}.dataset.pipeline.{i}.means={mean}', f'{loader}.dataset.pipeline.{i}.stds={std}']
+    if not options and 'data_preprocessor' in cfg.get('model', {}):
+        options = [f'model.data_preprocessor.mean={mean}', f'model.data_preprocessor.std={std}']
+    return options

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Sequence
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -66,3 +67,90 @@ def sample_key(info: dict, label_key: str) -> str:
     """How a sample is named in a statistics file: its ``sample_id`` when the dataset sets one, else its label
     path."""
     return str(info.get('sample_id') or info[label_key])
+
+
+def dataset_of_config(config: str | os.PathLike, dataloader: str = 'train_dataloader',
+                      cfg_options: dict | None = None) -> tuple[Any, dict]:
+    """The dataset of a config's dataloader, with no pipeline (only its file lists are needed).
+
+    Args:
+        config: the config file (or Config).
+        dataloader: which dataloader's dataset.
+        cfg_options: config entries to override.
+
+    Returns:
+        ``(dataset, dataloader_cfg)``.
+
+    Raises:
+        KeyError: the config has no such dataloader.
+    """
+    from mmengine.registry import DATASETS, init_default_scope
+
+    from geospatial_mm.config import load_config
+    cfg = load_config(config, cfg_options)
+    if dataloader not in cfg:
+        raise KeyError(f'{config}: no {dataloader} in the config')
+    init_default_scope(cfg.get('default_scope', 'mmseg'))
+    loader = cfg[dataloader]
+    dataset_cfg = loader['dataset'].copy()
+    dataset_cfg['pipeline'] = []  # only the file lists are needed
+    return DATASETS.build(dataset_cfg), loader
+
+
+def _histogram(job: tuple[str, int, int]) -> np.ndarray:
+    """:func:`label_histogram` of one ``(path, num_classes, ignore_index)`` (a process pool's task)."""
+    return label_histogram(*job)
+
+
+def class_statistics(dataset: Any, label_keys: list[str], num_classes: dict[str, int], ignore_index: int = 255,
+                     power: float = 1.0, workers: int = 1) -> dict[str, dict]:
+    """Pixel counts, frequencies and inverse-frequency weights of the classes of a dataset's label rasters.
+
+    Args:
+        dataset: an mmengine dataset whose data infos name the label files.
+        label_keys: the path keys of the labels to count (``seg_map_path``, ...).
+        num_classes: the classes of a label key, where the dataset's metainfo does not say (else found from the
+            values seen).
+        ignore_index: the label value that is not counted.
+        power: weights are ``(1 / frequency) ** power``, normalised to sum to 1.
+        workers: processes reading the labels.
+
+    Returns:
+        Per label key: ``num_classes``, ``classes``, ``pixel_counts``, ``frequencies``, ``weights`` and the counts of
+        each sample (``per_sample``, as :class:`~.rare_class_weighted_sampler.RareClassWeightedSampler` reads them).
+
+    Raises:
+        ValueError: the dataset is empty.
+        KeyError: a sample has no such label key.
+        RasterError: a label raster holds values outside the classes.
+    """
+    infos = [dataset.get_data_info(i) for i in range(len(dataset))]
+    if not infos:
+        raise ValueError('the dataset is empty')
+    classes = list(dataset.metainfo.get('classes') or [])
+    labels = {}
+    for key in label_keys:
+        missing = [info.get('img_path') for info in infos if key not in info]
+        if missing:
+            raise KeyError(f'sample {missing[0]} has no {key!r}; the dataset gives '
+                           f'{sorted(k for k in infos[0] if k.endswith("_path"))}')
+        k = num_classes.get(key) or (len(classes) if key == 'seg_map_path' and classes else None)
+        bound = k if k is not None else ignore_index  # every value below the ignore index counts when unknown
+        jobs = [(info[key], bound, ignore_index) for info in infos]
+        if workers > 1:
+            with ProcessPoolExecutor(workers) as pool:
+                rows = list(pool.map(_histogram, jobs, chunksize=16))
+        else:
+            rows = [_histogram(job) for job in jobs]
+        counts = np.stack(rows)
+        if k is None:
+            seen = np.nonzero(counts.sum(0))[0]
+            k = int(seen.max()) + 1 if seen.size else 1
+            counts = counts[:, :k]
+        total = counts.sum(0)
+        labels[key] = dict(
+            num_classes=k, classes=classes if key == 'seg_map_path' and len(classes) == k else None,
+            pixel_counts=total.tolist(), frequencies=(total / max(total.sum(), 1)).tolist(),
+            weights=inverse_frequency_weights(total, power),
+            per_sample={sample_key(info, key): row.tolist() for info, row in zip(infos, counts)})
+    return labels

@@ -7,8 +7,8 @@ import os
 from geospatial_mm.datasets.transforms import (
     LoadGeospatialAnnotations,
     LoadGeospatialBandGroups,
-    LoadGeospatialImageFromFile,
     LoadGeospatialImagePair,
+    loader_class,
 )
 from .input_spec import InputSpec, override_loader
 
@@ -30,7 +30,8 @@ def test_dataset_cfg(cfg) -> dict:
 
 def dataset_meta(cfg, checkpoint_meta: dict | None) -> dict:
     """Classes and palette: from the checkpoint (what the model was trained with), else from the config's test
-    dataset (its ``metainfo``, else its class's ``METAINFO``)."""
+    dataset (its ``metainfo``, else its class's ``METAINFO``).
+    """
     meta = dict((checkpoint_meta or {}).get('dataset_meta') or {})
     if not meta.get('classes'):
         dataset = test_dataset_cfg(cfg)
@@ -76,18 +77,6 @@ def build_model(cfg, checkpoint: str, device: str = 'cpu'):
         model = revert_sync_batchnorm(model)
     model.to(device).eval()
     return model, (ckpt.get('meta') if isinstance(ckpt, dict) else None)
-
-
-def loader_class(transform_cfg: dict):
-    """The registered class of a pipeline step if it is one of the package's raster loaders (or a subclass), else
-    None."""
-    from mmengine.registry import TRANSFORMS
-
-    cls = TRANSFORMS.get(transform_cfg.get('type')) if isinstance(transform_cfg.get('type'), str) else None
-    if cls is not None and issubclass(cls, (LoadGeospatialImageFromFile, LoadGeospatialImagePair,
-                                            LoadGeospatialBandGroups)):
-        return cls
-    return None
 
 
 def inference_pipeline(cfg, bands=None, scaling: dict | None = None) -> tuple[list[dict], InputSpec]:

@@ -20,12 +20,21 @@ OUTPUT_ENDINGS = ('_pred.tif', '_prob.tif', '_instances.tif', '_class_score.tif'
 _LEGACY_TAGS = {'source', 'checkpoint', 'tile', 'stride'}
 
 
-def named_like_output(path: str | os.PathLike) -> bool:
+def named_like_output(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path``'s name ends like an output's (:data:`OUTPUT_ENDINGS`).
+
+    Returns:
+        True for such a name.
+    """
     return Path(path).name.endswith(OUTPUT_ENDINGS)
 
 
-def is_own_output(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is a file that model_inference wrote (see the module docstring)."""
+def is_own_output(path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` is a file that model_inference wrote (see the module docstring).
+
+    Returns:
+        True for an output of an earlier run; False for anything else, also a file that cannot be read.
+    """
     path = Path(path)
     if not named_like_output(path) or not path.is_file():
         return False
@@ -34,7 +43,7 @@ def is_own_output(path: str | os.PathLike) -> bool:
             import rasterio
             with rasterio.open(path) as src:
                 tags = src.tags()
-            return tags.get(PRODUCER_TAG) == PRODUCER or _LEGACY_TAGS <= set(tags)
+            return bool(tags.get(PRODUCER_TAG) == PRODUCER or _LEGACY_TAGS <= set(tags))
         if path.suffix == '.geojson':
             with open(path) as f:
                 collection = json.load(f)
@@ -42,15 +51,19 @@ def is_own_output(path: str | os.PathLike) -> bool:
         if path.suffix == '.png':
             from PIL import Image
             with Image.open(path) as image:
-                return getattr(image, 'text', {}).get('Software') == PRODUCER
+                return bool(getattr(image, 'text', {}).get('Software') == PRODUCER)
     except Exception:  # unreadable: not a file this tool completed, so not one of its outputs
         return False
     return False
 
 
-def overwrite_problem(output: str | os.PathLike, inputs: set[str]) -> str | None:
-    """Why ``output`` must not be written, or None: it is one of this run's inputs (real paths), or an existing file
-    that model_inference did not write."""
+def overwrite_problem(output: str | os.PathLike[str], inputs: set[str]) -> str | None:
+    """Why ``output`` must not be written, or None.
+
+    Returns:
+        The reason: it is one of this run's inputs (``inputs``: real paths), or an existing file that model_inference
+        did not write; None when it may be written.
+    """
     output = Path(output)
     real = os.path.realpath(output)
     if real in inputs:

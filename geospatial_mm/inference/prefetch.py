@@ -1,5 +1,8 @@
-"""Work in background threads: :func:`parallel_map` (tiles read by several threads, a bounded number ahead of their
-consumer, in order) and :class:`BackgroundWriter` (GDAL writes in a thread of their own, overlapping the model)."""
+"""Work in background threads.
+
+:func:`parallel_map` has tiles read by several threads, a bounded number ahead of their consumer, in order;
+:class:`BackgroundWriter` runs GDAL writes in a thread of their own, overlapping the model.
+"""
 from __future__ import annotations
 
 import collections
@@ -11,7 +14,6 @@ from typing import Callable, ContextManager, Iterable, Iterator, TypeVar
 
 T = TypeVar('T')
 R = TypeVar('R')
-_END = object()  # the end of the items, and of a BackgroundWriter's calls
 
 
 def parallel_map(func: Callable[[T], R], items: Iterable[T], workers: int, ahead: int,
@@ -46,12 +48,13 @@ def parallel_map(func: Callable[[T], R], items: Iterable[T], workers: int, ahead
     try:
         while True:
             while len(pending) < max(1, ahead):
-                item = next(items, _END)
-                if item is _END:
+                try:
+                    item = next(items)
+                except StopIteration:
                     break
                 future: Future[R] = Future()
                 pending.append(future)
-                tasks.put((future, item))  # type: ignore[arg-type]  # not _END here
+                tasks.put((future, item))
             if not pending:
                 return
             yield pending.popleft().result()
@@ -80,20 +83,22 @@ def _work(func: Callable[[T], R], tasks: queue.Queue[tuple[Future[R], T] | None]
 
 
 class BackgroundWriter:
-    """Calls run in order in a thread of its own, at most ``depth`` waiting (``submit``); ``close`` waits for them
-    and raises the first exception one of them raised (also raised by the next ``submit``)."""
+    """Calls run in order in a thread of its own, at most ``depth`` waiting (``submit``).
 
-    def __init__(self, depth: int = 4, context: Callable[[], ContextManager] | None = None) -> None:
-        self._queue: queue.Queue = queue.Queue(maxsize=max(1, depth))
+    ``close`` waits for them and raises the first exception one of them raised (also raised by the next ``submit``).
+    """
+
+    def __init__(self, depth: int = 4, context: Callable[[], ContextManager[object]] | None = None) -> None:
+        self._queue: queue.Queue[Callable[[], None] | None] = queue.Queue(maxsize=max(1, depth))  # None: the end
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._work, args=(context,), name='raster-writer', daemon=True)
         self._thread.start()
 
-    def _work(self, context) -> None:
+    def _work(self, context: Callable[[], ContextManager[object]] | None) -> None:
         with (context() if context is not None else contextlib.nullcontext()):
             while True:
                 call = self._queue.get()
-                if call is _END:
+                if call is None:
                     return
                 if self._error is None:
                     try:
@@ -102,13 +107,23 @@ class BackgroundWriter:
                         self._error = exc
 
     def submit(self, call: Callable[[], None]) -> None:
+        """Queue ``call`` (waiting while ``depth`` calls wait).
+
+        Raises:
+            BaseException: the first exception an earlier call raised.
+        """
         if self._error is not None:
             raise self._error
         self._queue.put(call)
 
     def close(self) -> None:
+        """Wait for the queued calls and end the thread.
+
+        Raises:
+            BaseException: the first exception a call raised.
+        """
         if self._thread.is_alive():
-            self._queue.put(_END)
+            self._queue.put(None)
             self._thread.join()
         if self._error is not None:
             error, self._error = self._error, None

@@ -1,6 +1,8 @@
-"""Finding the samples of an input folder: single rasters, one sub-folder of dates per multi-temporal sample,
-pre/post pairs in two folders matched by name, or several files per sample in sibling source folders (``s1/`` and
-``s2/``) matched by name."""
+"""Finding the samples of an input folder.
+
+A sample is a single raster, one sub-folder of dates (multi-temporal), a pre/post pair in two folders matched by name,
+or several files in sibling source folders (``s1/`` and ``s2/``) matched by name.
+"""
 from __future__ import annotations
 
 import os
@@ -8,28 +10,45 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 from geospatial_mm.io.folders import Listing, list_files
 from geospatial_mm.io.names import match_group, token_folder_groups
 from .outputs import is_own_output
+
+if TYPE_CHECKING:
+    from .input_spec import InputSpec
 
 _PRE_POST = re.compile(r'(?<![a-z0-9])(pre|post)(?![a-z0-9])', re.IGNORECASE)
 
 
 @dataclass
 class Sample:
-    """One prediction: ``name`` (output stem), ``paths`` (the pipeline's path keys -> a path or a list of paths) and
-    ``primary`` (the raster whose size and georeference the outputs take)."""
+    """One prediction.
+
+    Attributes:
+        name: the output stem.
+        paths: the pipeline's path keys -> a path or a list of paths.
+        primary: the raster whose size and georeference the outputs take.
+        problem: set when the sample cannot be run at all (reported, not raised).
+        extra: whatever a caller attaches to the sample.
+    """
     name: str
-    paths: dict
+    paths: dict[str, str | list[str]]
     primary: str
-    problem: str | None = None  # set when the sample cannot be run at all (reported, not raised)
-    extra: dict = field(default_factory=dict)
+    problem: str | None = None
+    extra: dict[str, object] = field(default_factory=dict)
 
 
 def suffix_pattern(input_type: str) -> str:
-    """``-input_type`` as a file-name suffix: 'tif' -> '.tif'; '_merged.tif' and '.tif' stay as they are."""
+    """``-input_type`` as a file-name suffix.
+
+    Returns:
+        The suffix: 'tif' -> '.tif'; '_merged.tif' and '.tif' stay as they are.
+
+    Raises:
+        ValueError: an empty ``input_type``.
+    """
     input_type = input_type.strip()
     if not input_type:
         raise ValueError('-input_type must not be empty')
@@ -37,13 +56,18 @@ def suffix_pattern(input_type: str) -> str:
 
 
 def sample_name(filename: str, suffix: str) -> str:
+    """The output stem of an input file.
+
+    Returns:
+        ``filename`` without ``suffix`` (without its extension when it does not end with ``suffix``).
+    """
     return filename[:-len(suffix)] if filename.endswith(suffix) and len(filename) > len(suffix) else Path(filename).stem
 
 
 Exclude = Callable[[Path], bool]
 
 
-def _listing(folder: Path, suffix: str, exclude: Exclude | None, left_out: list | None) -> Listing:
+def _listing(folder: Path, suffix: str, exclude: Exclude | None, left_out: list[Path] | None) -> Listing:
     listing = list_files(folder, suffix, exclude)
     if left_out is not None:
         left_out.extend(listing.left_out)
@@ -55,10 +79,19 @@ def _unreadable(listing: Listing, suffix: str) -> list[Sample]:
     return [Sample(sample_name(p.name, suffix), {}, str(p), problem=why) for p, why in listing.unreadable]
 
 
-def find_single(folder: str | os.PathLike, suffix: str, path_key: str = 'img_path', exclude: Exclude | None = None,
-                left_out: list | None = None) -> list[Sample]:
-    """Every ``*<suffix>`` file of ``folder`` is one sample (``exclude``: files that are not inputs, appended to
-    ``left_out``; entries that cannot be read are samples with their ``problem``)."""
+def find_single(folder: str | os.PathLike[str], suffix: str, path_key: str = 'img_path',
+                exclude: Exclude | None = None, left_out: list[Path] | None = None) -> list[Sample]:
+    """Every ``*<suffix>`` file of ``folder`` is one sample.
+
+    ``exclude``: files that are not inputs, appended to ``left_out``; entries that cannot be read are samples with
+    their ``problem``.
+
+    Returns:
+        The samples, by path.
+
+    Raises:
+        FileNotFoundError: the folder is missing or holds no such file.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f'{folder}: input folder not found')
@@ -70,14 +103,23 @@ def find_single(folder: str | os.PathLike, suffix: str, path_key: str = 'img_pat
     return samples
 
 
-def find_frame_groups(folder: str | os.PathLike, suffix: str, num_frames: int, path_key: str = 'img_path',
-                      exclude: Exclude | None = None, left_out: list | None = None) -> list[Sample]:
-    """Every sub-folder of ``folder`` is one multi-temporal sample; its ``*<suffix>`` files, in name order, are the
-    dates (name them so that they sort by date, e.g. with a YYYYMMDD or YYYYDOY part)."""
+def find_frame_groups(folder: str | os.PathLike[str], suffix: str, num_frames: int, path_key: str = 'img_path',
+                      exclude: Exclude | None = None, left_out: list[Path] | None = None) -> list[Sample]:
+    """Every sub-folder of ``folder`` is one multi-temporal sample.
+
+    Its ``*<suffix>`` files, in name order, are the dates (name them so that they sort by date, e.g. with a YYYYMMDD
+    or YYYYDOY part).
+
+    Returns:
+        The samples, one per sub-folder; one without ``num_frames`` dates has its ``problem``.
+
+    Raises:
+        FileNotFoundError: the folder is missing or has no sub-folder.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f'{folder}: input folder not found')
-    samples = []
+    samples: list[Sample] = []
     for sub in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith('.')):
         listing = _listing(sub, suffix, exclude, left_out)
         files = listing.files
@@ -99,17 +141,29 @@ def _tokens(filename: str) -> set[str]:
 
 
 def pair_key(filename: str) -> str:
-    """The name shared by a pre and a post image: the 'pre' / 'post' tokens removed."""
+    """The name shared by a pre and a post image.
+
+    Returns:
+        ``filename`` with its 'pre' / 'post' tokens removed.
+    """
     return _PRE_POST.sub('', filename)
 
 
-def find_pairs(pre_folder: str | os.PathLike, post_folder: str | os.PathLike, suffix: str,
-               path_keys: tuple[str, str] = ('img_path', 'post_img_path'), exclude: Exclude | None = None,
-               left_out: list | None = None) -> list[Sample]:
-    """Pre images in one folder, post images in another, matched by name once 'pre'/'post' are removed
-    (``x_pre_disaster.tif`` <-> ``x_post_disaster.tif``; identical names match too). A file whose name has a
-    'post' token is never a pre image and one with a 'pre' token never a post image, so both may be in one folder
-    (as in xBD's ``images/``)."""
+def find_pairs(pre_folder: str | os.PathLike[str], post_folder: str | os.PathLike[str], suffix: str,
+               path_keys: Sequence[str] = ('img_path', 'post_img_path'), exclude: Exclude | None = None,
+               left_out: list[Path] | None = None) -> list[Sample]:
+    """Pre images in one folder, post images in another, matched by name once 'pre'/'post' are removed.
+
+    ``x_pre_disaster.tif`` <-> ``x_post_disaster.tif``; identical names match too. A file whose name has a 'post'
+    token is never a pre image and one with a 'pre' token never a post image, so both may be in one folder (as in
+    xBD's ``images/``).
+
+    Returns:
+        The pairs, and the images without a match as samples with their ``problem``.
+
+    Raises:
+        FileNotFoundError: a folder is missing, or the pre folder holds no input file.
+    """
     pre_folder, post_folder = Path(pre_folder), Path(post_folder)
     for f in (pre_folder, post_folder):
         if not f.is_dir():
@@ -137,16 +191,29 @@ def find_pairs(pre_folder: str | os.PathLike, post_folder: str | os.PathLike, su
 
 
 def source_token(path_key: str) -> str:
-    """The folder token of a loader's path key: ``'s2_path'`` -> ``'s2'``."""
+    """The folder token of a loader's path key.
+
+    Returns:
+        The token: ``'s2_path'`` -> ``'s2'``.
+    """
     return path_key[:-len('_path')] if path_key.endswith('_path') and len(path_key) > 5 else path_key
 
 
-def find_source_folders(folder: str | os.PathLike, suffix: str, path_keys: tuple[str, ...],
-                        exclude: Exclude | None = None, left_out: list | None = None) -> list[Sample]:
-    """Samples of several files (a loader with path keys ``s2_path``, ``s1_path``, ...) in sibling folders named after
-    the keys (``s2/``, ``s1/``, or ``s2_<x>/``, ``s1_<x>/`` pairs of folders), files matched by name with the
-    folder tokens ignored (``x_s2_001.tif`` <-> ``x_s1_001.tif``). See :mod:`geospatial_mm.io.names`.
-    The first key's file is the primary (its size and georeference go to the outputs)."""
+def find_source_folders(folder: str | os.PathLike[str], suffix: str, path_keys: tuple[str, ...],
+                        exclude: Exclude | None = None, left_out: list[Path] | None = None) -> list[Sample]:
+    """Samples of several files (a loader with path keys ``s2_path``, ``s1_path``, ...) in sibling folders.
+
+    The folders are named after the keys (``s2/``, ``s1/``, or ``s2_<x>/``, ``s1_<x>/`` pairs of folders), files
+    matched by name with the folder tokens ignored (``x_s2_001.tif`` <-> ``x_s1_001.tif``). See
+    :mod:`geospatial_mm.io.names`. The first key's file is the primary (its size and georeference go to the outputs).
+
+    Returns:
+        The samples; files without their partners are samples with their ``problem``.
+
+    Raises:
+        FileNotFoundError: the folder is missing or has none of the source folders.
+        ValueError: two samples would write the same outputs.
+    """
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f'{folder}: input folder not found')
@@ -157,11 +224,12 @@ def find_source_folders(folder: str | os.PathLike, suffix: str, path_keys: tuple
         raise FileNotFoundError(f'{folder}: this config reads {len(tokens)} file(s) per sample ({", ".join(path_keys)}'
                                 f'): expected the sub-folders {", ".join(t + "/" for t in tokens)} (or '
                                 f'{", ".join(t + "_<name>/" for t in tokens)}), found none')
-    samples = []
+    samples: list[Sample] = []
     for group, folders in sorted(groups.items()):
         for match in match_group(folders, tokens, suffix, group=group, exclude=exclude, left_out=left_out):
-            paths = {key_of[t]: str(p) for t, p in match.files.items()}
-            primary = paths.get(path_keys[0]) or next(iter(paths.values()), str(folder))
+            paths: dict[str, str | list[str]] = {key_of[t]: str(p) for t, p in match.files.items()}
+            first = paths.get(path_keys[0]) or next(iter(paths.values()), str(folder))
+            primary = first if isinstance(first, str) else str(folder)  # one file per key here
             samples.append(Sample(match.name, paths if not match.problem else {}, primary, problem=match.problem))
     counts = Counter(s.name for s in samples if not s.problem)
     repeated = sorted(n for n, c in counts.items() if c > 1)
@@ -171,23 +239,32 @@ def find_source_folders(folder: str | os.PathLike, suffix: str, path_keys: tuple
     return samples
 
 
-def discover(spec, input_path: str, input_type: str, post_input: str | None = None,
-             left_out: list | None = None) -> list[Sample]:
-    """The samples of ``input_path`` (a folder, or one file) for a model whose inputs ``spec`` describes
-    (:class:`~.input_spec.InputSpec`), as tools/model_inference.py finds them (see its help); ``post_input`` the
-    post-event folder of pre/post pairs. Outputs of earlier runs of tools/model_inference.py are not inputs: they are
-    appended to ``left_out``."""
+def discover(spec: InputSpec, input_path: str, input_type: str, post_input: str | None = None,
+             left_out: list[Path] | None = None) -> list[Sample]:
+    """The samples of ``input_path`` (a folder, or one file) for a model whose inputs ``spec`` describes.
+
+    They are found as tools/model_inference.py finds them (see its help); ``post_input`` is the post-event folder of
+    pre/post pairs. Outputs of earlier runs of tools/model_inference.py are not inputs: they are appended to
+    ``left_out``.
+
+    Returns:
+        The samples.
+
+    Raises:
+        ValueError: ``post_input`` is missing for pre/post pairs or given for another input type, or ``input_type``
+            is empty.
+    """
     suffix = suffix_pattern(input_type)
-    found = dict(exclude=is_own_output, left_out=left_out)
+    exclude, found = is_own_output, left_out
     if spec.is_pair:
         if not post_input:
             raise ValueError('this config takes pre/post image pairs: give the pre-event folder as -input and the '
                              'post-event folder as --post-input')
-        return find_pairs(input_path, post_input, suffix, spec.path_keys[:2], **found)
+        return find_pairs(input_path, post_input, suffix, spec.path_keys[:2], exclude, found)
     if post_input:
         raise ValueError('--post-input is only for configs that take pre/post pairs (LoadGeospatialImagePair)')
     if spec.multi_source:
-        return find_source_folders(input_path, suffix, spec.path_keys, **found)
+        return find_source_folders(input_path, suffix, spec.path_keys, exclude, found)
     path = Path(input_path)
     if path.is_file():
         return [Sample(path.name[:-len(suffix)] if path.name.endswith(suffix) else path.stem,
@@ -196,5 +273,5 @@ def discover(spec, input_path: str, input_type: str, post_input: str | None = No
     if spec.num_frames > 1 and spec.stacked_frames is None and path.is_dir():
         per_date_files = any(p.is_dir() and not p.name.startswith('.') for p in path.iterdir())
     if per_date_files:
-        return find_frame_groups(path, suffix, spec.num_frames, spec.path_keys[0], **found)
-    return find_single(path, suffix, spec.path_keys[0], **found)
+        return find_frame_groups(path, suffix, spec.num_frames, spec.path_keys[0], exclude, found)
+    return find_single(path, suffix, spec.path_keys[0], exclude, found)

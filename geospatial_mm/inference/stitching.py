@@ -23,8 +23,10 @@ segmentation predictor's logits are:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+from numpy.typing import NDArray
 
 from geospatial_mm.io.tiles import Tile
 from .rolling_band import RollingBand
@@ -33,18 +35,19 @@ from .rolling_band import RollingBand
 @dataclass
 class Resolved:
     """Lookup tables of :meth:`InstanceStitcher.resolve`, indexed by provisional id (0: background)."""
-    final_id: np.ndarray  # int64, 0 for background and dropped instances
-    label: np.ndarray  # class index of the final instance (-1 for background)
-    score: np.ndarray  # float32, 0 for background
+    final_id: NDArray[np.int64]  # 0 for background and dropped instances
+    label: NDArray[np.int64]  # class index of the final instance (-1 for background)
+    score: NDArray[np.float32]  # 0 for background
     count: int  # number of final instances
-    areas: np.ndarray  # pixels of each final instance, indexed by final id
+    areas: NDArray[np.int64]  # pixels of each final instance, indexed by final id
 
     @property
     def dtype(self) -> str:
+        """The data type of the final ids: uint16, or uint32 beyond 65534 instances."""
         return 'uint16' if self.count < np.iinfo(np.uint16).max else 'uint32'
 
 
-class InstanceStitcher(RollingBand):
+class InstanceStitcher(RollingBand[tuple[int, NDArray[np.int64]]]):
     """Paint and merge tile instances into a rolling band of ``band_height`` rows of a ``width``-pixel raster.
 
     ``advance_to(row)`` / ``finish(height)`` hand out ``(top row, provisional ids)`` of the rows that are final.
@@ -68,8 +71,10 @@ class InstanceStitcher(RollingBand):
         self.start_strip(width)
 
     def start_strip(self, width: int, col0: int = 0, own: tuple[int, int] | None = None) -> None:
-        """Start a band of ``width`` columns from raster column ``col0`` at the first row, handing out the raster
-        columns ``own`` (default: all of the band's)."""
+        """Start a band of ``width`` columns from raster column ``col0`` at the first row.
+
+        It hands out the raster columns ``own`` (default: all of the band's).
+        """
         self.width = width
         self.col0 = col0
         own = own or (col0, col0 + width)
@@ -78,9 +83,14 @@ class InstanceStitcher(RollingBand):
         self.ids = np.zeros((self.band_height, width), np.int64)
         self.covered = np.zeros((self.band_height, width), bool)  # pixels that earlier tiles predicted
 
-    def load(self, top: int, ids: np.ndarray) -> None:
-        """Fill band rows from raster row ``top`` with ``ids`` ``(h, w)`` of finished columns from ``col0`` (left of
-        the band's own columns), as predicted by earlier tiles."""
+    def load(self, top: int, ids: NDArray[np.int64]) -> None:
+        """Fill band rows from raster row ``top`` with ``ids`` ``(h, w)`` of finished columns from ``col0``.
+
+        The columns are left of the band's own columns, as predicted by earlier tiles.
+
+        Raises:
+            RuntimeError: the rows do not fit the finished part of the band.
+        """
         r = top - self.top
         h, w = ids.shape
         if r < 0 or r + h > self.band_height or w > self.own.start:
@@ -90,6 +100,11 @@ class InstanceStitcher(RollingBand):
 
     # -- union-find ------------------------------------------------------------------------------------------
     def find(self, i: int) -> int:
+        """The root of provisional id ``i`` (the instance it is joined to), compressing the path.
+
+        Returns:
+            The root's provisional id.
+        """
         root = i
         while self.parent[root] != root:
             root = self.parent[root]
@@ -98,6 +113,11 @@ class InstanceStitcher(RollingBand):
         return root
 
     def join(self, a: int, b: int) -> int:
+        """Join the instances of provisional ids ``a`` and ``b`` (the smaller root stays, with the higher score).
+
+        Returns:
+            The root of the joined instance.
+        """
         ra, rb = self.find(a), self.find(b)
         if ra == rb:
             return ra
@@ -116,12 +136,21 @@ class InstanceStitcher(RollingBand):
 
     @property
     def num_provisional(self) -> int:
+        """The number of provisional ids given so far."""
         return len(self.parent) - 1
 
     # -- tiles ------------------------------------------------------------------------------------------------
-    def add(self, tile: Tile, masks: np.ndarray, labels: np.ndarray, scores: np.ndarray) -> None:
-        """Paint one tile's instances: ``masks`` ``(n, h, w)`` bool over the tile's window, ``labels`` ``(n,)``
-        class indices, ``scores`` ``(n,)``."""
+    def add(self, tile: Tile, masks: NDArray[np.bool_], labels: NDArray[np.integer[Any]],
+            scores: NDArray[np.floating[Any]]) -> None:
+        """Paint one tile's instances.
+
+        ``masks`` are ``(n, h, w)`` bool over the tile's window, ``labels`` ``(n,)`` class indices, ``scores``
+        ``(n,)``.
+
+        Raises:
+            RuntimeError: the tile is outside the band.
+            ValueError: the masks do not have the tile's size.
+        """
         r = tile.row - self.top
         if r < 0 or r + tile.height > self.band_height:
             raise RuntimeError(f'tile at row {tile.row} is outside the band of rows starting at {self.top}')
@@ -148,12 +177,14 @@ class InstanceStitcher(RollingBand):
             ids[mask & (ids == 0)] = new
         covered[:] = True
 
-    def _merge_with_earlier(self, new: int, mask: np.ndarray, ids: np.ndarray, covered: np.ndarray,
-                            shared: np.ndarray, first_new: int) -> None:
-        """Join ``new`` with the earlier instance of its class that agrees best with it where the tiles overlap,
-        if their agreement reaches ``merge_thr``."""
-        roots = {self.find(i) for i in np.unique(ids[shared]).tolist() if 0 < i < first_new}
-        roots = [r for r in sorted(roots) if self.label[r] == self.label[new]]
+    def _merge_with_earlier(self, new: int, mask: NDArray[np.bool_], ids: NDArray[np.int64],
+                            covered: NDArray[np.bool_], shared: NDArray[np.bool_], first_new: int) -> None:
+        """Join ``new`` with the earlier instance of its class that agrees best with it where the tiles overlap.
+
+        They are joined if their agreement reaches ``merge_thr``.
+        """
+        found = {self.find(i) for i in np.unique(ids[shared]).tolist() if 0 < i < first_new}
+        roots = [r for r in sorted(found) if self.label[r] == self.label[new]]
         if not roots:
             return
         in_window = [i for i in np.unique(ids).tolist() if 0 < i < first_new]
@@ -168,9 +199,11 @@ class InstanceStitcher(RollingBand):
             self.join(new, best)
 
     # -- rows -------------------------------------------------------------------------------------------------
-    def _take(self, n: int) -> tuple[int, np.ndarray]:
-        """The first ``n`` rows of the band's own columns as (top row, provisional ids), counted into the areas; then
-        shift the band up."""
+    def _take(self, n: int) -> tuple[int, NDArray[np.int64]]:
+        """The first ``n`` rows of the band's own columns as (top row, provisional ids), counted into the areas.
+
+        Then the band shifts up.
+        """
         top = self.top
         out = self.ids[:n, self.own].copy()
         counts = np.bincount(out.ravel(), minlength=len(self.area))
@@ -186,7 +219,11 @@ class InstanceStitcher(RollingBand):
         return top, out
 
     def resolve(self, min_area: int = 0) -> Resolved:
-        """Lookup tables from provisional ids to final instances (call after :meth:`finish`)."""
+        """Lookup tables from provisional ids to final instances (call after :meth:`finish`).
+
+        Returns:
+            The tables.
+        """
         n = len(self.parent)
         roots = np.array([self.find(i) for i in range(n)], np.int64)
         root_area = np.bincount(roots, weights=np.asarray(self.area, np.float64), minlength=n)

@@ -1,5 +1,6 @@
-"""What the streaming predictors need of a model: what it reads, how a window of a raster becomes its input, and the
-logits of a batch of tiles.
+"""What the streaming predictors need of a model.
+
+That is what it reads, how a window of a raster becomes its input, and the logits of a batch of tiles.
 
 Two kinds of model implement it: :class:`~geospatial_mm.inference.openmmlab_model.OpenMMLabModel` (a config and its
 checkpoint, through the OpenMMLab stack) and :class:`~geospatial_mm.inference.exported_model.ExportedModel` (a file
@@ -9,25 +10,54 @@ band of rows, nodata, outputs) are the same for both.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
+from numpy.typing import NDArray
 
+from geospatial_mm.io.raster import RasterMeta, Window
 from geospatial_mm.models.probabilities import probability_rule
-from .input_spec import InputSpec
+from .arrays import Array, ArrayBackend
+from .input_spec import InputSpec, SamplePaths
+
+if TYPE_CHECKING:
+    import torch
+    from mmengine.structures import BaseDataElement
+
+    from geospatial_mm.io.band_reader import BandReader
 
 
 @dataclass
 class WindowInputs:
     """A window of a raster prepared as the model's input."""
-    inputs: object  # channels first, (C, H, W) or (C, T, H, W): a torch tensor or a numpy array, in host memory
-    nodata: np.ndarray | None  # (H, W) of the window: pixels that are nodata in any band
-    meta: object = None  # what the model takes with them (the OpenMMLab data sample), else None
+    inputs: Array  # channels first, (C, H, W) or (C, T, H, W): a torch tensor or a numpy array, in host memory
+    nodata: NDArray[np.bool_] | None  # (H, W) of the window: pixels that are nodata in any band
+    meta: BaseDataElement | None = None  # what the model takes with them (the OpenMMLab data sample), else None
+
+
+class TileInputs(Protocol):
+    """What a model's :meth:`~TileModel.forward` and :meth:`~TileModel.detect` read of each tile of a batch.
+
+    :class:`WindowInputs` and the predictors' prepared tiles have it.
+    """
+
+    @property
+    def inputs(self) -> Array:
+        """The model's input, as :attr:`WindowInputs.inputs`."""
+        ...
+
+    @property
+    def meta(self) -> BaseDataElement | None:
+        """What the model takes with it, as :attr:`WindowInputs.meta`."""
+        ...
 
 
 # per tile of a batch: masks (n, tile, tile) bool, labels (n,) and scores (n,) of the instances above the threshold
-Detections = list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+Detections = list[tuple[NDArray[np.bool_], NDArray[np.integer[Any]], NDArray[np.floating[Any]]]]
+# the input panels of a preview: (name, [(path key, file band, reader) for red, green, blue])
+PreviewPanels = list[tuple[str, list[tuple[str, int, 'BandReader']]]]
 
 
 class TileModel(Protocol):
@@ -48,60 +78,107 @@ class TileModel(Protocol):
         label_suffix: the file ending of label rasters (previews' ``--labels``).
         name: what the outputs' metadata names as the model (the checkpoint's or the model file's name).
     """
-    task = 'segmentation'
-    classes: list
-    palette: list | None
+    task: str = 'segmentation'
+    classes: list[str]
+    palette: list[tuple[int, ...]] | None
     spec: InputSpec
-    arrays: object
-    device: str = 'cpu'
+    arrays: ArrayBackend[Any]  # numpy or torch, chosen when the model is loaded
+    device: str | torch.device = 'cpu'
     precision: str = 'fp32'
     precision_reason: str = 'asked for'
     pointwise: bool = True
     out_channels: int
     threshold: float = 0.5
     rule: str = 'softmax'
-    preview_rgb_bands: list = (0, 1, 2)
+    preview_rgb_bands: list[int] = [0, 1, 2]  # each model sets its own
     preview_brightness: float | None = None
     label_suffix: str = '.tif'
     name: str = ''
 
     # -- sizes ------------------------------------------------------------------------------------------------
     def tile_and_stride(self, tile: int | None, stride: int | None) -> tuple[int, int]:
-        """The sliding window's size and step: the given ones, else the model's defaults."""
+        """The sliding window's size and step: the given ones, else the model's defaults.
+
+        Returns:
+            ``(tile, stride)`` in pixels.
+
+        Raises:
+            NotImplementedError: the model does not say (each model does).
+        """
         raise NotImplementedError
 
     def default_readers(self) -> int:
-        """Reader threads when none are asked for: 1 on the CPU, where the model needs the cores."""
+        """Reader threads when none are asked for.
+
+        Returns:
+            1: on the CPU, the model needs the cores.
+        """
         return 1
 
     # -- inputs -----------------------------------------------------------------------------------------------
-    def read(self, paths: dict, window: tuple) -> WindowInputs:
-        """``window`` ``(row, col, h, w)`` of a sample's files (``{path key: path or paths}``) as the model's input."""
+    def read(self, paths: SamplePaths, window: Window) -> WindowInputs:
+        """``window`` ``(row, col, h, w)`` of a sample's files (``{path key: path or paths}``) as the model's input.
+
+        Returns:
+            The window's input, nodata mask and metadata.
+
+        Raises:
+            NotImplementedError: the model does not read (each model does).
+        """
         raise NotImplementedError
 
-    def crop(self, strip: WindowInputs, col: int, width: int, window: tuple) -> WindowInputs:
-        """The columns ``col:col + width`` of a strip read at once (a tile whose window is ``window``), contiguous."""
+    def crop(self, strip: WindowInputs, col: int, width: int, window: Window) -> WindowInputs:
+        """The columns ``col:col + width`` of a strip read at once (a tile whose window is ``window``), contiguous.
+
+        Returns:
+            The tile's input.
+
+        Raises:
+            NotImplementedError: the model does not crop (each model does).
+        """
         raise NotImplementedError
 
     def pad(self, item: WindowInputs, size: int) -> WindowInputs:
-        """The input padded with zeros to ``size`` x ``size`` pixels (a raster smaller than a tile)."""
+        """The input padded with zeros to ``size`` x ``size`` pixels (a raster smaller than a tile).
+
+        Returns:
+            The padded item.
+
+        Raises:
+            NotImplementedError: the model does not pad (each model does).
+        """
         raise NotImplementedError
 
     def host(self, item: WindowInputs) -> WindowInputs:
-        """The item with its input ready for the model's batches (contiguous; in pinned memory for a GPU)."""
+        """The item with its input ready for the model's batches (contiguous; in pinned memory for a GPU).
+
+        Returns:
+            The item.
+        """
         return item
 
-    def reader_context(self) -> contextlib.AbstractContextManager:
-        """What each reader thread runs in (besides the GDAL environment)."""
+    def reader_context(self) -> contextlib.AbstractContextManager[None]:
+        """What each reader thread runs in (besides the GDAL environment).
+
+        Returns:
+            A context manager (by default one that does nothing).
+        """
         return contextlib.nullcontext()
 
     # -- outputs ----------------------------------------------------------------------------------------------
-    def forward(self, batch: list[WindowInputs], size: tuple[int, int] | None = None):
-        """``(B, K, h, w)`` float32 logits of a batch of prepared tiles, as ``arrays`` arrays, resized to ``size``
-        when the model gives another size."""
+    def forward(self, batch: Sequence[TileInputs], size: tuple[int, int] | None = None) -> Any:
+        """The logits of a batch of prepared tiles.
+
+        Returns:
+            ``(B, K, h, w)`` float32 logits, as arrays of the model's ``arrays`` (numpy or torch, so Any here),
+            resized to ``size`` when the model gives another size.
+
+        Raises:
+            NotImplementedError: the model does not say (each model does).
+        """
         raise NotImplementedError
 
-    def detect(self, batch: list[WindowInputs], score_thr: float) -> Detections:
+    def detect(self, batch: Sequence[TileInputs], score_thr: float) -> Detections:
         """The instances of a batch of prepared tiles (models whose ``task`` is ``'detection'``).
 
         Args:
@@ -116,28 +193,41 @@ class TileModel(Protocol):
         """
         raise ValueError(f'{self.name or "this model"}: a {self.task} model does not detect instances')
 
-    def probabilities(self, logits):
-        """Class probabilities of blended ``(K, h, w)`` logits (the model's rule)."""
+    def probabilities(self, logits: Any) -> Any:
+        """Class probabilities of blended ``(K, h, w)`` logits (the model's rule).
+
+        Returns:
+            ``(K, h, w)`` probabilities, arrays of the model's ``arrays`` as the logits are.
+        """
         return probability_rule(self.rule)(logits, self.arrays.xp)
 
     @property
     def num_classes(self) -> int:
+        """The number of classes."""
         return len(self.classes)
 
     # -- previews ---------------------------------------------------------------------------------------------
-    def preview_panels(self) -> list[tuple[str, list[tuple[str, int, object]]]]:
-        """The input panels of a preview: ``(name, [(path key, file band, reader) for red, green, blue])``: the
-        ``preview_rgb_bands`` (indices among the loaded channels) and the reader whose ``convert`` turns their file
-        values into what the model sees."""
+    def preview_panels(self) -> PreviewPanels:
+        """The input panels of a preview.
+
+        Returns:
+            ``(name, [(path key, file band, reader) for red, green, blue])`` per panel: the ``preview_rgb_bands``
+            (indices among the loaded channels) and the reader whose ``convert`` turns their file values into what
+            the model sees.
+
+        Raises:
+            ValueError: ``preview_rgb_bands`` names a channel the loader does not give.
+        """
         rgb_idx = [int(i) for i in self.preview_rgb_bands]
         readers = dict(zip(self.spec.path_keys, self.spec.band_readers()))
-        if self.spec.multi_source:
-            channels = [(key, band) for key in self.spec.path_keys for band in self.spec.source_bands[key]]
+        source_bands = self.spec.source_bands
+        if source_bands is not None:  # several files (multi_source)
+            channels = [(key, band) for key in self.spec.path_keys for band in source_bands[key]]
             if max(rgb_idx) >= len(channels):
                 raise ValueError(f'preview_rgb_bands {rgb_idx} out of range: the loader gives {len(channels)} '
                                  'channels')
             return [('input', [(key, band, readers[key]) for key, band in (channels[i] for i in rgb_idx)])]
-        panels = []
+        panels: PreviewPanels = []
         for key, reader in readers.items():
             frame_bands = reader.frames[0] if reader.frames else reader.bands
             if frame_bands is not None and max(rgb_idx) >= len(frame_bands):
@@ -147,7 +237,27 @@ class TileModel(Protocol):
             panels.append((name, [(key, frame_bands[i] if frame_bands is not None else i, reader) for i in rgb_idx]))
         return panels
 
-    def label_converter(self):
-        """What turns a label raster's values into class indices for previews (with ``convert(raw, meta, path)``),
-        or None when the model cannot read labels."""
+    def label_converter(self) -> LabelConverter | None:
+        """What turns a label raster's values into class indices for previews.
+
+        Returns:
+            A converter (with ``convert(raw, meta, path)``), or None when the model cannot read labels.
+        """
         return None
+
+
+class LabelConverter(Protocol):
+    """What turns a label raster's values into class indices (a label loader of the package)."""
+
+    @property
+    def band(self) -> int:
+        """The band of a label raster that holds the labels."""
+        ...
+
+    def convert(self, raw: NDArray[Any], meta: RasterMeta, path: str) -> NDArray[Any]:
+        """Class indices of the label values ``raw`` of ``path`` (``meta`` its header).
+
+        Returns:
+            The class indices.
+        """
+        ...

@@ -5,6 +5,7 @@ from .loading import (
     LoadGeospatialBandGroups,
     LoadGeospatialImageFromFile,
     LoadGeospatialImagePair,
+    loader_class,
 )
 from .noise_blur import RandomGaussianBlur, RandomGaussianNoise
 from .random_window import RandomWindow
@@ -24,4 +25,4 @@ __all__ = ['PackGeospatialDetInputs', 'PackGeospatialSegInputs', 'LoadGeospatial
            'LoadGeospatialBandGroups', 'LoadGeospatialImageFromFile', 'LoadGeospatialImagePair', 'RandomWindow',
            'CastTensor', 'Reshape', 'TorchFromNumpy', 'TorchNormalize', 'TorchPermute', 'TorchRandomCrop',
            'TorchRandomFlip', 'TorchRandomRotate90', 'TorchResize', 'LoadHephaestusInterferogram',
-           'RandomGaussianBlur', 'RandomGaussianNoise']
+           'RandomGaussianBlur', 'RandomGaussianNoise', 'loader_class']

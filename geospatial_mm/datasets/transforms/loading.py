@@ -301,3 +301,19 @@ class LoadGeospatialAnnotations(BaseTransform):
                 img_transform, lab_transform, rtol=0, atol=1e-6):
             raise RasterError(f'{path}: label transform {tuple(lab_transform)} does not match its image '
                               f'{image_path} ({tuple(img_transform)})')
+
+
+def loader_class(transform_cfg: dict) -> type | None:
+    """The registered class of a pipeline step if it is one of the package's raster loaders (or a subclass).
+
+    Args:
+        transform_cfg: a pipeline step's config (``dict(type=..., ...)``).
+
+    Returns:
+        The class, or None for any other step.
+    """
+    cls = TRANSFORMS.get(transform_cfg.get('type')) if isinstance(transform_cfg.get('type'), str) else None
+    if cls is not None and issubclass(cls, (LoadGeospatialImageFromFile, LoadGeospatialImagePair,
+                                            LoadGeospatialBandGroups)):
+        return cls
+    return None
