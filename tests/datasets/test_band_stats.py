@@ -3,7 +3,10 @@ import json
 
 import numpy as np
 import pytest
+import rasterio
 from helpers.commands import BIN, ROOT, run
+from helpers.geotiff_seg_data import make_geotiff_seg_dataset
+from helpers.models import TINY
 from helpers.rasters import write_geotiff
 
 from geospatial_mm.datasets.band_stats import raster_band_stats
@@ -50,3 +53,27 @@ def test_the_tool_prints_and_writes_the_statistics_and_the_normalize_options(tmp
                                                 0.5 * data[0][valid].astype(np.float64).mean()], rtol=1e-6)
     assert report['pixels'] == valid.sum() and set(report['percentiles']) == {'2', '98'}
     assert 'TorchNormalize(means=[' in proc.stdout
+
+
+def test_a_configs_dataset_is_measured_through_its_own_loader_and_the_options_name_its_normalize_steps(tmp_path):
+    """tools/band_stats.py --config: the train images of the tiny GeoTIFF config, read by its loader (scale 1e-4,
+    nodata -9999 replaced): the statistics are those of the scaled valid pixels of every training file."""
+    root = make_geotiff_seg_dataset(tmp_path / 'data', n_train=3, n_val=1, size=32)
+    out = tmp_path / 'stats.json'
+    proc = run([BIN / 'python', ROOT / 'tools' / 'band_stats.py', '--config', TINY, '--out', out, '--cfg-options',
+                f'train_dataloader.dataset.data_root={root}'])
+    files = sorted((root / 'img_dir' / 'train').glob('*.tif'))
+    values = []
+    for path in files:
+        with rasterio.open(path) as src:
+            data = src.read().astype(np.float64)
+        values.append(data[:, ~(data == -9999).any(axis=0)] * 1e-4)
+    values = np.concatenate(values, axis=1)
+    report = json.loads(out.read_text())
+    assert report['files'] == 3 and report['pixels'] == values.shape[1]
+    np.testing.assert_allclose(report['mean'], values.mean(axis=1), rtol=1e-6)
+    np.testing.assert_allclose(report['std'], values.std(axis=1), rtol=1e-6)
+    normalize = [o for o in report['cfg_options'] if o.startswith('train_dataloader.dataset.pipeline.')]
+    assert [o.split('=')[0] for o in normalize] == ['train_dataloader.dataset.pipeline.4.means',
+                                                    'train_dataloader.dataset.pipeline.4.stds']
+    assert '--cfg-options ' + ' '.join(report['cfg_options']) in proc.stdout
