@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-from .compat.imports import after_import
+from .after_import import after_import
 
 TRANSFORMS = ['geospatial_mm.datasets.transforms', 'geospatial_mm.datasets.sen12ms']  # into mmengine's root registry
 INITIALIZERS = ['geospatial_mm.models.pretrained.strict_pretrained']  # StrictPretrained, in mmengine's root registry

@@ -18,7 +18,7 @@ One module per shim, each saying why it exists, each with a test in ``tests/test
 """
 from __future__ import annotations
 
-from .imports import after_import
+from geospatial_mm.after_import import after_import
 from .mmcv_lite import install_ext_finder
 from .trust import TRUST_ENV
 
@@ -56,4 +56,4 @@ def apply_all() -> None:
             after_import(target, _shim(module_name, function))
 
 
-__all__ = ['SHIMS', 'TRUST_ENV', 'after_import', 'apply_all']
+__all__ = ['SHIMS', 'TRUST_ENV', 'apply_all']

@@ -1,5 +1,5 @@
 """Datasets of the package's tasks and their transforms (names imported from their modules on first use)."""
-from geospatial_mm.compat.imports import lazy_exports
+from geospatial_mm.lazy_exports import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     'GeospatialSegDataset': '.geospatial_seg', 'read_split_file': '.geospatial_seg',

@@ -1,5 +1,5 @@
 """What ``--eval`` names (eval_args) and the metrics mmseg lacks (metrics/, imported on first use)."""
-from geospatial_mm.compat.imports import lazy_exports
+from geospatial_mm.lazy_exports import lazy_exports
 from .eval_args import EVAL_CHOICES, evaluator_from_names, name_classwise, per_class_evaluator, register_eval_metric
 
 __getattr__, __dir__, _lazy = lazy_exports(__name__, {'AAIoUMetric': '.metrics.aa_iou_metric',

@@ -1,5 +1,5 @@
 """Model parts for mmseg, mmdet and mmpretrain configs (names imported from their modules on first use)."""
-from geospatial_mm.compat.imports import lazy_exports
+from geospatial_mm.lazy_exports import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     'MultiBandResNet': '.backbones.multiband_resnet', 'PrithviViT': '.backbones.prithvi_vit',

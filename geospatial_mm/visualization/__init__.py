@@ -1,4 +1,4 @@
-from geospatial_mm.compat.imports import lazy_exports
+from geospatial_mm.lazy_exports import lazy_exports
 from .preview import colorize, read_decimated, render_preview, rgb_composite, save_preview
 
 __getattr__, __dir__, _lazy = lazy_exports(__name__, {

@@ -1,10 +1,10 @@
 """The package's layers, and a check of its imports against them (read from the source, nothing imported).
 
-From the bottom: errors.py (the one error base); io/ and compat/ (and version.py); datasets/, models/, evaluation/;
-visualization/ and converters/; inference/ and demo/; engine/ and export/; apis/ (the public Python API). A module may
-import from its own package and from lower layers, never from a higher layer nor from another package of its own layer,
-wherever the import stands (a function-level import counts too). The package's ``__init__`` (its face for configs, which
-registers everything) may import anything.
+From the bottom: errors.py (the one error base), after_import.py and lazy_exports.py (import machinery); io/ and compat/
+(and version.py); datasets/, models/, evaluation/; visualization/ and converters/; inference/ and demo/; engine/ and
+export/; apis/ (the public Python API). A module may import from its own package and from lower layers, never from a
+higher layer nor from another package of its own layer, wherever the import stands (a function-level import counts too).
+The package's ``__init__`` (its face for configs, which registers everything) may import anything.
 """
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-LAYERS = {'errors': -1, 'io': 0, 'compat': 0, 'version': 0, 'config': 0, 'registration': 5,
+LAYERS = {'errors': -1, 'after_import': -1, 'lazy_exports': -1,
+          'io': 0, 'compat': 0, 'version': 0, 'config': 0, 'registration': 5,
           'datasets': 1, 'models': 1, 'evaluation': 1,
           'visualization': 2, 'converters': 2,
           'inference': 3, 'demo': 3,

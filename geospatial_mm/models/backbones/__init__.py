@@ -1,4 +1,4 @@
-from geospatial_mm.compat.imports import lazy_exports
+from geospatial_mm.lazy_exports import lazy_exports
 
 __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     'MultiBandResNet': '.multiband_resnet', 'ARCHS': '.prithvi_vit', 'PrithviViT': '.prithvi_vit',

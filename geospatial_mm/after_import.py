@@ -1,4 +1,5 @@
-"""Running code right after a module is imported, so that a shim touches a library only once it is in use."""
+"""Running code right after a module is imported, so that a shim or a registration touches a library only once it
+is in use (an import hook that wraps the loader of the watched modules)."""
 from __future__ import annotations
 
 import importlib.abc
@@ -53,23 +54,3 @@ def after_import(name: str, callback: Callable[[Any], None]) -> None:
     if _AFTER_IMPORT not in sys.meta_path:
         sys.meta_path.insert(0, _AFTER_IMPORT)
     _AFTER_IMPORT.callbacks.setdefault(name, []).append(callback)
-
-
-def lazy_exports(package: str, names: dict[str, str]) -> tuple[Callable, Callable, list[str]]:
-    """``__getattr__``, ``__dir__`` and ``__all__`` for a package whose public names (``{name: relative module}``)
-    are imported from their modules on first use, so that importing the package imports none of the libraries those
-    modules need."""
-    import importlib
-
-    def __getattr__(name: str) -> Any:
-        module = names.get(name)
-        if module is None:
-            raise AttributeError(f'module {package!r} has no attribute {name!r}')
-        value = getattr(importlib.import_module(module, package), name)
-        setattr(sys.modules[package], name, value)
-        return value
-
-    def __dir__() -> list[str]:
-        return sorted(set(names) | set(vars(sys.modules[package])))
-
-    return __getattr__, __dir__, sorted(names)
