@@ -13,7 +13,7 @@ import sys
 
 from .after_import import after_import
 
-TRANSFORMS = ['geospatial_mm.datasets.transforms', 'geospatial_mm.datasets.sen12ms']  # into mmengine's root registry
+TRANSFORMS = ['geospatial_mm.datasets.transforms']  # into mmengine's root registry
 INITIALIZERS = ['geospatial_mm.models.pretrained.strict_pretrained']  # StrictPretrained, in mmengine's root registry
 SAMPLERS = ['geospatial_mm.datasets.rare_class_weighted_sampler']  # in mmengine's root registry
 OPTIM_WRAPPERS = ['geospatial_mm.engine.optim_wrappers.cpu_autocast_optim_wrapper']  # in mmengine's root registry
@@ -31,7 +31,8 @@ LOCATIONS = {
                 'geospatial_mm.models.losses.softmax_focal_loss',
                 'geospatial_mm.models.data_preprocessors.temporal_seg_data_preprocessor'],
         DATASETS=['geospatial_mm.datasets.geospatial_seg', 'geospatial_mm.datasets.paired_folders',
-                  'geospatial_mm.datasets.sen12ms', 'geospatial_mm.datasets.xbd'],
+                  'geospatial_mm.datasets.sen12ms', 'geospatial_mm.datasets.dfc2020',
+                  'geospatial_mm.datasets.s1s2_folder', 'geospatial_mm.datasets.xbd'],
         METRICS=['geospatial_mm.evaluation.metrics.aa_iou_metric',
                  'geospatial_mm.evaluation.metrics.per_class_iou_metric',
                  'geospatial_mm.evaluation.metrics.xview2_metric'],

@@ -10,7 +10,7 @@ from helpers.commands import BIN, ROOT, run
 from helpers.model_inference import tool
 from PIL import Image
 
-from geospatial_mm.datasets.sen12ms import dfc_code_to_index, dfc_metainfo
+from geospatial_mm.datasets.sen12ms_schema import dfc_code_to_index, dfc_metainfo
 
 pytestmark = pytest.mark.slow  # trainings and tool runs in subprocesses (make test-fast skips them)
 

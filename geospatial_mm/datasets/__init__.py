@@ -6,8 +6,9 @@ __getattr__, __dir__, __all__ = lazy_exports(__name__, {
     'HephaestusCrops': '.hephaestus', 'HephaestusInterferograms': '.hephaestus',
     'PairedFolderSegDataset': '.paired_folders',
     'RareClassWeightedSampler': '.rare_class_weighted_sampler',
-    'DFC2020Dataset': '.sen12ms', 'LoadSEN12MSAnnotations': '.sen12ms', 'LoadSEN12MSImage': '.sen12ms',
-    'S1S2FolderDataset': '.sen12ms', 'SEN12MSDataset': '.sen12ms',
+    'DFC2020Dataset': '.dfc2020', 'LoadSEN12MSAnnotations': '.transforms.sen12ms_loading',
+    'LoadSEN12MSImage': '.transforms.sen12ms_loading', 'S1S2FolderDataset': '.s1s2_folder',
+    'SEN12MSDataset': '.sen12ms',
     'XBDDataset': '.xbd', 'XBD_CLASSES': '.xbd', 'XBD_DAMAGE_VALUES': '.xbd', 'XBD_PALETTE': '.xbd',
     'inverse_frequency_weights': '.class_stats', 'label_histogram': '.class_stats', 'load_class_stats': '.class_stats',
 })

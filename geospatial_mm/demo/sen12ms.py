@@ -9,7 +9,7 @@ As in the real patches (10 m, UTM): s1 holds VV and VH as float32 dB (a few NaN,
 13 Sentinel-2 bands as uint16 digital numbers, lc 4 uint8 bands of which the first holds IGBP classes at a coarse,
 MODIS-like resolution, and the DFC2020 dfc files the DFC classes 1-10 at full resolution. The land cover is a mosaic
 of regions of one DFC class each, with the spectra and backscatter of that class; the IGBP label of a coarse cell is
-one of the IGBP classes that :data:`geospatial_mm.datasets.sen12ms.IGBP_TO_DFC` maps to the cell's majority DFC
+one of the IGBP classes that :data:`geospatial_mm.datasets.sen12ms_schema.IGBP_TO_DFC` maps to the cell's majority DFC
 class. Training patches go to one scene per season beyond the official hold-out list, validation patches to the
 first official hold-out scene of each season (listed in SEN12MS_holdOutScenes.txt) and to DFC2020's validation and
 test folders.
@@ -22,7 +22,7 @@ import numpy as np
 from rasterio.transform import from_origin
 
 from geospatial_mm.datasets.geospatial_seg import read_split_file
-from geospatial_mm.datasets.sen12ms import IGBP_TO_DFC
+from geospatial_mm.datasets.sen12ms_schema import IGBP_TO_DFC
 from geospatial_mm.io.atomic import write_text_atomic
 from geospatial_mm.io.geotiff import write_geotiff
 from . import DATA_SPLITS

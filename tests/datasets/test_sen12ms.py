@@ -13,7 +13,7 @@ from geospatial_mm.datasets import (
     S1S2FolderDataset,
     SEN12MSDataset,
 )
-from geospatial_mm.datasets.sen12ms import dfc_metainfo
+from geospatial_mm.datasets.sen12ms_schema import dfc_metainfo
 from geospatial_mm.io import RasterError
 from geospatial_mm.io.names import strip_tokens
 

@@ -222,7 +222,7 @@ def test_sen12ms_layout_loads_with_the_sen12ms_datasets(tmp_path):
 
 
 def test_sen12ms_igbp_labels_map_through_the_package_table_to_the_dfc_labels(tmp_path):
-    from geospatial_mm.datasets.sen12ms import IGBP_TO_DFC
+    from geospatial_mm.datasets.sen12ms_schema import IGBP_TO_DFC
     make('sen12ms', tmp_path, size=32)
     pairs = sorted((tmp_path / 'dfc2020').glob('*/dfc_*/*.tif'))
     assert len(pairs) == 2 * N_VAL

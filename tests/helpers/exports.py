@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from geospatial_mm.datasets.sen12ms import dfc_metainfo
+from geospatial_mm.datasets.sen12ms_schema import dfc_metainfo
 from geospatial_mm.export import export_model
 from .commands import ROOT
 from .models import BURN, CROP, TINY_PRITHVI, make_checkpoint

@@ -9,6 +9,7 @@ from .loading import (
 )
 from .noise_blur import RandomGaussianBlur, RandomGaussianNoise
 from .random_window import RandomWindow
+from .sen12ms_loading import LoadSEN12MSAnnotations, LoadSEN12MSImage
 from .torch_transforms import (
     CastTensor,
     Reshape,
@@ -25,4 +26,5 @@ __all__ = ['PackGeospatialDetInputs', 'PackGeospatialSegInputs', 'LoadGeospatial
            'LoadGeospatialBandGroups', 'LoadGeospatialImageFromFile', 'LoadGeospatialImagePair', 'RandomWindow',
            'CastTensor', 'Reshape', 'TorchFromNumpy', 'TorchNormalize', 'TorchPermute', 'TorchRandomCrop',
            'TorchRandomFlip', 'TorchRandomRotate90', 'TorchResize', 'LoadHephaestusInterferogram',
-           'RandomGaussianBlur', 'RandomGaussianNoise', 'loader_class']
+           'RandomGaussianBlur', 'RandomGaussianNoise', 'LoadSEN12MSImage', 'LoadSEN12MSAnnotations',
+           'loader_class']
