@@ -225,7 +225,8 @@ class DetectionRasterPredictor(RasterPredictor):
     @staticmethod
     def _polygon_pieces(final: np.ndarray, top: int, col: int, meta, pieces: dict) -> None:
         """Outlines of every instance in a block (holes kept), in the raster's coordinates; the pieces of an instance
-        in neighbouring blocks are joined when the GeoJSON is written."""
+        in neighbouring blocks are joined when the GeoJSON is written.
+        """
         from affine import Affine
         from rasterio.features import shapes
         from shapely.geometry import shape

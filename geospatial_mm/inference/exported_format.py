@@ -197,7 +197,8 @@ def _check_classes(f: _Fields) -> None:
 
 def _check_spec(f: _Fields, channels: int) -> None:
     """The input type (one file, one file per date, a pre/post pair, band groups of several files) and how each
-    file's bands are read; the channels they give must be the program's."""
+    file's bands are read; the channels they give must be the program's.
+    """
     spec = f.get('spec')
     if isinstance(spec, dict) and not set(spec) <= SPEC_FIELDS:
         raise f.bad('spec', sorted(spec), f'fields among {sorted(SPEC_FIELDS)}')
@@ -233,7 +234,8 @@ def _check_spec(f: _Fields, channels: int) -> None:
 
 def _check_reader(f: _Fields, field: str, args) -> int | None:
     """One file's reader arguments (:class:`~geospatial_mm.io.band_reader.BandReader`); returns the bands it reads
-    (None: every band of the file)."""
+    (None: every band of the file).
+    """
     if not isinstance(args, dict) or not set(args) <= set(READER_ARGS):
         raise f.bad(field, args, f'reader arguments among {list(READER_ARGS)}')
     bands, groups = args.get('bands'), args.get('frames')

@@ -1,5 +1,6 @@
 """Running an ``.onnx`` model of tools/export.py with onnxruntime and numpy alone (neither torch nor an OpenMMLab
-library is imported)."""
+library is imported).
+"""
 from __future__ import annotations
 
 import contextlib
@@ -13,7 +14,8 @@ from .exported_format import ONNX_METADATA_KEY, ExportedModelError, parse_metada
 
 class OnnxSession:
     """An onnxruntime session (CUDA for ``cuda`` devices when onnxruntime has it, else the CPU), fp32 only;
-    blending runs on numpy (:class:`~.arrays.NumpyArrays`)."""
+    blending runs on numpy (:class:`~.arrays.NumpyArrays`).
+    """
 
     def __init__(self, path: str, device: str = 'cpu', precision: str = 'fp32') -> None:
         if precision != 'fp32':

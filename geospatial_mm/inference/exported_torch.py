@@ -20,7 +20,8 @@ from .torch_arrays import TorchArrays
 
 class TorchProgram:
     """A ``torch.export`` program on ``device``, run under torch's autocast in ``precision`` (bf16 / fp16) or in
-    fp32; blending runs on torch tensors on the same device (:class:`~.torch_arrays.TorchArrays`)."""
+    fp32; blending runs on torch tensors on the same device (:class:`~.torch_arrays.TorchArrays`).
+    """
 
     def __init__(self, path: str, device: str = 'cpu', precision: str = 'fp32') -> None:
         if precision not in DTYPES:
@@ -81,7 +82,8 @@ def load_program(path: str) -> tuple[torch.export.ExportedProgram, dict]:
 
 def check_sample_inputs(path: str) -> None:
     """The archive's sample inputs load with ``weights_only=True`` (an empty member, what tools/export.py writes,
-    holds none)."""
+    holds none).
+    """
     with zipfile.ZipFile(path) as archive:
         for member in archive.namelist():
             if '/data/sample_inputs/' not in member or archive.getinfo(member).file_size == 0:
@@ -96,7 +98,8 @@ def check_sample_inputs(path: str) -> None:
 @contextlib.contextmanager
 def weights_only_loads() -> Iterator[None]:
     """Every ``torch.load`` in this block unpickles ``weights_only``, whatever its caller asks (torch's own
-    ``TORCH_FORCE_WEIGHTS_ONLY_LOAD``); the process environment is restored afterwards."""
+    ``TORCH_FORCE_WEIGHTS_ONLY_LOAD``); the process environment is restored afterwards.
+    """
     saved = {key: os.environ.pop(key, None) for key in ('TORCH_FORCE_WEIGHTS_ONLY_LOAD',
                                                          'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD')}
     os.environ['TORCH_FORCE_WEIGHTS_ONLY_LOAD'] = '1'

@@ -52,8 +52,9 @@ def _glibc() -> ctypes.CDLL | None:
 
 
 def keep_freed_memory() -> bool:
-    """Serve every block from glibc's heap and keep freed blocks there for the next batch (see the module
-    docstring); once per process.
+    """Serve every block from glibc's heap and keep freed blocks there for the next batch; once per process.
+
+    See the module docstring.
 
     Returns:
         Whether the settings are in force: False on other C libraries and platforms, and when the user set glibc's
@@ -73,7 +74,9 @@ def keep_freed_memory() -> bool:
 
 
 def release_freed_memory() -> None:
-    """Return the free part of glibc's heap to the system (after a run's last batch), when :func:`keep_freed_memory`
-    is in force; nothing otherwise."""
+    """Return the free part of glibc's heap to the system (after a run's last batch).
+
+    This happens when :func:`keep_freed_memory` is in force; nothing otherwise.
+    """
     if _applied and _libc is not None:
         _libc.malloc_trim(0)

@@ -1,6 +1,7 @@
 """A config of the package and its checkpoint as a :class:`~geospatial_mm.inference.tile_model.TileModel`: windows
 read through the config's own test pipeline, logits from the segmentor's own ``encode_decode`` (or the detector's
-``predict``), on the OpenMMLab stack."""
+``predict``), on the OpenMMLab stack.
+"""
 from __future__ import annotations
 
 import contextlib
@@ -80,7 +81,8 @@ class OpenMMLabModel(TileModel):
     def tile_and_stride(self, tile: int | None, stride: int | None) -> tuple[int, int]:
         """Segmentation: the config's sliding-window ``test_cfg`` (else 512 and half of the tile). Detection: the
         config's ``tile_size`` (else 512) and the tile minus its ``tile_overlap`` (else a quarter of the tile); such
-        tiles must overlap, or objects cut by their borders could not be merged."""
+        tiles must overlap, or objects cut by their borders could not be merged.
+        """
         if self.task == 'detection':
             tile = int(tile or self.cfg.get('tile_size', 512))
             stride = int(stride or tile - int(self.cfg.get('tile_overlap', tile // 4)))
@@ -161,7 +163,8 @@ class OpenMMLabModel(TileModel):
     @torch.inference_mode()
     def detect(self, batch: list[WindowInputs], score_thr: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
         """``(masks (n, tile, tile) bool, labels (n,), scores (n,))`` above ``score_thr`` for each tile of a
-        batch (the detector's own ``predict``)."""
+        batch (the detector's own ``predict``).
+        """
         data = self.network.data_preprocessor(dict(inputs=[b.inputs for b in batch],
                                                    data_samples=[b.meta for b in batch]), False)
         with self.autocast():

@@ -30,8 +30,11 @@ class Precision:
 
 
 def cpu_flags(cpuinfo: str | None = None) -> frozenset[str]:
-    """The flags of the first CPU in ``cpuinfo`` (the text of ``/proc/cpuinfo``; read from the system when None);
-    empty where the system reports none."""
+    """The flags of the first CPU in ``cpuinfo`` (the text of ``/proc/cpuinfo``; read from the system when None).
+
+    Returns:
+        The flags; empty where the system reports none.
+    """
     if cpuinfo is None:
         try:
             cpuinfo = CPUINFO.read_text()
@@ -46,8 +49,12 @@ def cpu_flags(cpuinfo: str | None = None) -> frozenset[str]:
 
 def choose_precision(requested: str, device: str = 'cpu', runtime: str = 'torch',
                      flags: frozenset[str] | None = None) -> Precision:
-    """The precision to run in for ``requested`` (one of :data:`CHOICES`) on ``device`` ('cpu', 'cuda', 'cuda:1'),
-    with the ``runtime`` of the model ('torch' or 'onnx'). ``flags`` are the CPU's (default: this machine's).
+    """The precision to run in for ``requested`` (one of :data:`CHOICES`) on ``device`` ('cpu', 'cuda', 'cuda:1').
+
+    ``runtime`` is the model's ('torch' or 'onnx'); ``flags`` are the CPU's (default: this machine's).
+
+    Returns:
+        The precision and why it was chosen.
 
     Raises:
         ValueError: ``requested`` is not one of :data:`CHOICES`.

@@ -125,7 +125,8 @@ class RasterPredictor:
 
     def check(self, sample: Sample) -> list:
         """Fail early, with the file's name, on inputs this config cannot read; returns the inputs' headers, the
-        primary's first."""
+        primary's first.
+        """
         if sample.problem:
             raise RasterError(sample.problem)
         backend = self.spec.loader.get('backend', 'rasterio')
@@ -151,7 +152,8 @@ class RasterPredictor:
     def _prepare_strip(self, sample: Sample, tiles: list[Tile], window: tuple) -> list[PreparedTile]:
         """Read a strip of neighbouring tiles at once and cut the tiles out of it (valid when every step works pixel
         by pixel): neighbours overlap, so this reads and converts each pixel once per strip instead of once per
-        tile."""
+        tile.
+        """
         strip = self.model.read(sample.paths, window)
         return [self._padded(tile, self.model.crop(strip, tile.col - window[1], tile.width, tile.window))
                 for tile in tiles]
@@ -159,7 +161,8 @@ class RasterPredictor:
     def _padded(self, tile: Tile, item: WindowInputs) -> PreparedTile:
         """The prepared tile, with the size its logits must have; the input of a raster smaller than the tile size
         is padded to it (only the raster's part of the prediction is kept). An input the model's pipeline resized is
-        left as it is: its logits are resized back to the tile's own pixels."""
+        left as it is: its logits are resized back to the tile's own pixels.
+        """
         logit_size = (tile.height, tile.width)
         if tuple(item.inputs.shape[-2:]) == logit_size and (tile.height < self.tile or tile.width < self.tile):
             item = self.model.pad(item, self.tile)
@@ -168,7 +171,8 @@ class RasterPredictor:
 
     def _reader_context(self, cachemax: int | None) -> contextlib.ExitStack:
         """What each reader thread runs in: the model's own setting (one thread for its torch ops), the GDAL
-        environment (per thread) and every input kept open (per thread)."""
+        environment (per thread) and every input kept open (per thread).
+        """
         stack = contextlib.ExitStack()
         stack.enter_context(self.model.reader_context())
         stack.enter_context(gdal_env(cachemax))
@@ -177,7 +181,8 @@ class RasterPredictor:
 
     def tiles(self, sample: Sample, grid: TileGrid, cachemax: int | None = None) -> Iterator[PreparedTile]:
         """The grid's tiles, prepared by ``readers`` threads, in the grid's order: read once per strip of tiles when
-        every step works pixel by pixel, else once per tile."""
+        every step works pixel by pixel, else once per tile.
+        """
         if self.strip_width:
             units = grid.strips(self.strip_width)
 

@@ -1,5 +1,6 @@
 """Preview figures of a prediction: the input's RGB composite(s) | the predicted classes | the label, with the class
-legend, drawn from decimated reads through the model's own readers (so they show what the model saw)."""
+legend, drawn from decimated reads through the model's own readers (so they show what the model saw).
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,7 +17,6 @@ from .sources import Sample
 def write_preview(predictor, sample: Sample, outputs: dict, preview_dir: str, labels_dir: str | None,
                   max_side: int = 768) -> Path:
     """``<name>_preview.png``: RGB composite(s) | prediction | label (when ``labels_dir`` has the sample's label)."""
-
     model = predictor.model
     palette = predictor.palette or [tuple(np.random.default_rng(i).integers(0, 256, 3)) for i in
                                     range(predictor.num_classes)]
@@ -55,7 +55,8 @@ def preview_path(preview_dir: str, sample: Sample) -> Path:
 def find_label(predictor, sample: Sample, labels_dir: str | None) -> Path | None:
     """``<labels_dir>/<sample name><seg_map_suffix of the config's test dataset>``, if it exists; else a file of
     ``labels_dir`` whose name is that once the folder's token is removed (``dfc_validation/x_dfc_0_p1.tif`` for
-    the sample ``x_0_p1`` of source folders, the token being the folder name up to its first '_')."""
+    the sample ``x_0_p1`` of source folders, the token being the folder name up to its first '_').
+    """
     if not labels_dir:
         return None
     suffix = predictor.model.label_suffix

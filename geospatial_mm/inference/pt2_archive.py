@@ -191,7 +191,8 @@ def expression_problem(text: str) -> str | None:
     (``s0``, ``Symbol('s0', integer=True)``), numbers, ``+ - * / // %``, comparisons, ``& | ~`` and the sympy
     functions and classes of the deserializer and of sympy's printed form (``Mul(Integer(2), Symbol('s0'))``,
     ``Float('1.5', precision=53)``). No attribute access, subscripts, other strings or names, and no powers (whose
-    evaluation time has no bound)."""
+    evaluation time has no bound).
+    """
     if len(text) > MAX_EXPRESSION:
         return f'is longer than {MAX_EXPRESSION} characters'
     if re.search(r'\*\s*\*', text):

@@ -143,7 +143,8 @@ class SegmentationRasterPredictor(RasterPredictor):
                        writers: dict[str, GeoTiffWriter], background: BackgroundWriter,
                        on_tiles: Callable[[int], None] | None) -> None:
         """The tiles of one vertical strip: batches through the model, blended into a band of rows that rolls down
-        the strip; every finished band of rows goes to the writers."""
+        the strip; every finished band of rows goes to the writers.
+        """
         model, arrays = self.model, self.model.arrays
         weights = arrays.from_host(self.blend_weights)
         acc = RowBandAccumulator(model.out_channels, strip.tile_height, strip.span[1] - strip.span[0],
@@ -167,7 +168,8 @@ class SegmentationRasterPredictor(RasterPredictor):
     def _write_rows(self, done: FinishedRows | None, strip: TileGrid, writers: dict[str, GeoTiffWriter],
                     background: BackgroundWriter) -> None:
         """Finished rows -> classes (and probabilities) on the device; only those leave it, written in the
-        background."""
+        background.
+        """
         if done is None:
             return
         model, arrays, encoding = self.model, self.model.arrays, self.encoding
@@ -196,7 +198,8 @@ class SegmentationRasterPredictor(RasterPredictor):
 @dataclass(frozen=True)
 class ClassEncoding:
     """How class indices are stored: uint8 with nodata 255 and the palette as colour table for fewer than 255 classes,
-    else uint16 with nodata 65535 (computed in int32) and no colour table."""
+    else uint16 with nodata 65535 (computed in int32) and no colour table.
+    """
     dtype: str
     array_dtype: str
     nodata: int
