@@ -13,20 +13,32 @@ import json
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, NotRequired, Sequence, TypedDict
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 import torch
 from numpy.typing import NDArray
 
-from geospatial_mm.inference.exported_format import FORMAT, FORMAT_VERSION, METADATA_NAME, ONNX_METADATA_KEY, runtime_of
+from geospatial_mm.inference.exported_format import (
+    FORMAT,
+    FORMAT_VERSION,
+    METADATA_NAME,
+    ONNX_METADATA_KEY,
+    CheckMetadata,
+    ExportMetadata,
+    InputMetadata,
+    Normalisation,
+    PreviewMetadata,
+    QuantizationMetadata,
+    runtime_of,
+)
 from geospatial_mm.inference.exported_model import ExportedModel
 from geospatial_mm.inference.openmmlab_model import OpenMMLabModel
 from geospatial_mm.inference.pt2_archive import UntrustedModelError, check_pt2_archive
 from geospatial_mm.inference.sources import Sample, discover, suffix_pattern
 from geospatial_mm.inference.tile_model import WindowInputs
 from geospatial_mm.io import read_meta
-from geospatial_mm.io.atomic import JSONValue, atomic_path
+from geospatial_mm.io.atomic import atomic_path
 from geospatial_mm.io.geotiff import write_geotiff
 from geospatial_mm.io.raster import Window
 from geospatial_mm.io.tiles import TileGrid
@@ -40,76 +52,6 @@ if TYPE_CHECKING:
 MAX_BATCH = 4096  # the largest batch a dynamic-batch export accepts
 CHECK_TOLERANCE = 1e-4  # largest absolute logit difference between the exported file and the config's model
 DROPPED_META = ('geo_meta', 'img_path', 'seg_map_path')  # per-file metadata the models do not use
-
-
-class Normalisation(TypedDict):
-    """The measured per-channel map from read values to the model's input (:class:`~.graph.InputMap`)."""
-    scale: list[float]
-    shift: list[float]
-
-
-class InputMetadata(TypedDict):
-    """What an exported model takes.
-
-    Attributes:
-        channels: the channels of a tile.
-        dtype: their data type.
-        frames: the frames (dates) of the model's input (None: none).
-        batch: ``'dynamic'`` or the static batch size.
-        normalisation: the map from read values to the model's input, inside the program.
-    """
-    channels: int
-    dtype: str
-    frames: int | None
-    batch: int | str
-    normalisation: Normalisation
-
-
-class PreviewMetadata(TypedDict):
-    """The channels (``rgb_bands``) and ``brightness`` of preview composites."""
-    rgb_bands: list[int]
-    brightness: float | None
-
-
-class QuantizationMetadata(TypedDict):
-    """How an int8 model was quantized and how well its class map agreed with the fp32 model's (:func:`int8_model`)."""
-    dtype: str
-    method: str
-    agreement_percent: float
-    probe_pixels: int
-    probe_source: str
-    min_agreement_percent: float
-    onnxruntime: str
-
-
-class CheckMetadata(TypedDict):
-    """The check of the exported file against the config's model on a probe."""
-    max_abs_logit_difference: float
-
-
-class ExportMetadata(TypedDict):
-    """The metadata written with an exported model (:mod:`geospatial_mm.inference.exported_format` checks it)."""
-    format: str
-    format_version: int
-    package_version: str
-    torch_version: str
-    task: str
-    runtime: str
-    config: str
-    checkpoint: str
-    checkpoint_sha256: str
-    classes: list[str]
-    palette: list[list[int]] | None
-    tile: int
-    stride: int
-    input: InputMetadata
-    spec: dict[str, JSONValue]
-    out_channels: int
-    threshold: float
-    probability_rule: str
-    preview: PreviewMetadata
-    quantization: NotRequired[QuantizationMetadata]
-    check: NotRequired[CheckMetadata]
 
 
 def probe_band_count(model: OpenMMLabModel, path_key: str) -> int:

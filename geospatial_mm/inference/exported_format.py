@@ -1,5 +1,6 @@
-"""The model files of tools/export.py: a ``torch.export`` program (``.pt2``) or an ONNX model (``.onnx``) with the
-metadata that makes them self-describing, stored inside the file.
+"""The model files of tools/export.py: a program with the metadata that makes it self-describing.
+
+The file is a ``torch.export`` program (``.pt2``) or an ONNX model (``.onnx``), its metadata stored inside it.
 
 The program maps a batch of tiles as read from the rasters, ``(B, C, H, W)`` float32 in the units the config's
 loader produces (bands, frames, scale, offset, clip, NaN and nodata handling: :class:`~geospatial_mm.io.band_reader.
@@ -11,7 +12,8 @@ stride, classes and palette, how logits become classes and probabilities, and wh
 
 The metadata is checked by one schema (:func:`check_metadata`) before anything uses it: types, ranges and the
 agreement of fields, with bounds that keep every allocation it drives finite (:data:`LIMITS`). A bad field is an
-error naming the file, the field and its value.
+error naming the file, the field and its value. The metadata's fields are typed by :class:`ExportMetadata`, which
+tools/export.py (:mod:`geospatial_mm.export.exporter`) writes.
 """
 from __future__ import annotations
 
@@ -19,9 +21,12 @@ import dataclasses
 import json
 import math
 import zipfile
+from collections.abc import Collection
 from pathlib import Path
+from typing import Any, Literal, NotRequired, TypedDict, cast, overload
 
 from geospatial_mm.errors import GeospatialMMError
+from geospatial_mm.io.atomic import JSONValue
 from geospatial_mm.io.band_reader import READER_ARGS
 from geospatial_mm.models.probabilities import RULES
 from .input_spec import InputSpec
@@ -49,16 +54,106 @@ class ExportedModelError(GeospatialMMError, ValueError):
     """A model file that is not one tools/export.py wrote, or of a version this package cannot read."""
 
 
+class Normalisation(TypedDict):
+    """The measured per-channel map from read values to the model's input.
+
+    (:class:`~geospatial_mm.export.graph.InputMap` measures it.)
+    """
+    scale: list[float]
+    shift: list[float]
+
+
+class InputMetadata(TypedDict):
+    """What an exported model takes.
+
+    Attributes:
+        channels: the channels of a tile.
+        dtype: their data type.
+        frames: the frames (dates) of the model's input (None: none).
+        batch: ``'dynamic'`` or the static batch size.
+        normalisation: the map from read values to the model's input, inside the program.
+    """
+    channels: int
+    dtype: str
+    frames: int | None
+    batch: int | str
+    normalisation: Normalisation
+
+
+class PreviewMetadata(TypedDict):
+    """The channels (``rgb_bands``) and ``brightness`` of preview composites."""
+    rgb_bands: list[int]
+    brightness: float | None
+
+
+class QuantizationMetadata(TypedDict):
+    """How an int8 model was quantized and how well its class map agreed with the fp32 model's.
+
+    (:func:`~geospatial_mm.export.exporter.int8_model` measures it.)
+    """
+    dtype: str
+    method: str
+    agreement_percent: float
+    probe_pixels: int
+    probe_source: str
+    min_agreement_percent: float
+    onnxruntime: str
+
+
+class CheckMetadata(TypedDict):
+    """The check of the exported file against the config's model on a probe."""
+    max_abs_logit_difference: float
+
+
+class ExportMetadata(TypedDict):
+    """The metadata written with an exported model (:func:`check_metadata` checks it)."""
+    format: str
+    format_version: int
+    package_version: str
+    torch_version: str
+    task: str
+    runtime: str
+    config: str
+    checkpoint: str
+    checkpoint_sha256: str
+    classes: list[str]
+    palette: list[list[int]] | None
+    tile: int
+    stride: int
+    input: InputMetadata
+    spec: dict[str, JSONValue]
+    out_channels: int
+    threshold: float
+    probability_rule: str
+    preview: PreviewMetadata
+    quantization: NotRequired[QuantizationMetadata]
+    check: NotRequired[CheckMetadata]
+
+
 def runtime_of(path: str | Path) -> str:
-    """``'torch'`` for a ``.pt2`` file, ``'onnx'`` for an ``.onnx`` file."""
+    """The runtime that runs a model file, by its suffix.
+
+    Returns:
+        ``'torch'`` for a ``.pt2`` file, ``'onnx'`` for an ``.onnx`` file.
+
+    Raises:
+        ExportedModelError: the file is neither.
+    """
     suffix = Path(path).suffix.lower()
     if suffix not in SUFFIXES:
         raise ExportedModelError(f'{path}: an exported model is a .pt2 (torch.export) or .onnx file (tools/export.py)')
     return SUFFIXES[suffix]
 
 
-def read_pt2_metadata(path: str | Path) -> dict:
-    """The metadata of a ``.pt2`` archive, read from the zip file itself (no torch needed)."""
+def read_pt2_metadata(path: str | Path) -> ExportMetadata:
+    """The metadata of a ``.pt2`` archive, read from the zip file itself (no torch needed).
+
+    Returns:
+        The metadata, checked (:func:`parse_metadata`).
+
+    Raises:
+        ExportedModelError: the file is not a readable archive, holds no metadata, or its metadata is bad.
+    """
     try:
         with zipfile.ZipFile(path) as archive:
             names = [n for n in archive.namelist() if n.endswith(f'/extra/{METADATA_NAME}')]
@@ -70,10 +165,17 @@ def read_pt2_metadata(path: str | Path) -> dict:
         raise ExportedModelError(f'{path}: not a readable .pt2 archive ({exc})') from exc
 
 
-def parse_metadata(text: str, path: str | Path) -> dict:
-    """The metadata JSON, checked for its format and version."""
+def parse_metadata(text: str, path: str | Path) -> ExportMetadata:
+    """The metadata JSON, checked for its format and version.
+
+    Returns:
+        The metadata, checked by :func:`check_metadata`.
+
+    Raises:
+        ExportedModelError: the text is not JSON, not this format's metadata, of another version, or a field is bad.
+    """
     try:
-        meta = json.loads(text)
+        meta: Any = json.loads(text)  # JSON of any shape until it is checked
     except json.JSONDecodeError as exc:
         raise ExportedModelError(f'{path}: its metadata is not valid JSON ({exc})') from exc
     if not isinstance(meta, dict) or meta.get('format') != FORMAT:
@@ -82,55 +184,63 @@ def parse_metadata(text: str, path: str | Path) -> dict:
         raise ExportedModelError(f'{path}: exported model format version {meta.get("format_version")}, but this '
                                  f'package reads version {FORMAT_VERSION}: export the model again')
     check_metadata(meta, path)
-    return meta
+    return cast(ExportMetadata, meta)
 
 
 class _Fields:
     """Reads fields of the metadata of ``path``; a missing or bad one raises naming the file, field and value."""
 
-    def __init__(self, meta: dict, path: str | Path) -> None:
+    def __init__(self, meta: dict[str, Any], path: str | Path) -> None:
         self.meta = meta
         self.path = path
 
-    def bad(self, field: str, value, expected: str) -> ExportedModelError:
+    def bad(self, field: str, value: object, expected: str) -> ExportedModelError:
         return ExportedModelError(f'{self.path}: metadata field {field} = {value!r}: expected {expected}')
 
-    def get(self, field: str):
-        node = self.meta
+    def get(self, field: str) -> Any:  # a field of JSON: of any type until it is checked
+        node: Any = self.meta
         for part in field.split('.'):
             if not isinstance(node, dict) or part not in node:
                 raise ExportedModelError(f'{self.path}: metadata field {field} is missing')
             node = node[part]
         return node
 
-    def integer(self, field: str, low: int, high: int, value=None) -> int:
+    def integer(self, field: str, low: int, high: int, value: Any = None) -> int:
         value = self.get(field) if value is None else value
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             raise self.bad(field, value, f'an integer from {low} to {high}')
         return value
 
-    def number(self, field: str, value, optional: bool = True) -> float | None:
+    @overload
+    def number(self, field: str, value: Any, optional: Literal[False]) -> float: ...
+
+    @overload
+    def number(self, field: str, value: Any, optional: bool = True) -> float | None: ...
+
+    def number(self, field: str, value: Any, optional: bool = True) -> float | None:
         if value is None and optional:
             return None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise self.bad(field, value, 'a finite number' + (' or null' if optional else ''))
         return float(value)
 
-    def choice(self, field: str, choices) -> str:
+    def choice(self, field: str, choices: Collection[str]) -> str:
         value = self.get(field)
         if value not in choices:
             raise self.bad(field, value, f'one of {sorted(choices)}')
-        return value
+        return cast(str, value)
 
-    def list_of(self, field: str, value, length: int | None = None) -> list:
+    def list_of(self, field: str, value: Any, length: int | None = None) -> list[Any]:
         if not isinstance(value, list) or (length is not None and len(value) != length):
             raise self.bad(field, value, 'a list' + (f' of {length} items' if length is not None else ''))
         return value
 
 
-def check_metadata(meta: dict, path: str | Path) -> None:
-    """The schema of the metadata: every field the streaming predictor uses, its type, range and agreement with the
-    other fields (tile, stride, batch, channels, classes and palette, probability rule, input type, bands).
+def check_metadata(meta: dict[str, Any], path: str | Path) -> None:
+    """The schema of the metadata: every field the streaming predictor uses.
+
+    Each field's type, range and agreement with the other fields (tile, stride, batch, channels, classes and palette,
+    probability rule, input type, bands) are checked.
 
     Raises:
         ExportedModelError: a missing or bad field, naming the file, the field and the value.
@@ -169,7 +279,8 @@ def check_metadata(meta: dict, path: str | Path) -> None:
     if preview.get('rgb_bands') is not None:
         for i, band in enumerate(f.list_of('preview.rgb_bands', preview['rgb_bands'], 3)):
             f.integer(f'preview.rgb_bands[{i}]', 0, channels - 1, band)
-    if preview.get('brightness') is not None and not f.number('preview.brightness', preview['brightness']) > 0:
+    if preview.get('brightness') is not None and not f.number('preview.brightness', preview['brightness'],
+                                                                                 optional=False) > 0:
         raise f.bad('preview.brightness', preview['brightness'], 'a positive number')
 
 
@@ -196,8 +307,9 @@ def _check_classes(f: _Fields) -> None:
 
 
 def _check_spec(f: _Fields, channels: int) -> None:
-    """The input type (one file, one file per date, a pre/post pair, band groups of several files) and how each
-    file's bands are read; the channels they give must be the program's.
+    """The input type (one file, one file per date, a pre/post pair, band groups of several files).
+
+    And how each file's bands are read; the channels they give must be the program's.
     """
     spec = f.get('spec')
     if isinstance(spec, dict) and not set(spec) <= SPEC_FIELDS:
@@ -224,7 +336,7 @@ def _check_spec(f: _Fields, channels: int) -> None:
     if not isinstance(readers, dict) or set(readers) != set(keys):
         raise f.bad('spec.readers', readers, f'the reader arguments of each path key {keys}')
     files = frames if frames > 1 and stacked is False else 1
-    total = 0
+    total: int | None = 0
     for key in keys:
         read = _check_reader(f, f'spec.readers.{key}', readers[key])
         total = None if total is None or read is None else total + read * files
@@ -232,9 +344,10 @@ def _check_spec(f: _Fields, channels: int) -> None:
         raise f.bad('input.channels', channels, f'{total}, the channels that spec.readers read')
 
 
-def _check_reader(f: _Fields, field: str, args) -> int | None:
-    """One file's reader arguments (:class:`~geospatial_mm.io.band_reader.BandReader`); returns the bands it reads
-    (None: every band of the file).
+def _check_reader(f: _Fields, field: str, args: Any) -> int | None:
+    """One file's reader arguments (:class:`~geospatial_mm.io.band_reader.BandReader`).
+
+    Returns the bands it reads (None: every band of the file).
     """
     if not isinstance(args, dict) or not set(args) <= set(READER_ARGS):
         raise f.bad(field, args, f'reader arguments among {list(READER_ARGS)}')
