@@ -1,27 +1,37 @@
-"""Running an ``.onnx`` model of tools/export.py with onnxruntime and numpy alone (neither torch nor an OpenMMLab
-library is imported).
+"""Running an ``.onnx`` model of tools/export.py with onnxruntime and numpy alone.
+
+Neither torch nor an OpenMMLab library is imported.
 """
 from __future__ import annotations
 
 import contextlib
+from typing import Any
 
 import numpy as np
 import onnxruntime as ort
+from numpy.typing import NDArray
 
-from .arrays import NumpyArrays
+from .arrays import Array, NumpyArrays
 from .exported_format import ONNX_METADATA_KEY, ExportedModelError, parse_metadata
 
 
 class OnnxSession:
-    """An onnxruntime session (CUDA for ``cuda`` devices when onnxruntime has it, else the CPU), fp32 only;
-    blending runs on numpy (:class:`~.arrays.NumpyArrays`).
+    """An onnxruntime session (CUDA for ``cuda`` devices when onnxruntime has it, else the CPU), fp32 only.
+
+    Blending runs on numpy (:class:`~.arrays.NumpyArrays`).
+
+    Raises:
+        ValueError: a precision other than fp32.
+        RuntimeError: a CUDA device without onnxruntime's CUDA provider.
+        ExportedModelError: onnxruntime cannot load the file, or its metadata is missing or bad.
     """
 
     def __init__(self, path: str, device: str = 'cpu', precision: str = 'fp32') -> None:
         if precision != 'fp32':
             raise ValueError(f'an .onnx model runs in fp32 (the precision it was exported in), not {precision}; '
                              'export to .pt2 for bf16/fp16 autocast')
-        providers = ['CPUExecutionProvider']
+        # a provider's name, or its name and options
+        providers: list[str | tuple[str, dict[str, int]]] = ['CPUExecutionProvider']
         if device.startswith('cuda'):
             if 'CUDAExecutionProvider' not in ort.get_available_providers():
                 raise RuntimeError(f'device {device!r} asked for, but this onnxruntime has no CUDA provider '
@@ -46,14 +56,35 @@ class OnnxSession:
         self.device = device
         self.arrays = NumpyArrays()
 
-    def host(self, array: np.ndarray) -> np.ndarray:
+    def host(self, array: Array) -> NDArray[np.float32]:
+        """A tile as a contiguous float32 array.
+
+        Returns:
+            The array.
+        """
         return np.ascontiguousarray(array, dtype=np.float32)
 
-    def pad(self, array: np.ndarray, size: int) -> np.ndarray:
+    def pad(self, array: NDArray[Any], size: int) -> NDArray[Any]:
+        """A tile padded with zeros to ``size`` x ``size`` pixels.
+
+        Returns:
+            The padded array.
+        """
         return np.pad(array, [(0, 0)] * (array.ndim - 2) + [(0, size - array.shape[-2]), (0, size - array.shape[-1])])
 
-    def reader_context(self) -> contextlib.AbstractContextManager:
+    def reader_context(self) -> contextlib.AbstractContextManager[None]:
+        """What each reader thread runs in.
+
+        Returns:
+            A context manager that does nothing.
+        """
         return contextlib.nullcontext()
 
-    def run(self, inputs: list[np.ndarray]) -> np.ndarray:
-        return self.session.run(None, {self.input_name: np.stack(inputs)})[0].astype(np.float32, copy=False)
+    def run(self, inputs: list[NDArray[Any]]) -> NDArray[np.float32]:
+        """The float32 logits of a batch of tiles.
+
+        Returns:
+            ``(B, K, H, W)`` logits.
+        """
+        logits: NDArray[Any] = self.session.run(None, {self.input_name: np.stack(inputs)})[0]  # onnxruntime: Any
+        return logits.astype(np.float32, copy=False)

@@ -12,15 +12,21 @@ import numpy as np
 import torch
 
 from geospatial_mm.compat.trust import files_trusted
+from .arrays import Array
 from .autocast import DTYPES, autocast
-from .exported_format import read_pt2_metadata
+from .exported_format import ExportMetadata, read_pt2_metadata
 from .pt2_archive import check_pt2_archive, untrusted_member
 from .torch_arrays import TorchArrays
 
 
 class TorchProgram:
-    """A ``torch.export`` program on ``device``, run under torch's autocast in ``precision`` (bf16 / fp16) or in
-    fp32; blending runs on torch tensors on the same device (:class:`~.torch_arrays.TorchArrays`).
+    """A ``torch.export`` program on ``device``, run under torch's autocast in ``precision`` (bf16 / fp16) or in fp32.
+
+    Blending runs on torch tensors on the same device (:class:`~.torch_arrays.TorchArrays`).
+
+    Raises:
+        ValueError: an unknown precision.
+        RuntimeError: a CUDA device without CUDA.
     """
 
     def __init__(self, path: str, device: str = 'cpu', precision: str = 'fp32') -> None:
@@ -31,41 +37,72 @@ class TorchProgram:
             raise RuntimeError(f'device {device!r} asked for, but CUDA is not available')
         program, self.metadata = load_program(path)
         if self.device.type != 'cpu':
-            program = torch.export.passes.move_to_device_pass(program, self.device)
+            program = torch.export.passes.move_to_device_pass(  # type: ignore[attr-defined]  # not in torch.export's __all__
+                program, self.device)
         self.module = program.module()
         self.precision = precision
         self.arrays = TorchArrays(self.device)
 
-    def host(self, array: np.ndarray) -> torch.Tensor:
-        """A tile as a contiguous tensor, in pinned memory for a GPU (non-blocking copies)."""
+    def host(self, array: Array) -> torch.Tensor:
+        """A tile as a contiguous tensor, in pinned memory for a GPU (non-blocking copies).
+
+        Returns:
+            The tensor.
+        """
         tensor = torch.from_numpy(np.ascontiguousarray(array))
         if self.device.type == 'cuda':
             tensor = tensor.pin_memory()
         return tensor
 
     def pad(self, tensor: torch.Tensor, size: int) -> torch.Tensor:
+        """A tile padded with zeros to ``size`` x ``size`` pixels.
+
+        Returns:
+            The padded tensor.
+        """
         return torch.nn.functional.pad(tensor, (0, size - tensor.shape[-1], 0, size - tensor.shape[-2]))
 
-    def autocast(self) -> contextlib.AbstractContextManager:
+    def autocast(self) -> contextlib.AbstractContextManager[object]:
+        """Torch's autocast in the program's precision (nothing for fp32).
+
+        Returns:
+            A context manager.
+        """
         return autocast(self.device.type, self.precision)
 
-    def reader_context(self) -> contextlib.AbstractContextManager:
+    def reader_context(self) -> contextlib.AbstractContextManager[None]:
+        """What each reader thread runs in; it also keeps the thread's torch work to one core.
+
+        Returns:
+            A context manager that does nothing.
+        """
         torch.set_num_threads(1)  # per thread: a reader's torch work keeps to one core, the model keeps its own
         return contextlib.nullcontext()
 
     @torch.inference_mode()
     def run(self, inputs: list[torch.Tensor]) -> torch.Tensor:
+        """The float32 logits of a batch of tiles, on the program's device.
+
+        Returns:
+            ``(B, K, H, W)`` logits.
+        """
         batch = torch.stack(inputs).to(self.device, non_blocking=True)
         with self.autocast():
-            return self.module(batch).float()
+            logits: torch.Tensor = self.module(batch).float()
+            return logits
 
 
-def load_program(path: str) -> tuple[torch.export.ExportedProgram, dict]:
-    """The program of a ``.pt2`` file of tools/export.py and its metadata, loaded so that nothing stored in the file
-    executes unless files are trusted (``GEOSPATIAL_MM_TRUST_CHECKPOINTS=1`` / ``--trust-checkpoint``): the
-    archive's layout is checked first (:func:`~.pt2_archive.check_pt2_archive`), its sample inputs are loaded
-    ``weights_only``, and every ``torch.load`` inside torch's loader is held to ``weights_only`` too, so that its
-    fallback to a full unpickling cannot happen. The metadata's schema is checked before torch reads the file.
+def load_program(path: str) -> tuple[torch.export.ExportedProgram, ExportMetadata]:
+    """The program of a ``.pt2`` file of tools/export.py and its metadata, loaded safely.
+
+    Nothing stored in the file executes unless files are trusted (``GEOSPATIAL_MM_TRUST_CHECKPOINTS=1`` /
+    ``--trust-checkpoint``): the archive's layout is checked first (:func:`~.pt2_archive.check_pt2_archive`), its sample
+    inputs are loaded ``weights_only``, and every ``torch.load`` inside torch's loader is held to ``weights_only`` too,
+    so that its fallback to a full unpickling cannot happen. The metadata's schema is checked before torch reads the
+    file.
+
+    Returns:
+        ``(program, metadata)``.
 
     Raises:
         UntrustedModelError: the file needs more than weights to load (the message names the member).
@@ -81,8 +118,12 @@ def load_program(path: str) -> tuple[torch.export.ExportedProgram, dict]:
 
 
 def check_sample_inputs(path: str) -> None:
-    """The archive's sample inputs load with ``weights_only=True`` (an empty member, what tools/export.py writes,
-    holds none).
+    """The archive's sample inputs load with ``weights_only=True``.
+
+    An empty member, what tools/export.py writes, holds none.
+
+    Raises:
+        UntrustedModelError: the sample inputs need more than weights to unpickle.
     """
     with zipfile.ZipFile(path) as archive:
         for member in archive.namelist():
@@ -97,8 +138,9 @@ def check_sample_inputs(path: str) -> None:
 
 @contextlib.contextmanager
 def weights_only_loads() -> Iterator[None]:
-    """Every ``torch.load`` in this block unpickles ``weights_only``, whatever its caller asks (torch's own
-    ``TORCH_FORCE_WEIGHTS_ONLY_LOAD``); the process environment is restored afterwards.
+    """Every ``torch.load`` in this block unpickles ``weights_only``, whatever its caller asks.
+
+    That is torch's own ``TORCH_FORCE_WEIGHTS_ONLY_LOAD``; the process environment is restored afterwards.
     """
     saved = {key: os.environ.pop(key, None) for key in ('TORCH_FORCE_WEIGHTS_ONLY_LOAD',
                                                          'TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD')}

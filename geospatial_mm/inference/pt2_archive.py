@@ -30,7 +30,9 @@ from __future__ import annotations
 import json
 import re
 import zipfile
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from geospatial_mm.compat.trust import UntrustedFileError, refusal
 from .exported_format import ExportedModelError
@@ -127,20 +129,20 @@ def _check_members(archive: zipfile.ZipFile, path: str) -> None:
             _check_program(_json(archive, member, path), member, path)
 
 
-def _text(archive: zipfile.ZipFile, files: dict, relative: str, path: str) -> str:
+def _text(archive: zipfile.ZipFile, files: Mapping[str, str], relative: str, path: str) -> str:
     if relative not in files:
         raise untrusted_member(path, relative, f'no {relative} record: not an archive of torch.export.save')
     return archive.read(files[relative]).decode('utf-8', errors='replace')
 
 
-def _json(archive: zipfile.ZipFile, member: str, path: str):
+def _json(archive: zipfile.ZipFile, member: str, path: str) -> Any:  # JSON of any shape, checked by the caller
     try:
         return json.loads(archive.read(member))
     except (ValueError, UnicodeDecodeError) as exc:
         raise untrusted_member(path, member, f'not valid JSON ({exc})') from exc
 
 
-def _check_payload_config(config, relative: str, member: str, files: dict, path: str) -> None:
+def _check_payload_config(config: Any, relative: str, member: str, files: Mapping[str, str], path: str) -> None:
     """Every weight or constant is a raw tensor record that exists; nothing is pickled."""
     entries = config.get('config') if isinstance(config, dict) else None
     if not isinstance(entries, dict):
@@ -157,7 +159,7 @@ def _check_payload_config(config, relative: str, member: str, files: dict, path:
             raise untrusted_member(path, member, f'{fqn!r} refers to {name!r}, not a raw tensor record of the archive')
 
 
-def _check_program(program, member: str, path: str) -> None:
+def _check_program(program: Any, member: str, path: str) -> None:
     """No guards code; every symbolic expression within the safe grammar."""
     if not isinstance(program, dict):
         raise untrusted_member(path, member, 'not a serialized exported program')
@@ -171,9 +173,9 @@ def _check_program(program, member: str, path: str) -> None:
                                    'evaluates these with sympy.sympify, which runs Python)')
 
 
-def _expressions(node):
+def _expressions(node: Any) -> Iterator[str]:
     """Every ``expr_str`` value in a serialized program."""
-    stack = [node]
+    stack: list[Any] = [node]
     while stack:
         item = stack.pop()
         if isinstance(item, dict):
@@ -187,11 +189,15 @@ def _expressions(node):
 
 
 def expression_problem(text: str) -> str | None:
-    """Why a symbolic expression is outside the grammar torch writes for shapes (None: within it): symbols
-    (``s0``, ``Symbol('s0', integer=True)``), numbers, ``+ - * / // %``, comparisons, ``& | ~`` and the sympy
-    functions and classes of the deserializer and of sympy's printed form (``Mul(Integer(2), Symbol('s0'))``,
+    """Why a symbolic expression is outside the grammar torch writes for shapes.
+
+    The grammar: symbols (``s0``, ``Symbol('s0', integer=True)``), numbers, ``+ - * / // %``, comparisons, ``& | ~`` and
+    the sympy functions and classes of the deserializer and of sympy's printed form (``Mul(Integer(2), Symbol('s0'))``,
     ``Float('1.5', precision=53)``). No attribute access, subscripts, other strings or names, and no powers (whose
     evaluation time has no bound).
+
+    Returns:
+        Why, or None when the expression is within the grammar.
     """
     if len(text) > MAX_EXPRESSION:
         return f'is longer than {MAX_EXPRESSION} characters'
