@@ -1,35 +1,71 @@
-"""A config of the package and its checkpoint as a :class:`~geospatial_mm.inference.tile_model.TileModel`: windows
-read through the config's own test pipeline, logits from the segmentor's own ``encode_decode`` (or the detector's
-``predict``), on the OpenMMLab stack.
+"""A config of the package and its checkpoint as a :class:`~geospatial_mm.inference.tile_model.TileModel`.
+
+Windows are read through the config's own test pipeline, logits come from the segmentor's own ``encode_decode`` (or
+the detector's ``predict``), on the OpenMMLab stack.
 """
 from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from mmcv.transforms import Compose
 
 from geospatial_mm.config import load_config
 from geospatial_mm.io.georef import window_transform
+from geospatial_mm.io.raster import Window
+from .arrays import Array
 from .autocast import DTYPES, autocast
+from .input_spec import SamplePaths, Scaling
 from .model import build_model, dataset_meta, inference_pipeline, label_loader_cfg, test_dataset_cfg
-from .tile_model import TileModel, WindowInputs
+from .tile_model import Detections, LabelConverter, TileInputs, TileModel, WindowInputs
 from .torch_arrays import TorchArrays
+
+if TYPE_CHECKING:
+    from mmengine.config import Config
+    from mmengine.structures import BaseDataElement
+
+
+def _tensor(inputs: Array) -> torch.Tensor:
+    """A tile's input as this model's pipeline packs it: a torch tensor.
+
+    Returns:
+        ``inputs`` itself.
+    """
+    return cast(torch.Tensor, inputs)
+
+
+def _sample(item: TileInputs) -> BaseDataElement:
+    """A tile's data sample, which this model's pipeline always packs with its input.
+
+    Returns:
+        The data sample.
+    """
+    assert item.meta is not None  # read() packs one with every window
+    return item.meta
 
 
 def host_tensor(view: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """A contiguous copy of ``view``, in pinned memory when the model is on a GPU (non-blocking copies)."""
+    """A contiguous copy of ``view``, in pinned memory when the model is on a GPU (non-blocking copies).
+
+    Returns:
+        The copy.
+    """
     if device.type != 'cuda':
         return view.contiguous()
     return torch.empty(view.shape, dtype=view.dtype, pin_memory=True).copy_(view)
 
 
-def torch_reader_context() -> contextlib.AbstractContextManager:
-    """One thread for a reader's torch ops (a per-thread setting; the model's forward keeps its threads)."""
+def torch_reader_context() -> contextlib.AbstractContextManager[None]:
+    """One thread for a reader's torch ops (a per-thread setting; the model's forward keeps its threads).
+
+    Returns:
+        A context manager that does nothing.
+    """
     torch.set_num_threads(1)
     return contextlib.nullcontext()
 
@@ -45,10 +81,16 @@ class OpenMMLabModel(TileModel):
         bands: override the loader's band selection (0-based indices into the input files).
         input_scaling: ``dict(scale=..., offset=..., clip=(low, high))`` replacing the image loader's, for rasters
             of another sensor or product level than the training data (see :func:`.model.inference_pipeline`).
-    """
 
-    def __init__(self, config, checkpoint: str, device: str = 'cpu', precision: str = 'fp32', bands=None,
-                 cfg_options: dict | None = None, input_scaling: dict | None = None) -> None:
+    Raises:
+        ValueError: an unknown precision.
+    """
+    device: torch.device
+
+
+    def __init__(self, config: str | os.PathLike[str] | Config, checkpoint: str, device: str = 'cpu',
+                 precision: str = 'fp32', bands: Sequence[int] | None = None,
+                 cfg_options: dict[str, Any] | None = None, input_scaling: Scaling | None = None) -> None:
         if precision not in DTYPES:
             raise ValueError(f'precision must be one of {sorted(DTYPES)}, got {precision!r}')
         self.cfg = load_config(config, cfg_options)
@@ -79,9 +121,17 @@ class OpenMMLabModel(TileModel):
 
     # -- sizes ------------------------------------------------------------------------------------------------
     def tile_and_stride(self, tile: int | None, stride: int | None) -> tuple[int, int]:
-        """Segmentation: the config's sliding-window ``test_cfg`` (else 512 and half of the tile). Detection: the
+        """The sliding window's size and step: the given ones, else the config's.
+
+        Segmentation: the config's sliding-window ``test_cfg`` (else 512 and half of the tile). Detection: the
         config's ``tile_size`` (else 512) and the tile minus its ``tile_overlap`` (else a quarter of the tile); such
         tiles must overlap, or objects cut by their borders could not be merged.
+
+        Returns:
+            ``(tile, stride)`` in pixels.
+
+        Raises:
+            ValueError: detection tiles that do not overlap.
         """
         if self.task == 'detection':
             tile = int(tile or self.cfg.get('tile_size', 512))
@@ -98,14 +148,32 @@ class OpenMMLabModel(TileModel):
         return size, int(stride or (step[0] if step and not tile else size // 2))
 
     def default_readers(self) -> int:
+        """Reader threads when none are asked for.
+
+        Returns:
+            1 on the CPU (the model needs the cores), else up to 4.
+        """
         return 1 if self.device.type == 'cpu' else min(4, os.cpu_count() or 1)
 
-    def autocast(self) -> contextlib.AbstractContextManager:
+    def autocast(self) -> contextlib.AbstractContextManager[object]:
+        """Torch's autocast in the model's precision (nothing for fp32).
+
+        Returns:
+            A context manager.
+        """
         return autocast(self.device.type, self.precision)
 
     # -- inputs -----------------------------------------------------------------------------------------------
-    def read(self, paths: dict, window: tuple) -> WindowInputs:
-        results = dict(paths)
+    def read(self, paths: SamplePaths, window: Window) -> WindowInputs:
+        """``window`` ``(row, col, h, w)`` of a sample's files through the config's test pipeline.
+
+        Returns:
+            The window's input tensor, nodata mask (resized to the window) and data sample.
+
+        Raises:
+            RuntimeError: the pipeline dropped the window.
+        """
+        results: dict[str, Any] = dict(paths)
         results['read_window'] = window
         packed = self.pipeline(results)
         if packed is None:
@@ -120,8 +188,16 @@ class OpenMMLabModel(TileModel):
             nodata = mask.numpy()
         return WindowInputs(packed['inputs'], nodata, sample)
 
-    def crop(self, strip: WindowInputs, col: int, width: int, window: tuple) -> WindowInputs:
-        meta = strip.meta.metainfo
+    def crop(self, strip: WindowInputs, col: int, width: int, window: Window) -> WindowInputs:
+        """The columns ``col:col + width`` of a strip read at once (a tile whose window is ``window``), contiguous.
+
+        Its data sample's shapes and georeference are the tile's.
+
+        Returns:
+            The tile's input.
+        """
+        sample = _sample(strip)
+        meta = sample.metainfo
         height = window[2]
         tile_meta = dict(meta, img_shape=(height, width), ori_shape=(height, width))
         geo = meta.get('geo_meta')
@@ -129,47 +205,71 @@ class OpenMMLabModel(TileModel):
             tile_meta['geo_meta'] = dict(geo, window=window, transform=window_transform(
                 geo.get('transform'), (0, col, height, width)))
         # contiguous here, in the reader thread: batching strided views costs the model's thread a slow copy
-        inputs = host_tensor(strip.inputs[..., col:col + width], self.device)
+        inputs = host_tensor(_tensor(strip.inputs)[..., col:col + width], self.device)
         nodata = strip.nodata[:, col:col + width] if strip.nodata is not None else None
-        return WindowInputs(inputs, nodata, type(strip.meta)(metainfo=tile_meta))
+        return WindowInputs(inputs, nodata, type(sample)(metainfo=tile_meta))
 
     def pad(self, item: WindowInputs, size: int) -> WindowInputs:
+        """The input padded with zeros to ``size`` x ``size`` pixels (a raster smaller than a tile).
+
+        Returns:
+            The padded item.
+        """
         height, width = item.inputs.shape[-2:]
-        item.inputs = F.pad(item.inputs, (0, size - width, 0, size - height))
-        item.meta.set_metainfo(dict(img_shape=(size, size), ori_shape=(size, size)))
+        item.inputs = F.pad(_tensor(item.inputs), (0, size - width, 0, size - height))
+        _sample(item).set_metainfo(dict(img_shape=(size, size), ori_shape=(size, size)))
         return item
 
-    def reader_context(self) -> contextlib.AbstractContextManager:
+    def reader_context(self) -> contextlib.AbstractContextManager[None]:
+        """What each reader thread runs in: torch on one thread.
+
+        Returns:
+            A context manager that does nothing.
+        """
         return torch_reader_context()
 
     def host(self, item: WindowInputs) -> WindowInputs:
-        """The item's input contiguous (and pinned for a GPU)."""
-        item.inputs = host_tensor(item.inputs, self.device)
+        """The item's input contiguous (and pinned for a GPU).
+
+        Returns:
+            The item.
+        """
+        item.inputs = host_tensor(_tensor(item.inputs), self.device)
         return item
 
     # -- outputs ----------------------------------------------------------------------------------------------
     @torch.inference_mode()
-    def forward(self, batch: list[WindowInputs], size: tuple[int, int] | None = None) -> torch.Tensor:
+    def forward(self, batch: Sequence[TileInputs], size: tuple[int, int] | None = None) -> torch.Tensor:
+        """The logits of a batch of prepared tiles (the segmentor's own ``encode_decode``).
+
+        Returns:
+            ``(B, K, h, w)`` float32 logits on the model's device, resized to ``size`` when given.
+        """
         data = self.network.data_preprocessor(dict(inputs=[b.inputs for b in batch],
                                                    data_samples=[b.meta for b in batch]), False)
         metas = [s.metainfo for s in data['data_samples']]
         with self.autocast():
-            logits = self.network.encode_decode(data['inputs'], metas)
+            logits: torch.Tensor = self.network.encode_decode(data['inputs'], metas)
         logits = logits.float()
         if size is not None and tuple(logits.shape[-2:]) != tuple(size):
             logits = F.interpolate(logits, size=size, mode='bilinear', align_corners=False)
         return logits
 
     @torch.inference_mode()
-    def detect(self, batch: list[WindowInputs], score_thr: float) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
-        """``(masks (n, tile, tile) bool, labels (n,), scores (n,))`` above ``score_thr`` for each tile of a
-        batch (the detector's own ``predict``).
+    def detect(self, batch: Sequence[TileInputs], score_thr: float) -> Detections:
+        """The instances above ``score_thr`` of each tile of a batch (the detector's own ``predict``).
+
+        Returns:
+            Per tile: ``(masks (n, tile, tile) bool, labels (n,), scores (n,))``.
+
+        Raises:
+            RuntimeError: the detector predicts no masks.
         """
         data = self.network.data_preprocessor(dict(inputs=[b.inputs for b in batch],
                                                    data_samples=[b.meta for b in batch]), False)
         with self.autocast():
             results = self.network.predict(data['inputs'], data['data_samples'], rescale=True)
-        out = []
+        out: Detections = []
         for result in results:
             pred = result.pred_instances
             keep = pred.scores >= score_thr
@@ -181,6 +281,12 @@ class OpenMMLabModel(TileModel):
         return out
 
     # -- previews ---------------------------------------------------------------------------------------------
-    def label_converter(self):
+    def label_converter(self) -> LabelConverter:
+        """The config's label loader, which turns a label raster's values into class indices for previews.
+
+        Returns:
+            The label loader (built in mmengine's TRANSFORMS registry).
+        """
         from mmengine.registry import TRANSFORMS
-        return TRANSFORMS.build(label_loader_cfg(self.cfg))
+        converter: LabelConverter = TRANSFORMS.build(label_loader_cfg(self.cfg))
+        return converter
