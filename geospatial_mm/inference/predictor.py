@@ -1,5 +1,6 @@
-"""What the streaming predictors share: input checks, the tiles of a raster read by background threads, and batches
-of them, for any :class:`~geospatial_mm.inference.tile_model.TileModel` (a config and its checkpoint, or an exported
+"""What the streaming predictors share: input checks, tiles read by background threads, and batches of them.
+
+They serve any :class:`~geospatial_mm.inference.tile_model.TileModel` (a config and its checkpoint, or an exported
 model file).
 
 For each raster reader threads cut the tile grid's windows and read only those pixels the model's way (a config's own
@@ -14,18 +15,24 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Self
+from typing import TYPE_CHECKING, Callable, Iterator, Self
 
 import numpy as np
+from numpy.typing import NDArray
 
 from geospatial_mm.io import RasterError, check_bands, keep_open, read_meta
 from geospatial_mm.io.gdal import gdal_env
+from geospatial_mm.io.raster import RasterMeta, Window
 from geospatial_mm.io.tiles import Tile, TileGrid
+from .arrays import Array
 from .memory import keep_freed_memory
 from .options import PredictOptions
 from .prefetch import parallel_map
 from .sources import Sample
 from .tile_model import TileModel, WindowInputs
+
+if TYPE_CHECKING:
+    from mmengine.structures import BaseDataElement
 
 STRIP_WIDTH = 2048  # widest window read at once for a strip of tiles
 BAND_WIDTH = 4096  # widest run of columns predicted at once: wider rasters are predicted in vertical strips
@@ -34,10 +41,11 @@ OUTPUT_BLOCK = 256  # block size of the output GeoTIFFs (GeoTiffWriter): vertica
 
 @dataclass
 class PreparedTile:
+    """A tile of the grid with its input ready for the model's batches (a :class:`~.tile_model.TileInputs`)."""
     tile: Tile
-    inputs: object
-    meta: object
-    nodata: np.ndarray | None
+    inputs: Array
+    meta: BaseDataElement | None
+    nodata: NDArray[np.bool_] | None
     logit_size: tuple[int, int] | None = None  # the tile's pixels (padded to the tile size for small rasters)
 
 
@@ -88,6 +96,9 @@ class RasterPredictor:
 
         Returns:
             The predictor.
+
+        Raises:
+            NotImplementedError: the base does not say (each predictor does).
         """
         raise NotImplementedError
 
@@ -100,6 +111,9 @@ class RasterPredictor:
 
         Returns:
             ``{kind: path}``.
+
+        Raises:
+            NotImplementedError: the base does not say (each predictor does).
         """
         raise NotImplementedError
 
@@ -115,17 +129,26 @@ class RasterPredictor:
 
         Returns:
             :meth:`output_paths`: every file is complete under its final name.
+
+        Raises:
+            NotImplementedError: the base does not predict (each predictor does).
         """
         raise NotImplementedError
 
     # -- samples ----------------------------------------------------------------------------------------------
     @property
     def num_classes(self) -> int:
+        """The number of classes."""
         return len(self.classes)
 
-    def check(self, sample: Sample) -> list:
-        """Fail early, with the file's name, on inputs this config cannot read; returns the inputs' headers, the
-        primary's first.
+    def check(self, sample: Sample) -> list[RasterMeta]:
+        """Fail early, with the file's name, on inputs this config cannot read.
+
+        Returns:
+            The inputs' headers, the primary's first.
+
+        Raises:
+            RasterError: the sample has a problem, a file lacks a band the model reads, or the files' sizes differ.
         """
         if sample.problem:
             raise RasterError(sample.problem)
@@ -149,19 +172,22 @@ class RasterPredictor:
         item = self.model.host(self.model.read(sample.paths, tile.window))
         return self._padded(tile, item)
 
-    def _prepare_strip(self, sample: Sample, tiles: list[Tile], window: tuple) -> list[PreparedTile]:
-        """Read a strip of neighbouring tiles at once and cut the tiles out of it (valid when every step works pixel
-        by pixel): neighbours overlap, so this reads and converts each pixel once per strip instead of once per
-        tile.
+    def _prepare_strip(self, sample: Sample, tiles: list[Tile], window: Window) -> list[PreparedTile]:
+        """Read a strip of neighbouring tiles at once and cut the tiles out of it.
+
+        Valid when every step works pixel by pixel: neighbours overlap, so this reads and converts each pixel once per
+        strip instead of once per tile.
         """
         strip = self.model.read(sample.paths, window)
         return [self._padded(tile, self.model.crop(strip, tile.col - window[1], tile.width, tile.window))
                 for tile in tiles]
 
     def _padded(self, tile: Tile, item: WindowInputs) -> PreparedTile:
-        """The prepared tile, with the size its logits must have; the input of a raster smaller than the tile size
-        is padded to it (only the raster's part of the prediction is kept). An input the model's pipeline resized is
-        left as it is: its logits are resized back to the tile's own pixels.
+        """The prepared tile, with the size its logits must have.
+
+        The input of a raster smaller than the tile size is padded to it (only the raster's part of the prediction is
+        kept). An input the model's pipeline resized is left as it is: its logits are resized back to the tile's own
+        pixels.
         """
         logit_size = (tile.height, tile.width)
         if tuple(item.inputs.shape[-2:]) == logit_size and (tile.height < self.tile or tile.width < self.tile):
@@ -170,8 +196,10 @@ class RasterPredictor:
         return PreparedTile(tile, item.inputs, item.meta, item.nodata, logit_size)
 
     def _reader_context(self, cachemax: int | None) -> contextlib.ExitStack:
-        """What each reader thread runs in: the model's own setting (one thread for its torch ops), the GDAL
-        environment (per thread) and every input kept open (per thread).
+        """What each reader thread runs in.
+
+        That is the model's own setting (one thread for its torch ops), the GDAL environment (per thread) and every
+        input kept open (per thread).
         """
         stack = contextlib.ExitStack()
         stack.enter_context(self.model.reader_context())
@@ -180,25 +208,32 @@ class RasterPredictor:
         return stack
 
     def tiles(self, sample: Sample, grid: TileGrid, cachemax: int | None = None) -> Iterator[PreparedTile]:
-        """The grid's tiles, prepared by ``readers`` threads, in the grid's order: read once per strip of tiles when
-        every step works pixel by pixel, else once per tile.
+        """The grid's tiles, prepared by ``readers`` threads, in the grid's order.
+
+        They are read once per strip of tiles when every step works pixel by pixel, else once per tile.
+
+        Yields:
+            The prepared tiles.
         """
-        if self.strip_width:
-            units = grid.strips(self.strip_width)
-
-            def read(unit):
-                return self._prepare_strip(sample, *unit)
-        else:
-            units = iter(grid)
-
-            def read(unit):
-                return [self._prepare(sample, unit)]
         ahead = max(2 * self.readers, 2)
-        for prepared in parallel_map(read, units, self.readers, ahead, lambda: self._reader_context(cachemax)):
-            yield from prepared
+
+        def context() -> contextlib.ExitStack:
+            return self._reader_context(cachemax)
+
+        prepared: Iterator[list[PreparedTile]]
+        if self.strip_width:
+            def read_strip(unit: tuple[list[Tile], Window]) -> list[PreparedTile]:
+                return self._prepare_strip(sample, *unit)
+            prepared = parallel_map(read_strip, grid.strips(self.strip_width), self.readers, ahead, context)
+        else:
+            def read_tile(unit: Tile) -> list[PreparedTile]:
+                return [self._prepare(sample, unit)]
+            prepared = parallel_map(read_tile, iter(grid), self.readers, ahead, context)
+        for tiles in prepared:
+            yield from tiles
 
     def _batches(self, tiles: Iterator[PreparedTile]) -> Iterator[list[PreparedTile]]:
-        batch = []
+        batch: list[PreparedTile] = []
         for item in tiles:
             batch.append(item)
             if len(batch) == self.batch_size:

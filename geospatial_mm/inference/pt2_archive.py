@@ -93,7 +93,11 @@ def check_pt2_archive(path: str | Path) -> None:
 
 
 def untrusted_member(path: str, member: str, why: str) -> UntrustedModelError:
-    """The refusal of ``member`` of the archive ``path``: ``why`` says what would run."""
+    """The refusal of ``member`` of the archive ``path``: ``why`` says what would run.
+
+    Returns:
+        The error, for the caller to raise.
+    """
     return UntrustedModelError(refusal(f'{path} (member {member})', why))
 
 
