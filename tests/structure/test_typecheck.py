@@ -166,9 +166,10 @@ def _function_problems(function: ast.FunctionDef | ast.AsyncFunctionDef, qualnam
         if isinstance(node, ast.Raise) and node.exc is not None:
             exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
             name = exc.attr if isinstance(exc, ast.Attribute) else ast.unparse(exc)
-            if not isinstance(node.exc, ast.Call) and not name.lstrip('_')[:1].isupper():
-                # a stored or caught exception raised again (``raise self._error``): its class is not known here,
-                # so a Raises: section is asked for, not its name
+            if not name.lstrip('_')[:1].isupper():
+                # a stored or caught exception raised again (``raise self._error``), or one a function builds
+                # (``raise untrusted_member(...)``): its class is not known here, so a Raises: section is asked for,
+                # not its name
                 if 'Raises' not in found:
                     problems.append(f'{qualname}: no Raises: section for {name}')
                 continue
