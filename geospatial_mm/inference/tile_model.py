@@ -60,8 +60,11 @@ Detections = list[tuple[NDArray[np.bool_], NDArray[np.integer[Any]], NDArray[np.
 PreviewPanels = list[tuple[str, list[tuple[str, int, 'BandReader']]]]
 
 
-class TileModel(Protocol):
+class TileModel:
     """The interface (and the shared parts) of the models the streaming predictors run; models subclass it.
+
+    Detection is part of the interface (:meth:`detect`), so that predictors ask a model's ``task``, never what methods
+    it has. It is a base class rather than a ``typing.Protocol`` because it carries the parts both models share.
 
     Attributes:
         task: ``'segmentation'`` or ``'detection'``.
