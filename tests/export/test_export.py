@@ -9,7 +9,7 @@ import zipfile
 import numpy as np
 import pytest
 import rasterio
-from helpers.commands import BIN, ROOT, run
+from helpers.commands import BIN, ROOT, run, run_main
 from helpers.exports import EXPORTS, TINY_PRITHVI, write_inputs
 from helpers.model_inference import tool
 from helpers.models import BURN, TINY_DET, make_checkpoint
@@ -22,6 +22,7 @@ from geospatial_mm.inference.pt2_archive import check_pt2_archive
 
 pytestmark = pytest.mark.slow
 TOOL = ROOT / 'tools' / 'model_inference.py'
+EXPORT = ROOT / 'tools' / 'export.py'
 
 
 def tool_args(inputs: dict, output) -> list[str]:
@@ -119,11 +120,10 @@ def test_export_tool_writes_the_file_and_says_what_it_checked(tmp_path):
     ckpt = make_checkpoint(BURN, tmp_path / 'burn.pth', TINY_PRITHVI)
     options = [f'{k}={v}'.replace(' ', '') for k, v in TINY_PRITHVI.items()]
     out = tmp_path / 'deploy' / 'burn_scars.onnx'
-    proc = run([BIN / 'python', ROOT / 'tools' / 'export.py', BURN, ckpt, out, '--cfg-options', *options])
+    proc = run_main(EXPORT, [BURN, ckpt, out, '--cfg-options', *options])
     assert out.is_file() and f'wrote {out}' in proc.stdout and 'largest logit difference' in proc.stdout
     assert not [p for p in out.parent.iterdir() if p != out]  # no temporary left beside it
-    bad = run([BIN / 'python', ROOT / 'tools' / 'export.py', BURN, ckpt, tmp_path / 'burn.onnx', '--format', 'torch'],
-              check=False)
+    bad = run_main(EXPORT, [BURN, ckpt, tmp_path / 'burn.onnx', '--format', 'torch'], check=False)
     assert bad.returncode == 2 and '--format torch writes a pt2 file' in bad.stderr
 
 
@@ -134,15 +134,15 @@ def test_int8_is_written_only_above_the_agreement_asked_for_and_records_it(tmp_p
     options = [f'{k}={v}'.replace(' ', '') for k, v in TINY_PRITHVI.items()]
     inputs = write_inputs('prithvi_1_frame', tmp_path / 'inputs')
     out = tmp_path / 'deploy' / 'burn_int8.onnx'
-    base = [BIN / 'python', ROOT / 'tools' / 'export.py', BURN, ckpt, out, '--quantize', 'int8', '--calibration',
-            'static', '--calibration-input', inputs['input'], '--input-type', inputs['input_type'], '--probes', '2',
-            '--cfg-options', *options]
-    refused = run(base + ['--min-agreement', '100.01'], check=False)  # no model can agree on more than 100 %
+    base = [BURN, ckpt, out, '--quantize', 'int8', '--calibration', 'static', '--calibration-input',
+            inputs['input'], '--input-type', inputs['input_type'], '--probes', '2', '--cfg-options', *options]
+    # no model can agree on more than 100 %
+    refused = run_main(EXPORT, base + ['--min-agreement', '100.01'], check=False)
     assert refused.returncode == 2, refused.stderr
     assert re.search(r'the int8 model \(static\) gives the fp32 model\'s class on [\d.]+ % of \d+ pixels of rasters, '
                      r'below --min-agreement 100.01 %: nothing written', refused.stderr)
     assert not out.exists() and not list(out.parent.iterdir())
-    proc = run(base + ['--min-agreement', '0'])
+    proc = run_main(EXPORT, base + ['--min-agreement', '0'])
     assert re.search(r'int8 \(static\): the class map agrees with fp32 on [\d.]+ % of \d+ pixels of rasters',
                      proc.stdout)
     from geospatial_mm.inference.exported_model import ExportedModel
@@ -156,10 +156,10 @@ def test_int8_is_written_only_above_the_agreement_asked_for_and_records_it(tmp_p
                for n in onnx.load(str(out)).graph.node)  # really quantized
     for extra, message in ((['--probes', '0'], '--probes must be at least 1'),
                            (['--probes', '500'], 'tiles of 32 px, 1000 needed: give more or larger rasters')):
-        bad = run(base + ['--min-agreement', '0'] + extra, check=False)
+        bad = run_main(EXPORT, base + ['--min-agreement', '0'] + extra, check=False)
         assert bad.returncode == 2 and message in bad.stderr, bad.stderr
-    pt2 = run([BIN / 'python', ROOT / 'tools' / 'export.py', BURN, ckpt, tmp_path / 'b.pt2', '--quantize', 'int8',
-               '--cfg-options', *options], check=False)
+    pt2 = run_main(EXPORT, [BURN, ckpt, tmp_path / 'b.pt2', '--quantize', 'int8', '--cfg-options', *options],
+                   check=False)
     assert pt2.returncode == 2 and '--quantize int8 writes an .onnx model' in pt2.stderr
 
 

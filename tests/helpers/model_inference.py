@@ -1,59 +1,25 @@
 """Running tools/model_inference.py and checking its outputs."""
 from __future__ import annotations
 
-import contextlib
-import importlib.util
-import io
-import os
 import subprocess
-import traceback
-from functools import cache
 
 import numpy as np
 import rasterio
 from rasterio.transform import from_origin
 
-from .commands import BIN, ROOT, run
+from .commands import BIN, ROOT, run, run_main
 from .rasters import write_geotiff
 
 TOOL = ROOT / 'tools' / 'model_inference.py'
 
 
 def tool(*args, check=True, **kwargs) -> subprocess.CompletedProcess:
-    """tools/model_inference.py with ``args``: its ``main`` in this process, output and exit status captured as a
-    process's would be (the stack is imported once per test process, not once per run); in a process of its own
-    when ``env``, ``cwd`` or ``timeout`` are given."""
+    """tools/model_inference.py with ``args``: its ``main`` in this process (:func:`~helpers.commands.run_main`), or
+    in a process of its own when ``env``, ``cwd`` or ``timeout`` are given."""
     argv = [*map(str, args), '--no-progress']
     if kwargs:
         return run([BIN / 'python', TOOL, *argv], check=check, **kwargs)
-    environ = dict(os.environ)  # the tool sets LOCAL_RANK (and the trust variable with --trust-checkpoint)
-    out, err = io.StringIO(), io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = tool_main()(argv)
-            except SystemExit as exc:  # argparse's errors (2)
-                code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
-            except Exception:  # what an uncaught exception does to a process
-                traceback.print_exc()
-                code = 1
-    finally:
-        os.environ.clear()
-        os.environ.update(environ)
-    proc = subprocess.CompletedProcess(['model_inference.py', *argv], code, out.getvalue(), err.getvalue())
-    if check and code != 0:
-        raise AssertionError(f'model_inference.py {" ".join(argv)} failed with exit {code}\n--- stdout ---\n'
-                             f'{proc.stdout[-6000:]}\n--- stderr ---\n{proc.stderr[-6000:]}')
-    return proc
-
-
-@cache
-def tool_main():
-    """``main`` of tools/model_inference.py, loaded once."""
-    spec = importlib.util.spec_from_file_location('model_inference_tool', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module.main
+    return run_main(TOOL, argv, check=check)
 
 
 def scene(path, height, width, nodata_rows=0, seed=0, transform=None):
