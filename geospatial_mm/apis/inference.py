@@ -1,5 +1,7 @@
-"""Prediction from Python: a model from a config and checkpoint or an exported file (:func:`init_model`), georeferenced
-predictions of rasters on disk (:func:`predict`) and of arrays in memory (:func:`predict_array`).
+"""Prediction from Python: a model, and georeferenced predictions of rasters on disk and of arrays in memory.
+
+The model comes from a config and checkpoint or an exported file (:func:`init_model`); :func:`predict` predicts
+rasters on disk, :func:`predict_array` arrays in memory.
 
 These are what tools/model_inference.py runs; its options are :func:`predict`'s keyword arguments
 (:class:`~geospatial_mm.inference.options.PredictOptions`), and every error this module raises is a
@@ -12,21 +14,25 @@ import tempfile
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple, Union
+from typing import TYPE_CHECKING, NamedTuple, Union
 
 import numpy as np
 from numpy.typing import NDArray
 from rasterio.errors import NotGeoreferencedWarning
 
 from geospatial_mm.inference.exported_format import runtime_of
+from geospatial_mm.inference.input_spec import Scaling
 from geospatial_mm.inference.options import PredictOptions
-from geospatial_mm.inference.precision import choose_precision
+from geospatial_mm.inference.precision import Precision, choose_precision
 from geospatial_mm.inference.runner import Inputs, PathLike, SetupError, build_predictor, run
 from geospatial_mm.inference.sources import Sample
 from geospatial_mm.inference.summary import RunSummary
 from geospatial_mm.inference.tile_model import TileModel
 from geospatial_mm.io.geotiff import write_geotiff
 from geospatial_mm.io.raster import read_bands
+
+if TYPE_CHECKING:
+    from mmengine.config import Config
 
 EXPORTED_SUFFIXES = ('.pt2', '.onnx')
 
@@ -65,7 +71,7 @@ def _device(device: str) -> str:
     return device
 
 
-def init_model(config: PathLike | object, checkpoint: PathLike | None = None, device: str = 'cpu',
+def init_model(config: PathLike | Config, checkpoint: PathLike | None = None, device: str = 'cpu',
                cfg_options: Mapping[str, object] | None = None, *, precision: str = 'auto',
                bands: Sequence[int] | None = None, input_scale: float | None = None,
                input_offset: float | None = None,
@@ -91,30 +97,39 @@ def init_model(config: PathLike | object, checkpoint: PathLike | None = None, de
     Raises:
         SetupError: the config, checkpoint or model file cannot be used (the message says why).
     """
-    scaling = dict(scale=input_scale, offset=input_offset, clip=input_clip)
+    scaling: Scaling = dict(scale=input_scale, offset=input_offset, clip=input_clip)
     device = _device(device)
-    exported = isinstance(config, (str, os.PathLike)) and Path(config).suffix.lower() in EXPORTED_SUFFIXES
     try:
-        if exported and (checkpoint is not None or cfg_options):
-            raise ValueError('a model file written by tools/export.py has no checkpoint or config options: give '
-                             'either the exported model file or the config and its checkpoint')
-        if not exported and checkpoint is None:
-            raise ValueError('a config needs its checkpoint (or give a model file written by tools/export.py)')
-        chosen = choose_precision(precision, device, runtime_of(os.fspath(config)) if exported else 'torch')
-        model: TileModel
-        if exported:  # torch or onnxruntime alone: the OpenMMLab libraries are not imported
-            from geospatial_mm.inference.exported_model import ExportedModel
-            model = ExportedModel(os.fspath(config), device=device, precision=chosen.name, bands=bands,
-                                  input_scaling=scaling)
-        else:
-            from geospatial_mm.inference.openmmlab_model import OpenMMLabModel
-            model = OpenMMLabModel(config, os.fspath(checkpoint), device=device, precision=chosen.name, bands=bands,
-                                   cfg_options=dict(cfg_options or {}), input_scaling=scaling)
+        model, chosen = _load_model(config, checkpoint, device, cfg_options, precision, bands, scaling)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise SetupError(f'{type(exc).__name__}: {exc}') from exc
     if model.precision == chosen.name:  # an int8 file says why it runs in int8 itself
         model.precision_reason = chosen.reason
     return model
+
+
+def _load_model(config: PathLike | Config, checkpoint: PathLike | None, device: str,
+                cfg_options: Mapping[str, object] | None, precision: str, bands: Sequence[int] | None,
+                scaling: Scaling) -> tuple[TileModel, Precision]:
+    """:func:`init_model`'s model and the precision chosen for it; errors are :func:`init_model`'s to wrap."""
+    exported = isinstance(config, (str, os.PathLike)) and Path(config).suffix.lower() in EXPORTED_SUFFIXES
+    if exported and (checkpoint is not None or cfg_options):
+        raise ValueError('a model file written by tools/export.py has no checkpoint or config options: give '
+                         'either the exported model file or the config and its checkpoint')
+    if not exported and checkpoint is None:
+        raise ValueError('a config needs its checkpoint (or give a model file written by tools/export.py)')
+    chosen = choose_precision(precision, device, runtime_of(os.fspath(config)) if exported else 'torch')
+    model: TileModel
+    if exported:  # torch or onnxruntime alone: the OpenMMLab libraries are not imported
+        from geospatial_mm.inference.exported_model import ExportedModel
+        model = ExportedModel(os.fspath(config), device=device, precision=chosen.name, bands=bands,
+                              input_scaling=scaling)
+    else:
+        from geospatial_mm.inference.openmmlab_model import OpenMMLabModel
+        assert checkpoint is not None  # a config without its checkpoint failed above
+        model = OpenMMLabModel(config, os.fspath(checkpoint), device=device, precision=chosen.name, bands=bands,
+                               cfg_options=dict(cfg_options or {}), input_scaling=scaling)
+    return model, chosen
 
 
 def predict(model: TileModel, inputs: Inputs, output_dir: PathLike, **options: object) -> RunSummary:
@@ -204,4 +219,6 @@ def predict_array(model: TileModel, array: ArrayInput | Mapping[str, ArrayInput]
             class_score = read_bands(outputs['class_score'])
             return InstanceArrays(read_bands(outputs['instances'])[0], class_score[0].astype(np.int32),
                                   class_score[1].astype(np.float32))
-        return SegmentationArrays(read_bands(outputs['classes'])[0], read_bands(outputs['probabilities']))
+        # the probabilities' file is float32: astype only says so (copy=False: the same array)
+        return SegmentationArrays(read_bands(outputs['classes'])[0],
+                                  read_bands(outputs['probabilities']).astype(np.float32, copy=False))

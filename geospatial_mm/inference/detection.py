@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import numpy as np
+from numpy.typing import NDArray
 
-from geospatial_mm.io.atomic import remove_stale_temporaries, temporary_path, write_json_atomic
+from geospatial_mm.io.atomic import JSONValue, remove_stale_temporaries, temporary_path, write_json_atomic
 from geospatial_mm.io.gdal import gdal_env, streaming_cache_bytes
 from geospatial_mm.io.geotiff import GeoTiffWriter
 from geospatial_mm.io.raster import RasterMeta
@@ -32,6 +33,9 @@ from .predictor import OUTPUT_BLOCK, RasterPredictor
 from .sources import Sample
 from .stitching import InstanceStitcher, Resolved
 from .tile_model import TileModel
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
 
 BLOCK_ROWS = 256  # rows per read/write of the second pass
 
@@ -135,7 +139,7 @@ class DetectionRasterPredictor(RasterPredictor):
             provisional.unlink(missing_ok=True)
         return paths
 
-    def _first_pass(self, sample: Sample, grid: TileGrid, meta, provisional: Path,
+    def _first_pass(self, sample: Sample, grid: TileGrid, meta: RasterMeta, provisional: Path,
                     on_tiles: Callable[[int], None] | None, cachemax: int | None = None) -> InstanceStitcher:
         """Tiles -> stitched provisional ids, written to ``provisional`` row band by row band."""
         import rasterio
@@ -161,7 +165,8 @@ class DetectionRasterPredictor(RasterPredictor):
                         ids = dst.read(1, window=Window(s0, row0, finished, row1 - row0))
                         stitcher.load(row0, ids.astype(np.int64))
 
-                def flush(done) -> None:
+                def flush(done: tuple[int, NDArray[np.int64]] | None) -> None:
+                    """The finished rows' provisional ids to the raster; the finished columns' next rows in."""
                     if done is None:
                         return
                     top, ids = done
@@ -190,20 +195,23 @@ class DetectionRasterPredictor(RasterPredictor):
         """Provisional ids -> final instance ids, class and score rasters (and polygons), block of rows by block."""
         import rasterio
         from rasterio.windows import Window
-        common = dict(height=meta.height, width=meta.width, crs=meta.crs, transform=meta.transform, cog=self.cog)
         names = {f'CLASS_{i + 1}': n for i, n in enumerate(self.classes)}
-        tags = {PRODUCER_TAG: PRODUCER, 'classes': ['none'] + self.classes, 'source': sample.primary,
-                'checkpoint': self.model.name, 'tile': self.tile, 'stride': self.stride,
-                'score_thr': self.score_thr, 'merge_thr': self.merge_thr, 'min_area': self.min_area,
-                'instances': resolved.count}
+        tags: dict[str, JSONValue] = {
+            PRODUCER_TAG: PRODUCER, 'classes': ['none'] + self.classes, 'source': sample.primary,
+            'checkpoint': self.model.name, 'tile': self.tile, 'stride': self.stride,
+            'score_thr': self.score_thr, 'merge_thr': self.merge_thr, 'min_area': self.min_area,
+            'instances': resolved.count}
+        # both outputs have the input's grid: size, CRS and transform
+        height, width, crs, transform = meta.height, meta.width, meta.crs, meta.transform
         writers = dict(
-            instances=GeoTiffWriter(paths['instances'], count=1, dtype=resolved.dtype, nodata=None,
-                                         band_descriptions=['instance'], tags=dict(tags, **names), **common),
-            class_score=GeoTiffWriter(paths['class_score'], count=2, dtype='float32', nodata=None,
-                                           band_descriptions=['class', 'score'], tags=dict(tags, **names),
-                                           overview_resampling='nearest', **common))
+            instances=GeoTiffWriter(paths['instances'], height, width, count=1, dtype=resolved.dtype, crs=crs,
+                                    transform=transform, nodata=None, band_descriptions=['instance'],
+                                    tags=dict(tags, **names), cog=self.cog),
+            class_score=GeoTiffWriter(paths['class_score'], height, width, count=2, dtype='float32', crs=crs,
+                                      transform=transform, nodata=None, band_descriptions=['class', 'score'],
+                                      tags=dict(tags, **names), overview_resampling='nearest', cog=self.cog))
         class_value = np.where(resolved.label >= 0, resolved.label + 1, 0).astype(np.float32)
-        pieces: dict[int, list] = {}
+        pieces: dict[int, list[BaseGeometry]] = {}
         with gdal_env(), rasterio.open(provisional) as src, contextlib.ExitStack() as opened:
             for writer in writers.values():  # any error: no output under its final name
                 opened.enter_context(writer)
@@ -223,9 +231,11 @@ class DetectionRasterPredictor(RasterPredictor):
             self._write_geojson(paths['geojson'], pieces, resolved, meta, sample)
 
     @staticmethod
-    def _polygon_pieces(final: np.ndarray, top: int, col: int, meta, pieces: dict) -> None:
-        """Outlines of every instance in a block (holes kept), in the raster's coordinates; the pieces of an instance
-        in neighbouring blocks are joined when the GeoJSON is written.
+    def _polygon_pieces(final: NDArray[np.int64], top: int, col: int, meta: RasterMeta,
+                        pieces: dict[int, list[BaseGeometry]]) -> None:
+        """Outlines of every instance in a block (holes kept), in the raster's coordinates.
+
+        The pieces of an instance in neighbouring blocks are joined when the GeoJSON is written.
         """
         from affine import Affine
         from rasterio.features import shapes
@@ -238,34 +248,36 @@ class DetectionRasterPredictor(RasterPredictor):
         for geom, value in shapes(values, mask=final > 0, connectivity=8, transform=transform):
             pieces.setdefault(int(value), []).append(shape(geom))
 
-    def _write_geojson(self, path: Path, pieces: dict, resolved: Resolved, meta, sample: Sample) -> None:
+    def _write_geojson(self, path: Path, pieces: dict[int, list[BaseGeometry]], resolved: Resolved, meta: RasterMeta,
+                       sample: Sample) -> None:
+        """One polygon feature per final instance (its pieces joined), with its id, class, score and area."""
         from shapely import union_all
         from shapely.geometry import mapping
 
-        label_of = {}
-        score_of = {}
+        label_of: dict[int, int] = {}
+        score_of: dict[int, float] = {}
         for prov in np.nonzero(resolved.final_id)[0]:
             fid = int(resolved.final_id[prov])
             label_of[fid] = int(resolved.label[prov])
             score_of[fid] = float(resolved.score[prov])
         pixel_area = abs(meta.transform[0] * meta.transform[4] - meta.transform[1] * meta.transform[3]) \
             if meta.transform is not None else 1.0
-        features = []
+        features: list[dict[str, JSONValue]] = []
         for fid in sorted(pieces):
             geometry = union_all(pieces[fid])
             label = label_of[fid]
             features.append(dict(type='Feature', id=fid, geometry=mapping(geometry), properties=dict(
                 id=fid, class_id=label + 1, class_name=self.classes[label], score=round(score_of[fid], 6),
                 area_pixels=int(resolved.areas[fid]), area=float(resolved.areas[fid] * pixel_area))))
-        collection = dict(type='FeatureCollection', name=Path(sample.primary).stem, producer=PRODUCER,
-                          features=features)
+        collection: dict[str, JSONValue] = dict(type='FeatureCollection', name=Path(sample.primary).stem,
+                                                producer=PRODUCER, features=features)
         crs = _geojson_crs(meta.crs)
         if crs is not None:
             collection['crs'] = crs
         write_json_atomic(str(path), collection)
 
 
-def _geojson_crs(wkt: str | None) -> dict | None:
+def _geojson_crs(wkt: str | None) -> dict[str, JSONValue] | None:
     """A named-CRS member (GeoJSON 2008, read by GDAL and QGIS) for coordinates in the raster's CRS."""
     if wkt is None:
         return None

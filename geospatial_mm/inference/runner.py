@@ -1,6 +1,7 @@
-"""The file loop of a prediction run (:func:`geospatial_mm.apis.predict`, tools/model_inference.py): find the samples,
-share them across ranks, predict each one into georeferenced rasters (and previews), report every failure with its
-file, and summarise.
+"""The file loop of a prediction run (:func:`geospatial_mm.apis.predict`, tools/model_inference.py).
+
+It finds the samples, shares them across ranks, predicts each one into georeferenced rasters (and previews), reports
+every failure with its file, and summarises.
 
 A file that cannot be read or predicted is reported and the others are still processed (the summary says which
 failed). Outputs appear under their final names only when complete, so ``skip_existing`` after a crash or a kill
@@ -13,11 +14,17 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Callable, Sequence, Union
+from typing import Callable, Sequence, TypeAlias, Union, cast
 
 from geospatial_mm.errors import GeospatialMMError
 from geospatial_mm.io import RasterError
-from geospatial_mm.io.atomic import check_writable_folder, missing_folders, remove_empty_folders, write_json_atomic
+from geospatial_mm.io.atomic import (
+    JSONLike,
+    check_writable_folder,
+    missing_folders,
+    remove_empty_folders,
+    write_json_atomic,
+)
 from .detection import DetectionRasterPredictor
 from .memory import release_freed_memory
 from .options import PredictOptions
@@ -30,8 +37,10 @@ from .sources import Sample, discover
 from .summary import RunSummary, SampleResult
 from .tile_model import TileModel
 
-PathLike = Union[str, os.PathLike]
-Inputs = Union[PathLike, Sequence[PathLike]]
+PathLike: TypeAlias = Union[str, os.PathLike[str]]
+Inputs: TypeAlias = Union[PathLike, Sequence[PathLike]]
+# the callbacks of a sample's progress bar: (on_start, on_tiles, close)
+ProgressCallbacks: TypeAlias = tuple[Callable[[int], None], Callable[[int], None], Callable[[], None]]
 
 # the predictor of each task
 PREDICTORS: dict[str, type[RasterPredictor]] = {
@@ -108,7 +117,7 @@ def input_paths(samples: list[Sample]) -> set[str]:
     Returns:
         Their files' real paths.
     """
-    paths = set()
+    paths: set[str] = set()
     for sample in samples:
         for value in sample.paths.values():
             for p in [value] if isinstance(value, str) else value:
@@ -119,8 +128,10 @@ def input_paths(samples: list[Sample]) -> set[str]:
 
 def check_outputs(predictor: RasterPredictor, samples: list[Sample], output_dir: PathLike,
                   preview_dir: str | None) -> None:
-    """Give every sample whose output would overwrite an input of the run (or any file this tool did not write) that
-    problem, so that it fails instead of being predicted.
+    """Give every sample whose output would overwrite a file it must not that problem, so that it fails.
+
+    A file it must not overwrite is an input of the run, or any file this tool did not write; the sample then fails
+    instead of being predicted.
 
     Args:
         predictor: the run's predictor.
@@ -132,7 +143,7 @@ def check_outputs(predictor: RasterPredictor, samples: list[Sample], output_dir:
     for sample in samples:
         if sample.problem:
             continue
-        outputs = list(predictor.output_paths(sample, output_dir).values())
+        outputs = list(predictor.output_paths(sample, Path(output_dir)).values())
         if preview_dir:
             outputs.append(preview_path(preview_dir, sample))
         for path in outputs:
@@ -238,8 +249,7 @@ def set_up(model: TileModel, inputs: Inputs, output_dir: PathLike,
 
 
 def predict_sample(predictor: RasterPredictor, sample: Sample, output_dir: PathLike, options: PredictOptions,
-                   progress: Callable[[str], tuple[Callable[[int], None], Callable[[int], None],
-                                                   Callable[[], None]]]) -> SampleResult:
+                   progress: Callable[[str], ProgressCallbacks]) -> SampleResult:
     """Predict one sample; a failure is recorded, not raised.
 
     Args:
@@ -255,21 +265,7 @@ def predict_sample(predictor: RasterPredictor, sample: Sample, output_dir: PathL
     result = SampleResult(name=sample.name, input=sample.primary)
     start = time.time()
     try:
-        if sample.problem:
-            raise RasterError(sample.problem)
-        outputs = predictor.output_paths(sample, output_dir)
-        result.outputs = {k: str(v) for k, v in outputs.items()}
-        if options.skip_existing and outputs_complete(outputs):
-            result.status = 'skipped'
-        else:
-            on_start, on_tiles, close = progress(sample.name)
-            try:
-                predictor.predict(sample, output_dir, on_tiles=on_tiles, on_start=on_start)
-            finally:
-                close()
-            if options.preview_dir:
-                result.outputs['preview'] = str(write_preview(predictor, sample, outputs, options.preview_dir,
-                                                              options.labels))
+        _predict_into(result, predictor, sample, Path(output_dir), options, progress)
     except Exception as exc:  # reported per file; the other files still run
         result.status = 'failed'
         result.error = f'{type(exc).__name__}: {exc}'
@@ -277,6 +273,26 @@ def predict_sample(predictor: RasterPredictor, sample: Sample, output_dir: PathL
             traceback.print_exc()
     result.seconds = round(time.time() - start, 3)
     return result
+
+
+def _predict_into(result: SampleResult, predictor: RasterPredictor, sample: Sample, output_dir: Path,
+                  options: PredictOptions, progress: Callable[[str], ProgressCallbacks]) -> None:
+    """Predict one sample (or skip it when its outputs exist), recording its outputs and status in ``result``."""
+    if sample.problem:
+        raise RasterError(sample.problem)
+    outputs = predictor.output_paths(sample, output_dir)
+    result.outputs = {k: str(v) for k, v in outputs.items()}
+    if options.skip_existing and outputs_complete(outputs):
+        result.status = 'skipped'
+    else:
+        on_start, on_tiles, close = progress(sample.name)
+        try:
+            predictor.predict(sample, output_dir, on_tiles=on_tiles, on_start=on_start)
+        finally:
+            close()
+        if options.preview_dir:
+            result.outputs['preview'] = str(write_preview(predictor, sample, outputs, options.preview_dir,
+                                                          options.labels))
 
 
 def run(model: TileModel, inputs: Inputs, output_dir: PathLike, options: PredictOptions) -> RunSummary:
@@ -315,11 +331,19 @@ def run(model: TileModel, inputs: Inputs, output_dir: PathLike, options: Predict
     show_bars = options.progress and sys.stderr.isatty() and rank == 0
     files_bar = tqdm(total=len(mine), desc='files', unit='file', position=0, disable=not show_bars)
 
-    def progress(name: str) -> tuple[Callable[[int], None], Callable[[int], None], Callable[[], None]]:
+    def progress(name: str) -> ProgressCallbacks:
+        """A tile progress bar for the sample ``name``: its callbacks."""
         bar = tqdm(desc=name, unit='tile', position=1, leave=False, disable=not show_bars)
-        return (lambda n: setattr(bar, 'total', n)), bar.update, bar.close
 
-    results = []
+        def on_start(total: int) -> None:
+            bar.total = total
+
+        def on_tiles(done: int) -> None:
+            bar.update(done)
+
+        return on_start, on_tiles, bar.close
+
+    results: list[SampleResult] = []
     for i, sample in enumerate(mine, 1):
         result = predict_sample(predictor, sample, output_dir, options, progress)
         result.rank = rank
@@ -344,6 +368,8 @@ def run(model: TileModel, inputs: Inputs, output_dir: PathLike, options: Predict
         for r in summary.failed:
             log(f'  failed: {r.input}: {r.error}')
         if options.summary:
-            write_json_atomic(options.summary, summary.to_dict())
+            # to_dict() holds JSON values only (strings, numbers, lists and dicts of them), which its annotation,
+            # dict[str, object], does not say
+            write_json_atomic(options.summary, cast(JSONLike, summary.to_dict()))
     ranks.finish()
     return summary

@@ -1,20 +1,20 @@
-"""Streaming sliding-window segmentation of rasters of any size in bounded memory (see :mod:`.predictor` for how
-tiles are read).
+"""Streaming sliding-window segmentation of rasters of any size in bounded memory.
 
-Batches of tiles run through the model (a segmentor's own ``encode_decode``, or an exported model); their logits
-are blended with weights that fall off towards each tile's edges (:mod:`geospatial_mm.io.blending`) into a band of
-rows that rolls down the raster, and every finished band of rows is written to the outputs: a class map and, on
-request, class probabilities.
+See :mod:`.predictor` for how tiles are read. Batches of tiles run through the model (a segmentor's own
+``encode_decode``, or an exported model); their logits are blended with weights that fall off towards each tile's
+edges (:mod:`geospatial_mm.io.blending`) into a band of rows that rolls down the raster, and every finished band of
+rows is written to the outputs: a class map and, on request, class probabilities.
 """
 from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import numpy as np
 
+from geospatial_mm.io.atomic import JSONValue
 from geospatial_mm.io.blending import tile_weights
 from geospatial_mm.io.gdal import gdal_env, streaming_cache_bytes
 from geospatial_mm.io.geotiff import GeoTiffWriter
@@ -126,24 +126,29 @@ class SegmentationRasterPredictor(RasterPredictor):
     def _writers(self, sample: Sample, meta: RasterMeta, paths: dict[str, Path]) -> dict[str, GeoTiffWriter]:
         """The writers of the class map (palette as colour table, class names in the tags) and the probabilities."""
         encoding = self.encoding
-        common = dict(height=meta.height, width=meta.width, crs=meta.crs, transform=meta.transform, cog=self.cog)
-        tags = {PRODUCER_TAG: PRODUCER, 'classes': self.classes, 'palette': self.palette, 'source': sample.primary,
-                'checkpoint': self.model.name, 'tile': self.tile, 'stride': self.stride}
-        writers = dict(classes=GeoTiffWriter(paths['classes'], count=1, dtype=encoding.dtype, nodata=encoding.nodata,
-                                             colormap=encoding.colormap, band_descriptions=['class'],
+        tags: dict[str, JSONValue] = {PRODUCER_TAG: PRODUCER, 'classes': self.classes, 'palette': self.palette,
+                                      'source': sample.primary, 'checkpoint': self.model.name, 'tile': self.tile,
+                                      'stride': self.stride}
+        # every output has the input's grid: size, CRS and transform
+        height, width, crs, transform = meta.height, meta.width, meta.crs, meta.transform
+        writers = dict(classes=GeoTiffWriter(paths['classes'], height, width, count=1, dtype=encoding.dtype, crs=crs,
+                                             transform=transform, nodata=encoding.nodata, colormap=encoding.colormap,
+                                             band_descriptions=['class'],
                                              tags=dict(tags, **{f'CLASS_{i}': n for i, n in enumerate(self.classes)}),
-                                             **common))
+                                             cog=self.cog))
         if self.probabilities:
             writers['probabilities'] = GeoTiffWriter(
-                paths['probabilities'], count=self.num_classes, dtype='float32', nodata=PROB_NODATA,
-                band_descriptions=list(self.classes), tags=tags, overview_resampling='average', **common)
+                paths['probabilities'], height, width, count=self.num_classes, dtype='float32', crs=crs,
+                transform=transform, nodata=PROB_NODATA, band_descriptions=list(self.classes), tags=tags,
+                overview_resampling='average', cog=self.cog)
         return writers
 
     def _predict_strip(self, sample: Sample, strip: TileGrid, height: int, cachemax: int | None,
                        writers: dict[str, GeoTiffWriter], background: BackgroundWriter,
                        on_tiles: Callable[[int], None] | None) -> None:
-        """The tiles of one vertical strip: batches through the model, blended into a band of rows that rolls down
-        the strip; every finished band of rows goes to the writers.
+        """The tiles of one vertical strip: batches through the model, blended into a band of rows.
+
+        The band rolls down the strip; every finished band of rows goes to the writers.
         """
         model, arrays = self.model, self.model.arrays
         weights = arrays.from_host(self.blend_weights)
@@ -167,8 +172,9 @@ class SegmentationRasterPredictor(RasterPredictor):
 
     def _write_rows(self, done: FinishedRows | None, strip: TileGrid, writers: dict[str, GeoTiffWriter],
                     background: BackgroundWriter) -> None:
-        """Finished rows -> classes (and probabilities) on the device; only those leave it, written in the
-        background.
+        """Finished rows -> classes (and probabilities) on the device.
+
+        Only those leave the device, written in the background.
         """
         if done is None:
             return
@@ -179,10 +185,11 @@ class SegmentationRasterPredictor(RasterPredictor):
         logits, nodata = logits[:, :, keep], nodata[:, keep]
         col = strip.columns[0]
         one_output = model.out_channels == 1
-        probs = model.probabilities(logits) if self.probabilities or one_output else None
         if one_output:  # one sigmoid output: class 1 where its probability passes the threshold
+            probs = model.probabilities(logits)
             classes = probs[1] > model.threshold
         else:
+            probs = model.probabilities(logits) if self.probabilities else None
             classes = arrays.argmax(logits)
         classes = arrays.astype(classes, encoding.array_dtype)
         classes[nodata] = encoding.nodata
@@ -197,8 +204,10 @@ class SegmentationRasterPredictor(RasterPredictor):
 
 @dataclass(frozen=True)
 class ClassEncoding:
-    """How class indices are stored: uint8 with nodata 255 and the palette as colour table for fewer than 255 classes,
-    else uint16 with nodata 65535 (computed in int32) and no colour table.
+    """How class indices are stored.
+
+    uint8 with nodata 255 and the palette as colour table for fewer than 255 classes, else uint16 with nodata 65535
+    (computed in int32) and no colour table.
     """
     dtype: str
     array_dtype: str
@@ -206,7 +215,7 @@ class ClassEncoding:
     colormap: dict[int, tuple[int, ...]] | None
 
     @classmethod
-    def for_classes(cls, num_classes: int, palette: list[list[int]] | None) -> ClassEncoding:
+    def for_classes(cls, num_classes: int, palette: Sequence[Sequence[int]] | None) -> ClassEncoding:
         """The encoding of a class map.
 
         Args:
