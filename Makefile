@@ -5,7 +5,7 @@
 # make develop    - as install, with geospatial_mm installed editable (edits take effect without reinstalling)
 # make test-fast  - the unit tests (pytest -m "not slow and not slurm") in the existing environment, for the inner loop
 # make lint       - ruff check . with the settings of pyproject.toml (make test and make test-fast run it first)
-# make typecheck  - mypy with the settings of pyproject.toml: geospatial_mm/io and geospatial_mm/export, strictly
+# make typecheck  - mypy with the settings of pyproject.toml: geospatial_mm/io, inference, export and apis, strictly
 #                   (make test and make test-fast run it after make lint)
 # make test-slurm - install, then the tests marked slurm (pytest -m slurm) on a one-node SLURM cluster on this machine
 #                   (tools/slurm/local_cluster.py: root; installs Debian's slurm-wlm and munge where missing)

@@ -14,7 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-# the checked packages, and the checked modules of packages that join module by module (inference/)
+# the checked packages (io, inference, export, apis)
 CHECKED = tomllib.loads((ROOT / 'pyproject.toml').read_text())['tool']['mypy']['files']
 TIMEOUT = 300  # a cold mypy cache reads torch's types (about 40 s on one core); a warm one takes seconds
 
@@ -209,12 +209,10 @@ def planted_tree(root: Path, files: dict[str, str]) -> Path:
     checked packages, as make typecheck finds them."""
     shutil.copy(ROOT / 'pyproject.toml', root / 'pyproject.toml')
     for checked in ('geospatial_mm', *CHECKED):
-        package = Path(checked).parent if checked.endswith('.py') else Path(checked)
+        package = Path(checked)
         for folder in (package, *package.parents[:-1]):
             (root / folder).mkdir(parents=True, exist_ok=True)
             (root / folder / '__init__.py').write_text('"""A planted package."""\n')
-        if checked.endswith('.py'):
-            (root / checked).write_text('"""A planted module."""\n')
     for path, text in files.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_text(text)
@@ -249,7 +247,7 @@ def test_modules_outside_the_checked_packages_are_read_but_not_checked(tmp_path)
     assert any('[assignment]' in line for line in found) and any('[no-untyped-call]' in line for line in found)
 
 
-@pytest.mark.parametrize('package', ['io', 'export'])
+@pytest.mark.parametrize('package', ['io', 'inference', 'export', 'apis'])
 def test_missing_and_malformed_docstrings_fail_ruff_in_the_checked_packages(package, tmp_path):
     root = planted_tree(tmp_path, {f'geospatial_mm/{package}/planted.py': PLANTED_DOCSTRINGS})
     proc = ruff('.', cwd=root)
@@ -267,13 +265,17 @@ def test_the_same_file_passes_outside_the_checked_packages(path, tmp_path):
 
 
 def checked_files() -> list[Path]:
-    """The files of the checked packages and the checked modules."""
-    return [path for entry in CHECKED
-            for path in ([ROOT / entry] if entry.endswith('.py') else sorted((ROOT / entry).rglob('*.py')))]
+    """The files of the checked packages."""
+    return [path for entry in CHECKED for path in sorted((ROOT / entry).rglob('*.py'))]
 
 
-def test_the_checked_modules_exist():
-    assert all((ROOT / entry).exists() for entry in CHECKED), CHECKED
+def test_the_checked_packages_are_the_typed_ones():
+    """mypy checks the typed packages as a whole, and its strict override names the same packages."""
+    assert CHECKED == ['geospatial_mm/io', 'geospatial_mm/inference', 'geospatial_mm/export', 'geospatial_mm/apis']
+    assert all((ROOT / entry).is_dir() for entry in CHECKED), CHECKED
+    overrides = tomllib.loads((ROOT / 'pyproject.toml').read_text())['tool']['mypy']['overrides']
+    checked = [o['module'] for o in overrides if o.get('follow_imports') == 'normal']
+    assert checked == [[entry.replace('/', '.') + '.*' for entry in CHECKED]], overrides
 
 
 def test_public_functions_of_the_checked_packages_document_what_they_return_yield_and_raise():
