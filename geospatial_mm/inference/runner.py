@@ -14,12 +14,11 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Callable, Sequence, TypeAlias, Union, cast
+from typing import Callable, Sequence, TypeAlias, Union
 
 from geospatial_mm.errors import GeospatialMMError
 from geospatial_mm.io import RasterError
 from geospatial_mm.io.atomic import (
-    JSONLike,
     check_writable_folder,
     missing_folders,
     remove_empty_folders,
@@ -368,8 +367,6 @@ def run(model: TileModel, inputs: Inputs, output_dir: PathLike, options: Predict
         for r in summary.failed:
             log(f'  failed: {r.input}: {r.error}')
         if options.summary:
-            # to_dict() holds JSON values only (strings, numbers, lists and dicts of them), which its annotation,
-            # dict[str, object], does not say
-            write_json_atomic(options.summary, cast(JSONLike, summary.to_dict()))
+            write_json_atomic(options.summary, summary.to_dict())
     ranks.finish()
     return summary

@@ -5,6 +5,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
+from geospatial_mm.io.atomic import JSONValue
+
 Status = Literal['ok', 'skipped', 'failed']
 
 
@@ -66,13 +68,14 @@ class RunSummary:
         """0 when every sample has its outputs, 1 when some failed (tools/model_inference.py's exit status)."""
         return 1 if self.failed else 0
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, JSONValue]:
         """The summary as the ``--summary`` JSON file holds it.
 
         Returns:
             ``samples`` (one dict per sample), the counts ``ok``, ``skipped`` and ``failed``, ``world_size``,
             ``precision`` and ``precision_reason``.
         """
-        return dict(samples=[dataclasses.asdict(s) for s in self.samples], ok=self.count('ok'),
+        samples: list[JSONValue] = [dataclasses.asdict(s) for s in self.samples]
+        return dict(samples=samples, ok=self.count('ok'),
                     skipped=self.count('skipped'), failed=self.count('failed'), world_size=self.world_size,
                     precision=self.precision, precision_reason=self.precision_reason)
