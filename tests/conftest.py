@@ -53,10 +53,3 @@ def pytest_sessionstart(session):
     problem = _installed_copy_is_current()
     if problem:
         pytest.exit(problem, returncode=4)
-
-
-def pytest_collection_modifyitems(config, items):
-    """The slow tests first (stable: each file's tests keep their order). ``pytest -n 2 --dist loadfile`` hands out
-    files in this order, so the long trainings start early and the many short files fill both workers at the end,
-    instead of one worker finishing a long file alone."""
-    items.sort(key=lambda item: item.get_closest_marker('slow') is None)
