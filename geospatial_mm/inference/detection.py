@@ -101,46 +101,31 @@ class DetectionRasterPredictor(RasterPredictor):
             paths['geojson'] = out_dir / f'{sample.name}_instances.geojson'
         return paths
 
-    def predict(self, sample: Sample, out_dir: str | Path, on_tiles: Callable[[int], None] | None = None,
-                on_start: Callable[[int], None] | None = None) -> dict[str, Path]:
-        """Predict ``sample`` into ``out_dir``.
+    def _write(self, sample: Sample, metas: list[RasterMeta], grid: TileGrid, strips: list[TileGrid],
+               paths: dict[str, Path], on_tiles: Callable[[int], None] | None) -> None:
+        """Write the instance outputs in two passes.
 
-        Args:
-            sample: the sample.
-            out_dir: the output folder.
-            on_tiles: called with the number of tiles of each batch done (progress).
-            on_start: called once with the number of tiles.
-
-        Returns:
-            :meth:`output_paths`: every file is complete under its final name.
-
-        Raises:
-            RasterError: an input cannot be read as the model reads it.
+        The strips' detections are stitched into provisional ids, then turned into the final instance rasters (and
+        polygons), each renamed into place when complete.
         """
-        metas = self.check(sample)
         meta = metas[0]
-        paths = self.output_paths(sample, out_dir)
-        grid = TileGrid(meta.height, meta.width, self.tile, self.stride)
-        if on_start:
-            on_start(sum(len(s) for s in grid.column_strips(self.band_width, OUTPUT_BLOCK)))
         final = Path(paths['instances'])
         final.parent.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(final)
         provisional = temporary_path(final, '.provisional.tif')
         try:
             # provisional ids are uint32, written in bands of one tile row
-            strips = grid.column_strips(self.band_width, OUTPUT_BLOCK)
             cachemax = streaming_cache_bytes(metas, 4, rows=max(grid.tile_height, OUTPUT_BLOCK),
                                              span=max(s.span[1] - s.span[0] for s in strips))
-            stitcher = self._first_pass(sample, grid, meta, provisional, on_tiles, cachemax)
+            stitcher = self._first_pass(sample, grid, strips, meta, provisional, on_tiles, cachemax)
             resolved = stitcher.resolve(self.min_area)
             self._second_pass(sample, meta, provisional, resolved, paths)
         finally:
             provisional.unlink(missing_ok=True)
-        return paths
 
-    def _first_pass(self, sample: Sample, grid: TileGrid, meta: RasterMeta, provisional: Path,
-                    on_tiles: Callable[[int], None] | None, cachemax: int | None = None) -> InstanceStitcher:
+    def _first_pass(self, sample: Sample, grid: TileGrid, strips: list[TileGrid], meta: RasterMeta,
+                    provisional: Path, on_tiles: Callable[[int], None] | None,
+                    cachemax: int | None = None) -> InstanceStitcher:
         """Tiles -> stitched provisional ids, written to ``provisional`` row band by row band."""
         import rasterio
         from rasterio.windows import Window
@@ -153,7 +138,7 @@ class DetectionRasterPredictor(RasterPredictor):
             from affine import Affine
             profile.update(crs=meta.crs, transform=Affine(*meta.transform))
         with gdal_env(cachemax), rasterio.open(provisional, 'w+', **profile) as dst:
-            for strip in grid.column_strips(self.band_width, OUTPUT_BLOCK):
+            for strip in strips:
                 (lo, hi), (s0, s1) = strip.columns, strip.span
                 stitcher.start_strip(s1 - s0, s0, (lo, hi))
                 finished = lo - s0  # band columns that the strips on the left finished

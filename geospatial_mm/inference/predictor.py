@@ -121,6 +121,8 @@ class RasterPredictor:
                 on_start: Callable[[int], None] | None = None) -> dict[str, Path]:
         """Predict ``sample`` into ``out_dir``.
 
+        Its inputs are checked, its tile grid is cut into vertical strips, and :meth:`_write` writes the outputs.
+
         Args:
             sample: the sample.
             out_dir: the output folder.
@@ -131,7 +133,23 @@ class RasterPredictor:
             :meth:`output_paths`: every file is complete under its final name.
 
         Raises:
-            NotImplementedError: the base does not predict (each predictor does).
+            RasterError: an input cannot be read as the model reads it.
+        """
+        metas = self.check(sample)
+        grid = TileGrid(metas[0].height, metas[0].width, self.tile, self.stride)
+        strips = grid.column_strips(self.band_width, OUTPUT_BLOCK)
+        if on_start:
+            on_start(sum(len(s) for s in strips))
+        paths = self.output_paths(sample, out_dir)
+        self._write(sample, metas, grid, strips, paths, on_tiles)
+        return paths
+
+    def _write(self, sample: Sample, metas: list[RasterMeta], grid: TileGrid, strips: list[TileGrid],
+               paths: dict[str, Path], on_tiles: Callable[[int], None] | None) -> None:
+        """Predict the tiles of ``strips`` (of ``grid``) and write the outputs to ``paths``.
+
+        Each output is complete under its final name or not there at all; ``metas`` are the inputs' headers, the
+        primary's first.
         """
         raise NotImplementedError
 

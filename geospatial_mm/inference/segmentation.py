@@ -23,7 +23,7 @@ from geospatial_mm.io.tiles import TileGrid
 from geospatial_mm.visualization.preview import nodata_colour
 from .options import PredictOptions
 from .outputs import PRODUCER, PRODUCER_TAG
-from .predictor import OUTPUT_BLOCK, RasterPredictor
+from .predictor import RasterPredictor
 from .prefetch import BackgroundWriter
 from .rolling_band import FinishedRows, RowBandAccumulator
 from .sources import Sample
@@ -84,31 +84,12 @@ class SegmentationRasterPredictor(RasterPredictor):
             paths['probabilities'] = out_dir / f'{sample.name}_prob.tif'
         return paths
 
-    def predict(self, sample: Sample, out_dir: str | Path, on_tiles: Callable[[int], None] | None = None,
-                on_start: Callable[[int], None] | None = None) -> dict[str, Path]:
-        """Predict ``sample`` into ``out_dir``.
-
-        Args:
-            sample: the sample.
-            out_dir: the output folder.
-            on_tiles: called with the number of tiles of each batch done (progress).
-            on_start: called once with the number of tiles.
-
-        Returns:
-            :meth:`output_paths`: every file is complete under its final name.
-
-        Raises:
-            RasterError: an input cannot be read as the model reads it.
-        """
-        metas = self.check(sample)
+    def _write(self, sample: Sample, metas: list[RasterMeta], grid: TileGrid, strips: list[TileGrid],
+               paths: dict[str, Path], on_tiles: Callable[[int], None] | None) -> None:
+        """The strips' blended class maps (and probabilities) into GeoTIFFs renamed into place when complete."""
         meta = metas[0]
-        grid = TileGrid(meta.height, meta.width, self.tile, self.stride)
-        strips = grid.column_strips(self.band_width, OUTPUT_BLOCK)
         cachemax = streaming_cache_bytes(metas, 1 + (4 * self.num_classes if self.probabilities else 0),
                                          span=max(s.span[1] - s.span[0] for s in strips))
-        if on_start:
-            on_start(sum(len(s) for s in strips))
-        paths = self.output_paths(sample, out_dir)
         writers = self._writers(sample, meta, paths)
         with gdal_env(cachemax), contextlib.ExitStack() as opened:  # any error: no output under its final name
             for writer in writers.values():
@@ -121,7 +102,6 @@ class SegmentationRasterPredictor(RasterPredictor):
                 background.close()
             for writer in writers.values():
                 writer.commit()
-        return paths
 
     def _writers(self, sample: Sample, meta: RasterMeta, paths: dict[str, Path]) -> dict[str, GeoTiffWriter]:
         """The writers of the class map (palette as colour table, class names in the tags) and the probabilities."""
