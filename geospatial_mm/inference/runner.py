@@ -24,6 +24,8 @@ from geospatial_mm.io.atomic import (
     remove_empty_folders,
     write_json_atomic,
 )
+from geospatial_mm.io.redaction import redact
+from geospatial_mm.io.remote import is_gdal_path
 from .detection import DetectionRasterPredictor
 from .memory import release_freed_memory
 from .options import PredictOptions
@@ -55,13 +57,15 @@ class SetupError(GeospatialMMError, RuntimeError):
 def log(msg: str, rank: int = 0, world: int = 1) -> None:
     """Print a line of the run's log (prefixed with the rank when there are several).
 
+    Secrets (signed URLs' query strings, credentials) are redacted.
+
     Args:
         msg: the line.
         rank: this process's rank.
         world: the number of ranks.
     """
     prefix = f'[rank {rank}] ' if world > 1 else ''
-    print(f'{prefix}{msg}', flush=True)
+    print(redact(f'{prefix}{msg}'), flush=True)
 
 
 def output_folders(output_dir: PathLike, options: PredictOptions) -> list[tuple[Path, str]]:
@@ -120,8 +124,8 @@ def input_paths(samples: list[Sample]) -> set[str]:
     for sample in samples:
         for value in sample.paths.values():
             for p in [value] if isinstance(value, str) else value:
-                paths.add(os.path.realpath(p))
-        paths.add(os.path.realpath(sample.primary))
+                paths.add(p if is_gdal_path(p) else os.path.realpath(p))
+        paths.add(sample.primary if is_gdal_path(sample.primary) else os.path.realpath(sample.primary))
     return paths
 
 
@@ -243,7 +247,7 @@ def set_up(model: TileModel, inputs: Inputs, output_dir: PathLike,
         samples = find_samples(predictor, inputs, options, left_out)
         check_outputs(predictor, samples, output_dir, options.preview_dir)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
-        raise SetupError(f'{type(exc).__name__}: {exc}') from exc
+        raise SetupError(redact(f'{type(exc).__name__}: {exc}')) from exc
     return predictor, samples, left_out
 
 
@@ -261,15 +265,15 @@ def predict_sample(predictor: RasterPredictor, sample: Sample, output_dir: PathL
     Returns:
         The sample's record (``status`` ``'ok'``, ``'skipped'`` or ``'failed'`` with its ``error``).
     """
-    result = SampleResult(name=sample.name, input=sample.primary)
+    result = SampleResult(name=sample.name, input=redact(sample.primary))
     start = time.time()
     try:
         _predict_into(result, predictor, sample, Path(output_dir), options, progress)
     except Exception as exc:  # reported per file; the other files still run
         result.status = 'failed'
-        result.error = f'{type(exc).__name__}: {exc}'
+        result.error = redact(f'{type(exc).__name__}: {exc}')
         if options.verbose:
-            traceback.print_exc()
+            print(redact(traceback.format_exc()), file=sys.stderr, flush=True)
     result.seconds = round(time.time() - start, 3)
     return result
 
@@ -332,7 +336,7 @@ def run(model: TileModel, inputs: Inputs, output_dir: PathLike, options: Predict
 
     def progress(name: str) -> ProgressCallbacks:
         """A tile progress bar for the sample ``name``: its callbacks."""
-        bar = tqdm(desc=name, unit='tile', position=1, leave=False, disable=not show_bars)
+        bar = tqdm(desc=redact(name), unit='tile', position=1, leave=False, disable=not show_bars)
 
         def on_start(total: int) -> None:
             bar.total = total

@@ -1,4 +1,4 @@
-"""Finding the samples of an input folder.
+"""Finding the samples of an input: a folder, a file, a URL or GDAL path, or a text file listing rasters.
 
 A sample is a single raster, one sub-folder of dates (multi-temporal), a pre/post pair in two folders matched by name,
 or several files in sibling source folders (``s1/`` and ``s2/``) matched by name.
@@ -14,11 +14,14 @@ from typing import TYPE_CHECKING, Callable, Sequence
 
 from geospatial_mm.io.folders import Listing, list_files
 from geospatial_mm.io.names import match_group, token_folder_groups
+from geospatial_mm.io.redaction import redact
+from geospatial_mm.io.remote import is_gdal_path, remote_name
 from .outputs import is_own_output
 
 if TYPE_CHECKING:
     from .input_spec import InputSpec
 
+LIST_SUFFIXES = ('.txt', '.list', '.lst')
 _PRE_POST = re.compile(r'(?<![a-z0-9])(pre|post)(?![a-z0-9])', re.IGNORECASE)
 
 
@@ -171,23 +174,112 @@ def find_pairs(pre_folder: str | os.PathLike[str], post_folder: str | os.PathLik
     pre_listing = _listing(pre_folder, suffix, exclude, left_out)
     same = pre_folder.resolve() == post_folder.resolve()
     post_listing = pre_listing if same else _listing(post_folder, suffix, exclude, left_out)
-    pre = {pair_key(p.name): p for p in pre_listing.files if 'post' not in _tokens(p.name)}
-    post = {pair_key(p.name): p for p in post_listing.files if 'pre' not in _tokens(p.name)}
     broken = _unreadable(pre_listing, suffix) + ([] if same else _unreadable(post_listing, suffix))
-    if not pre and not broken:
+    if not any('post' not in _tokens(p.name) for p in pre_listing.files) and not broken:
         raise FileNotFoundError(f'{pre_folder}: no input file ends with {suffix!r}')
-    samples = broken
+    return broken + match_pairs([(p.name, str(p)) for p in pre_listing.files],
+                                [(p.name, str(p)) for p in post_listing.files], suffix, path_keys,
+                                str(pre_folder), str(post_folder))
+
+
+def match_pairs(pre_files: Sequence[tuple[str, str]], post_files: Sequence[tuple[str, str]], suffix: str,
+                path_keys: Sequence[str], pre_where: str, post_where: str) -> list[Sample]:
+    """Pre and post images matched by name once 'pre'/'post' are removed (see :func:`find_pairs`).
+
+    Args:
+        pre_files: ``(file name, location)`` of the candidate pre images (a name with a 'post' token is none).
+        post_files: the same of the candidate post images (a name with a 'pre' token is none).
+        suffix: the input files' suffix.
+        path_keys: the loader's keys of the pre and the post image.
+        pre_where: where the pre images are (named in problems).
+        post_where: where the post images are.
+
+    Returns:
+        The pairs, and the images without a match as samples with their ``problem``.
+    """
+    pre = {pair_key(name): where for name, where in pre_files if 'post' not in _tokens(name)}
+    post = {pair_key(name): where for name, where in post_files if 'pre' not in _tokens(name)}
+    samples: list[Sample] = []
     for key in sorted(set(pre) | set(post)):
         name = re.sub(r'([_.-])[_.-]+', r'\1', sample_name(key, suffix)).strip('_-.') or key
         if key in pre and key in post:
-            samples.append(Sample(name, {path_keys[0]: str(pre[key]), path_keys[1]: str(post[key])}, str(pre[key])))
+            samples.append(Sample(name, {path_keys[0]: pre[key], path_keys[1]: post[key]}, pre[key]))
         elif key in pre:
-            samples.append(Sample(name, {}, str(pre[key]),
-                                  problem=f'{pre[key]}: no post image matches it in {post_folder}'))
+            samples.append(Sample(name, {}, pre[key], problem=f'{pre[key]}: no post image matches it in {post_where}'))
         else:
-            samples.append(Sample(name, {}, str(post[key]),
-                                  problem=f'{post[key]}: no pre image matches it in {pre_folder}'))
+            samples.append(Sample(name, {}, post[key], problem=f'{post[key]}: no pre image matches it in {pre_where}'))
     return samples
+
+
+def is_raster_list(path: str) -> bool:
+    """Whether ``path`` is a local text file that lists rasters (its name ends with one of :data:`LIST_SUFFIXES`)."""
+    return not is_gdal_path(path) and path.lower().endswith(LIST_SUFFIXES) and os.path.isfile(path)
+
+
+def read_raster_list(path: str) -> list[str]:
+    """The rasters that a list file names, one a line: paths, URLs (http, https, s3, gs, az) or GDAL /vsi paths.
+
+    Blank lines and lines starting with '#' are skipped; a relative path is relative to the list's folder.
+
+    Returns:
+        The rasters, in the list's order.
+
+    Raises:
+        ValueError: the list names no raster, or one twice.
+    """
+    folder = os.path.dirname(os.path.abspath(path))
+    entries: list[str] = []
+    with open(path, encoding='utf-8') as f:
+        for line in f:
+            line = line.strip()
+            if not line or line.startswith('#'):
+                continue
+            entries.append(line if is_gdal_path(line) or os.path.isabs(line) else os.path.join(folder, line))
+    if not entries:
+        raise ValueError(f'{path}: the list names no raster (one path or URL a line)')
+    repeated = [e for e, n in Counter(entries).items() if n > 1]
+    if repeated:
+        raise ValueError(f'{redact(path)}: {redact(repeated[0])} is listed {Counter(entries)[repeated[0]]} times')
+    return entries
+
+
+def raster_name(location: str) -> str:
+    """The file name of a raster given by path, URL or GDAL path (without a URL's query string)."""
+    return remote_name(location) if is_gdal_path(location) else os.path.basename(location)
+
+
+def located_rasters(input_path: str) -> list[str] | None:
+    """The rasters of an input given as a URL, a GDAL path or a list file; None for a local file or folder.
+
+    Returns:
+        The rasters, or None.
+    """
+    if is_gdal_path(input_path):
+        return [input_path]
+    return read_raster_list(input_path) if is_raster_list(input_path) else None
+
+
+def find_located(spec: InputSpec, rasters: list[str], suffix: str, post: list[str] | None,
+                 where: str, post_where: str) -> list[Sample]:
+    """Samples of rasters given one by one (URLs, GDAL paths, the lines of a list file).
+
+    Each raster is one sample, or pre and post images are matched by name into pairs.
+
+    Returns:
+        The samples.
+
+    Raises:
+        ValueError: a config that reads several files per sample (source folders, one file per date).
+    """
+    if spec.is_pair:
+        assert post is not None  # checked by discover
+        return match_pairs([(raster_name(r), r) for r in rasters], [(raster_name(r), r) for r in post], suffix,
+                           spec.path_keys[:2], where, post_where)
+    if spec.multi_source or (spec.num_frames > 1 and spec.stacked_frames is False):
+        raise ValueError(f'{redact(where)}: a URL or a list of rasters gives one raster per sample, but this config '
+                         f'reads {"several source files" if spec.multi_source else f"{spec.num_frames} dates"} per '
+                         'sample: give a folder, or STAC items')
+    return [Sample(sample_name(raster_name(r), suffix), {spec.path_keys[0]: r}, r) for r in rasters]
 
 
 def source_token(path_key: str) -> str:
@@ -256,6 +348,18 @@ def discover(spec: InputSpec, input_path: str, input_type: str, post_input: str 
     """
     suffix = suffix_pattern(input_type)
     exclude, found = is_own_output, left_out
+    if spec.is_pair and not post_input:
+        raise ValueError('this config takes pre/post image pairs: give the pre-event folder as -input and the '
+                         'post-event folder as --post-input')
+    located = located_rasters(input_path)
+    post_located = located_rasters(post_input) if post_input else None
+    if located is not None or post_located is not None:
+        if spec.is_pair and (located is None or post_located is None):
+            raise ValueError('pre/post pairs from URLs or lists: give both -input and --post-input as a URL or a list '
+                             f'file, found {redact(input_path)!r} and {redact(str(post_input))!r}')
+        if post_input and not spec.is_pair:
+            raise ValueError('--post-input is only for configs that take pre/post pairs (LoadGeospatialImagePair)')
+        return find_located(spec, located or [], suffix, post_located, input_path, str(post_input))
     if spec.is_pair:
         if not post_input:
             raise ValueError('this config takes pre/post image pairs: give the pre-event folder as -input and the '

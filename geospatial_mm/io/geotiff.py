@@ -15,6 +15,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from .atomic import JSONValue, remove_stale_temporaries, temporary_path
+from .redaction import redact
 
 if TYPE_CHECKING:
     from affine import Affine
@@ -98,7 +99,8 @@ class GeoTiffWriter:
         if self.colormap:
             dst.write_colormap(1, {int(k): tuple(int(c) for c in v[:3]) + (255,) for k, v in self.colormap.items()})
         if self.tags:
-            dst.update_tags(**{k: v if isinstance(v, str) else json.dumps(v) for k, v in self.tags.items()})
+            # a tag may name an input (``source``): without the secrets of its URL
+            dst.update_tags(**{k: redact(v if isinstance(v, str) else json.dumps(v)) for k, v in self.tags.items()})
         for i, text in enumerate(self.band_descriptions or (), 1):
             dst.set_band_description(i, text)
         return self

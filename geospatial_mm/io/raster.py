@@ -18,13 +18,16 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator, Sequence, TypeAlias, TypedDict
+from typing import TYPE_CHECKING, Callable, Iterator, Sequence, TypeAlias, TypedDict, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
 
 from geospatial_mm.errors import GeospatialMMError
+from .redaction import redact
+from .remote import failure_kind, forget, http_status, is_gdal_path, is_remote, remote_options, retry_delays
 
 if TYPE_CHECKING:
     from rasterio.io import DatasetReader
@@ -41,6 +44,7 @@ Window: TypeAlias = tuple[int, int, int, int]
 
 
 _KEPT = threading.local()
+T = TypeVar('T')
 
 
 @contextlib.contextmanager
@@ -79,6 +83,67 @@ def _open(path: str) -> Iterator[DatasetReader]:
     if src is None or src.closed:
         src = kept[path] = rasterio.open(path)
     yield src
+
+
+def _drop(path: str) -> None:
+    """Close the dataset of ``path`` kept open in this thread, if any, and what GDAL remembers of it."""
+    kept = getattr(_KEPT, 'datasets', None)
+    src = kept.pop(path, None) if kept is not None else None
+    if src is not None:
+        src.close()
+    forget(path)
+
+
+def _use(path: str, action: Callable[[DatasetReader], T]) -> T:
+    """``action`` on the open dataset of ``path``.
+
+    A remote raster is opened and read in the GDAL environment of :func:`~geospatial_mm.io.remote.remote_options`;
+    a failure that may pass (5xx, 429, a dropped connection, a timeout) is tried again, after a wait that grows, with
+    the dataset opened anew, up to ``RETRY_ATTEMPTS`` times in all. A local file is tried once.
+
+    Returns:
+        What ``action`` returns.
+
+    Raises:
+        RasterError: the file cannot be opened or read; for a remote raster the message names the URL (without its
+            secrets) and the HTTP status when there is one.
+    """
+    import rasterio
+    from rasterio.errors import RasterioError
+    remote = is_remote(path)
+    waits = retry_delays() if remote else []
+    for attempt in range(len(waits) + 1):
+        opened = False
+        try:
+            with rasterio.Env(**remote_options()) if remote else contextlib.nullcontext(), _open(path) as src:
+                opened = True
+                return action(src)
+        except RasterioError as exc:
+            what = ('failed to read pixels, the file may be truncated or corrupt' if opened else
+                    'not a readable raster')
+            if not remote:
+                raise RasterError(f'{path}: {what} ({exc})') from None
+            message = _message(exc)
+            if failure_kind(message) == 'permanent' or attempt == len(waits):
+                status = http_status(message)
+                tries = f' after {attempt + 1} attempts' if attempt else ''
+                raise RasterError(redact(f'{path}: {f"HTTP {status}, " if status else ""}{what}{tries} '
+                                         f'({message})')) from None
+            _drop(path)
+            time.sleep(waits[attempt])
+    raise AssertionError('unreachable')  # the loop returns or raises
+
+
+def _message(exc: BaseException) -> str:
+    """The text of a rasterio error and of the GDAL errors it was raised from, each once."""
+    parts: list[str] = []
+    current: BaseException | None = exc
+    while current is not None and len(parts) < 8:
+        text = str(current)
+        if text and text not in parts:
+            parts.append(text)
+        current = current.__cause__ or current.__context__
+    return '; '.join(parts)
 
 
 class RasterError(GeospatialMMError, ValueError):
@@ -132,6 +197,8 @@ def _check_backend(backend: str) -> None:
 
 
 def _check_exists(path: str) -> None:
+    if is_gdal_path(path):  # a URL or a GDAL virtual path: only opening it tells
+        return
     if not os.path.exists(path):
         raise RasterError(f'{path}: file not found')
     if os.path.isdir(path):
@@ -156,6 +223,9 @@ def read_meta(path: str | os.PathLike[str], backend: str = 'rasterio') -> Raster
     path = os.fspath(path)
     _check_backend(backend)
     _check_exists(path)
+    if backend == 'tifffile' and is_gdal_path(path):
+        raise RasterError(f'{redact(path)}: the tifffile backend reads local files only; read URLs and GDAL paths '
+                          'with the rasterio backend')
     meta = _meta_rasterio(path) if backend == 'rasterio' else _meta_tifffile(path)
     if meta.dtype not in SUPPORTED_DTYPES:
         raise RasterError(f'{path}: unsupported data type {meta.dtype}; expected one of {", ".join(SUPPORTED_DTYPES)}')
@@ -176,12 +246,7 @@ def _meta_from_dataset(path: str, src: DatasetReader) -> RasterMeta:
 
 
 def _meta_rasterio(path: str) -> RasterMeta:
-    from rasterio.errors import RasterioError
-    try:
-        with _open(path) as src:
-            return _meta_from_dataset(path, src)
-    except RasterioError as exc:
-        raise RasterError(f'{path}: not a readable raster ({exc})') from None
+    return _use(path, lambda src: _meta_from_dataset(path, src))
 
 
 def _geotiff_transform_and_crs(page: TiffPage) -> tuple[Transform | None, str | None]:
@@ -309,12 +374,7 @@ def read_bands(path: str | os.PathLike[str], bands: Sequence[int] | None = None,
     bands = check_bands(path, bands, meta.count)
     window = check_window(path, window, meta.height, meta.width)
     if backend == 'rasterio':
-        from rasterio.errors import RasterioError
-        try:
-            with _open(path) as src:
-                return _read_window(path, src, bands, window)
-        except RasterioError as exc:
-            raise RasterError(f'{path}: not a readable raster ({exc})') from None
+        return _use(path, lambda src: _read_window(src, bands, window))
     return _read_tifffile(path, bands, window, meta)
 
 
@@ -342,29 +402,22 @@ def read_raster(path: str | os.PathLike[str], bands: Sequence[int] | None = None
         meta = read_meta(path, backend)
         return read_bands(path, bands, window, backend, meta), meta
     _check_exists(path)
-    from rasterio.errors import RasterioError
-    try:
-        with _open(path) as src:
-            meta = _meta_from_dataset(path, src)
-            if meta.dtype not in SUPPORTED_DTYPES:
-                raise RasterError(f'{path}: unsupported data type {meta.dtype}; expected one of '
-                                  f'{", ".join(SUPPORTED_DTYPES)}')
-            bands = check_bands(path, bands, meta.count)
-            window = check_window(path, window, meta.height, meta.width)
-            return _read_window(path, src, bands, window), meta
-    except RasterioError as exc:
-        raise RasterError(f'{path}: not a readable raster ({exc})') from None
+
+    def read(src: DatasetReader) -> tuple[NDArray[np.generic], RasterMeta]:
+        meta = _meta_from_dataset(path, src)
+        if meta.dtype not in SUPPORTED_DTYPES:
+            raise RasterError(f'{path}: unsupported data type {meta.dtype}; expected one of '
+                              f'{", ".join(SUPPORTED_DTYPES)}')
+        return _read_window(src, check_bands(path, bands, meta.count),
+                            check_window(path, window, meta.height, meta.width)), meta
+    return _use(path, read)
 
 
-def _read_window(path: str, src: DatasetReader, bands: list[int], window: Window) -> NDArray[np.generic]:
-    from rasterio.errors import RasterioError
+def _read_window(src: DatasetReader, bands: list[int], window: Window) -> NDArray[np.generic]:
     from rasterio.windows import Window as RasterioWindow
     row, col, h, w = window
-    try:
-        data: NDArray[np.generic] = src.read([b + 1 for b in bands], window=RasterioWindow(col, row, w, h))
-        return data
-    except RasterioError as exc:
-        raise RasterError(f'{path}: failed to read pixels, the file may be truncated or corrupt ({exc})') from None
+    data: NDArray[np.generic] = src.read([b + 1 for b in bands], window=RasterioWindow(col, row, w, h))
+    return data
 
 
 def _read_tifffile(path: str, bands: list[int], window: Window, meta: RasterMeta) -> NDArray[np.generic]:
