@@ -71,12 +71,15 @@ setup(
     # (torch for .pt2, onnxruntime for .onnx) or the whole training stack, which make install sets up (versions
     # pinned in constraints.txt): 'train' with mmcv-lite, whose ops the package serves with torchvision (no compiler),
     # 'train-full' with mmcv, which pip builds from source (a C++ compiler, and a CUDA toolkit for GPU ops)
-    install_requires=['numpy', 'rasterio', 'tqdm'],
+    # pystac and pystac-client: STAC items, catalogues and searches as inputs (light, pure Python)
+    install_requires=['numpy', 'rasterio', 'tqdm', 'pystac', 'pystac-client'],
     extras_require={
         'torch': ['torch>=2.6'],
         'onnx': ['onnxruntime'],
         'train': [*TRAIN, 'mmcv-lite==2.1.0'],
         'train-full': [*TRAIN, 'mmcv==2.1.0'],
+        # signing Planetary Computer's asset URLs (tools/model_inference.py --sign planetary-computer)
+        'stac-pc': ['planetary-computer'],
     },
     cmdclass={'build_py': BuildPyWithMim},
     zip_safe=False,

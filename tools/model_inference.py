@@ -11,6 +11,9 @@ date, every sub-folder of -input is one sample (its files, in name order, are th
 -input holds the pre images and --post-input the post images, matched by name with the 'pre'/'post' parts removed;
 for a config reading several files per sample (LoadGeospatialBandGroups, e.g. path keys s2_path and s1_path), -input
 holds the sub-folders s2/ and s1/ (or s2_<x>/ and s1_<x>/ pairs), files matched by name with '_s2_'/'_s1_' ignored.
+Rasters may also be remote (a URL, a GDAL /vsi path, a text file listing them): they are read window by window with
+range requests, never downloaded whole. STAC items (-input an Item/ItemCollection/Catalog, or --stac-search) are one
+sample each (a group of dates with --group-by), their assets named by --assets mapped to the model's bands.
 
 Outputs, per sample, in -output: ``<name>_pred.tif`` (uint8 classes, the config's palette as colour table, class
 names in the metadata, 255 where the input is nodata), with --probabilities ``<name>_prob.tif`` (float32, one band
@@ -50,14 +53,35 @@ def build_parser():
     parser.add_argument('-model', '--model',
                         help='instead of -config/-ckpt: a model file written by tools/export.py (.pt2 for torch, '
                         '.onnx for onnxruntime), run without the OpenMMLab libraries')
-    parser.add_argument('-input', '--input', required=True, help='folder of input rasters (or one raster)')
+    parser.add_argument('-input', '--input',
+                        help='folder of input rasters, one raster, a URL (http(s)://, s3://) or GDAL /vsi path of '
+                        'one, a text file listing rasters or URLs one a line, or a STAC Item / ItemCollection / '
+                        'Catalog (JSON file or URL); optional with --stac-search')
     parser.add_argument('-output', '--output', required=True, help='folder for the predictions')
     parser.add_argument('-input_type', '--input-type', dest='input_type', default='tif',
                         help="file ending of the inputs: 'tif' (default), 'png', or a suffix such as '_merged.tif'")
     parser.add_argument('-bands', '--bands', nargs='+', default=None,
                         help='0-based band indices to read from each input file (default: the config\'s)')
     parser.add_argument('-device', '--device', default='cpu', help="'cpu', 'cuda' or 'cuda:N'")
-    parser.add_argument('--post-input', help='folder of post-event images, for pre/post configs')
+    parser.add_argument('--post-input',
+                        help='folder of post-event images (or a URL list of them), for pre/post configs')
+    stac = parser.add_argument_group('STAC inputs (docs/inference.md: Remote rasters and STAC)')
+    stac.add_argument('--stac-search', metavar='API_URL', help='search this STAC API for the items to predict')
+    stac.add_argument('--collections', nargs='+', help='STAC search: collection ids')
+    stac.add_argument('--bbox', nargs=4, type=float, metavar=('WEST', 'SOUTH', 'EAST', 'NORTH'),
+                      help='STAC search: bounding box in degrees')
+    stac.add_argument('--datetime', help='STAC search: an instant or interval, e.g. 2024-06-01/2024-06-30')
+    stac.add_argument('--max-items', type=int, help='STAC search: at most this many items')
+    stac.add_argument('--query', nargs='+', help='STAC search: property filters, e.g. "eo:cloud_cover<20"')
+    stac.add_argument('--assets', nargs='+',
+                      help='the asset (or band) names of the model\'s input bands, in the model\'s band order, e.g. '
+                      'B02 B03 B04 B8A B11 B12 (default: stac_assets of the config\'s loader)')
+    stac.add_argument('--group-by', help='multi-temporal configs: the item property whose items (in time order) are '
+                      'the dates of one sample, e.g. s2:mgrs_tile')
+    stac.add_argument('--sign', choices=['planetary-computer'],
+                      help='sign the assets\' URLs for this service (needs the extra geospatial_mm[stac-pc])')
+    stac.add_argument('--resolution', type=float,
+                      help='pixel size of the grid the assets are read onto (default: the first asset\'s)')
     parser.add_argument('--batch-size', type=int, default=8, help='tiles per forward pass (default 8)')
     parser.add_argument('--precision', choices=['auto', 'fp32', 'bf16', 'fp16'], default='auto',
                         help='auto (default): bf16 autocast where the CPU (avx512_bf16, amx_bf16) or GPU computes it '
@@ -112,7 +136,12 @@ def options_of(args) -> dict:
                 stride=args.stride, readers=args.readers, cog=args.cog, probabilities=args.probabilities,
                 preview_dir=args.preview_dir, labels=args.labels, geojson=args.geojson, score_thr=args.score_thr,
                 merge_thr=args.merge_thr, min_area=args.min_area, skip_existing=args.skip_existing,
-                summary=args.summary, launcher=args.launcher, progress=not args.no_progress, verbose=args.verbose)
+                summary=args.summary, launcher=args.launcher, progress=not args.no_progress, verbose=args.verbose,
+                assets=tuple(args.assets) if args.assets else None, group_by=args.group_by,
+                resolution=args.resolution, stac_search=args.stac_search,
+                collections=tuple(args.collections) if args.collections else None,
+                bbox=tuple(args.bbox) if args.bbox else None, datetime=args.datetime, max_items=args.max_items,
+                query=tuple(args.query) if args.query else None, sign=args.sign)
 
 
 def main(argv=None) -> int:
@@ -121,6 +150,8 @@ def main(argv=None) -> int:
     if args.model and (args.config or args.ckpt or args.cfg_options):
         parser.error('-model replaces -config, -ckpt and --cfg-options: give either the exported model file or the '
                      'config and its checkpoint')
+    if not args.input and not args.stac_search:
+        parser.error('give -input (a folder, raster, URL, list of rasters or STAC document), or --stac-search')
     if not args.model and not (args.config and args.ckpt):
         parser.error('give -config and -ckpt (the trained config and its checkpoint), or -model (an exported model)')
     try:
@@ -145,7 +176,7 @@ def main(argv=None) -> int:
         model = init_model(args.model or args.config, args.ckpt, device=args.device, cfg_options=args.cfg_options,
                            precision=args.precision, bands=args.bands, input_scale=args.input_scale,
                            input_offset=args.input_offset, input_clip=args.input_clip)
-        return predict(model, args.input, args.output, **options).exit_status
+        return predict(model, [args.input] if args.input else [], args.output, **options).exit_status
     except SetupError as exc:  # no sample could run: a bad config, checkpoint or input folder
         remove_empty_folders(created)  # nothing ran: leave no folder behind that the run created
         print(f'model_inference: error: {exc}', file=sys.stderr)

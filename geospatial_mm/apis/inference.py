@@ -140,11 +140,14 @@ def predict(model: TileModel, inputs: Inputs, output_dir: PathLike, **options: o
         inputs: a folder of rasters, one raster, or a list of them. A multi-temporal model that takes one file per
             date reads every sub-folder of a folder as a sample; a pre/post model takes the pre-event folder here and
             the post-event folder as ``post_input``; a model reading several files per sample (S2 and S1) takes the
-            folder holding their sub-folders (``s2/``, ``s1/``).
+            folder holding their sub-folders (``s2/``, ``s1/``). A raster may also be a URL (http(s), s3) or a GDAL
+            ``/vsi`` path, a text file may list rasters and URLs, and a STAC Item, ItemCollection or Catalog (a JSON
+            file or URL) gives one sample per item; with ``stac_search`` the inputs may be empty (``[]``).
         output_dir: the output folder (created when missing).
         **options: the options of :class:`~geospatial_mm.inference.options.PredictOptions` (``probabilities``,
             ``tile``, ``stride``, ``batch_size``, ``cog``, ``skip_existing``, ``preview_dir``, ``geojson``,
-            ``score_thr``, ...).
+            ``score_thr``, ..., and for STAC ``assets``, ``group_by``, ``resolution``, ``stac_search``,
+            ``collections``, ``bbox``, ``datetime``, ``max_items``, ``query``, ``sign``).
 
     Returns:
         The summary: one record per sample (outputs, status, error), its counts and ``exit_status``. A sample that

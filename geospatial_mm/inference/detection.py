@@ -156,7 +156,7 @@ class DetectionRasterPredictor(RasterPredictor):
                         return
                     top, ids = done
                     if stitcher.num_provisional >= np.iinfo(np.uint32).max:
-                        raise RuntimeError(f'{sample.primary}: more than {np.iinfo(np.uint32).max} detections')
+                        raise RuntimeError(f'{sample.source}: more than {np.iinfo(np.uint32).max} detections')
                     dst.write(ids.astype(np.uint32)[None], window=Window(lo, top, ids.shape[1], ids.shape[0]))
                     fill(top + stitcher.band_height, stitcher.top + stitcher.band_height)
 
@@ -182,7 +182,7 @@ class DetectionRasterPredictor(RasterPredictor):
         from rasterio.windows import Window
         names = {f'CLASS_{i + 1}': n for i, n in enumerate(self.classes)}
         tags: dict[str, JSONValue] = {
-            PRODUCER_TAG: PRODUCER, 'classes': ['none'] + self.classes, 'source': sample.primary,
+            PRODUCER_TAG: PRODUCER, 'classes': ['none'] + self.classes, 'source': sample.source,
             'checkpoint': self.model.name, 'tile': self.tile, 'stride': self.stride,
             'score_thr': self.score_thr, 'merge_thr': self.merge_thr, 'min_area': self.min_area,
             'instances': resolved.count}

@@ -44,6 +44,18 @@ class PredictOptions:
         launcher: ``'pytorch'`` (under torchrun): share the samples across the ranks.
         progress: show progress bars (only ever on a terminal).
         verbose: print the tracebacks of failures.
+        assets: STAC inputs: the asset (or band) names of the model's bands, in its order (default: the loader's
+            ``stac_assets``).
+        group_by: STAC inputs of multi-temporal models: the item property whose items are the dates of one sample.
+        resolution: STAC inputs: the pixel size of the grid the assets are read onto (default: the first asset's).
+        stac_search: a STAC API to search for the items to predict (with ``collections``, ``bbox``, ``datetime``,
+            ``max_items`` and ``query``), besides or instead of the inputs.
+        collections: STAC search: the collections.
+        bbox: STAC search: ``(west, south, east, north)`` in degrees.
+        datetime: STAC search: an instant or interval (``2024-06-01/2024-06-30``).
+        max_items: STAC search: at most this many items.
+        query: STAC search: property filters (``eo:cloud_cover<20``).
+        sign: STAC inputs: sign the assets' URLs for this service (``'planetary-computer'``).
     """
     input_type: str = 'tif'
     post_input: str | None = None
@@ -64,6 +76,16 @@ class PredictOptions:
     launcher: Launcher = 'none'
     progress: bool = True
     verbose: bool = False
+    assets: tuple[str, ...] | None = None
+    group_by: str | None = None
+    resolution: float | None = None
+    stac_search: str | None = None
+    collections: tuple[str, ...] | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    datetime: str | None = None
+    max_items: int | None = None
+    query: tuple[str, ...] | None = None
+    sign: str | None = None
 
     def __post_init__(self) -> None:
         """Check the ranges of the numbers.
@@ -75,6 +97,15 @@ class PredictOptions:
             raise OptionsError('--batch-size must be at least 1')
         if self.readers is not None and self.readers < 1:
             raise OptionsError('--readers must be at least 1')
+        if self.resolution is not None and not self.resolution > 0:
+            raise OptionsError(f'--resolution must be a positive pixel size, got {self.resolution}')
+        if self.max_items is not None and self.max_items < 1:
+            raise OptionsError('--max-items must be at least 1')
+        if self.bbox is not None and len(self.bbox) != 4:
+            raise OptionsError(f'--bbox takes west south east north, got {self.bbox}')
+        if not self.stac_search and (self.collections or self.bbox or self.datetime or self.max_items or self.query):
+            raise OptionsError('--collections, --bbox, --datetime, --max-items and --query refine --stac-search: give '
+                               'the STAC API with --stac-search')
         if self.launcher not in ('none', 'pytorch'):
             raise OptionsError(f"--launcher must be 'none' or 'pytorch', got {self.launcher!r}")
 

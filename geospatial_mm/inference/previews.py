@@ -60,11 +60,11 @@ def write_preview(predictor: RasterPredictor, sample: Sample, outputs: Mapping[s
         raw, _ = read_decimated(str(label_path), [converter.band], max_side)
         label = converter.convert(raw[0], read_meta(str(label_path)), str(label_path))
         if label.shape != shape:
-            raise ValueError(f'{label_path}: label of a different size than the input {sample.primary}')
+            raise ValueError(f'{label_path}: label of a different size than the input {sample.source}')
         panels.append(('label', colorize(label, palette)))
         nodata |= has_nodata(label, predictor.num_classes)
     return save_preview(preview_path(preview_dir, sample), panels, predictor.classes, palette,
-                        title=Path(sample.primary).name, show_nodata=nodata, software=PRODUCER)
+                        title=Path(sample.source).name, show_nodata=nodata, software=PRODUCER)
 
 
 def preview_path(preview_dir: str, sample: Sample) -> Path:

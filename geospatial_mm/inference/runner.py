@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import os
 import sys
+import tempfile
 import time
 import traceback
 from pathlib import Path
-from typing import Callable, Sequence, TypeAlias, Union
+from typing import TYPE_CHECKING, Callable, Sequence, TypeAlias, Union
 
 from geospatial_mm.errors import GeospatialMMError
 from geospatial_mm.io import RasterError
@@ -26,6 +27,7 @@ from geospatial_mm.io.atomic import (
 )
 from geospatial_mm.io.redaction import redact
 from geospatial_mm.io.remote import is_gdal_path
+from geospatial_mm.io.stac import is_stac_source, load_items, search_items, sign_items
 from .detection import DetectionRasterPredictor
 from .memory import release_freed_memory
 from .options import PredictOptions
@@ -35,8 +37,12 @@ from .previews import preview_path, write_preview
 from .ranks import Ranks
 from .segmentation import SegmentationRasterPredictor
 from .sources import Sample, discover
+from .stac_sources import stac_samples
 from .summary import RunSummary, SampleResult
 from .tile_model import TileModel
+
+if TYPE_CHECKING:
+    import pystac
 
 PathLike: TypeAlias = Union[str, os.PathLike[str]]
 Inputs: TypeAlias = Union[PathLike, Sequence[PathLike]]
@@ -194,27 +200,50 @@ def build_predictor(model: TileModel, options: PredictOptions) -> RasterPredicto
 
 
 def find_samples(predictor: RasterPredictor, inputs: Inputs, options: PredictOptions,
-                 left_out: list[Path]) -> list[Sample]:
-    """The samples of one input (a folder or a file) or of several.
+                 left_out: list[Path], scratch: PathLike | None = None) -> list[Sample]:
+    """The samples of the inputs and of the options' STAC search.
+
+    An input is a folder, a file, a URL, a list of rasters or a STAC document (Item, ItemCollection, Catalog).
 
     Args:
         predictor: the run's predictor (what its model reads).
-        inputs: a folder, a file, or a list of them.
-        options: the run's options (``input_type``, ``post_input``).
+        inputs: a folder, a file, a URL, or a list of them (none with ``stac_search``).
+        options: the run's options (``input_type``, ``post_input``, the STAC options).
         left_out: receives the files left out as outputs of earlier runs.
+        scratch: where the VRTs of STAC samples are written (removed by the caller after the run).
 
     Returns:
-        The samples, in the order of the inputs.
+        The samples, in the order of the inputs (the search's last).
 
     Raises:
-        ValueError: two inputs give samples of the same name (their outputs would overwrite each other).
+        ValueError: no input, or two inputs give samples of the same name (their outputs would overwrite each
+            other).
     """
-    sources = [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
-    if not sources:
+    sources = [] if inputs is None else [inputs] if isinstance(inputs, (str, os.PathLike)) else list(inputs)
+    if not sources and not options.stac_search:
         raise ValueError('no input given')
     samples: list[Sample] = []
+
+    def from_stac(items: list[pystac.Item], where: str) -> list[Sample]:
+        if not items:
+            raise ValueError(f'{redact(where)}: no STAC item found')
+        if options.sign:
+            items = sign_items(items, options.sign)
+        assets = options.assets or predictor.spec.loader.get('stac_assets')
+        if scratch is None:
+            raise ValueError('STAC inputs need a scratch folder for their VRTs')
+        return stac_samples(predictor.spec, items, list(assets or []), Path(scratch), options.group_by,
+                            options.resolution)
     for source in sources:
-        samples += discover(predictor.spec, os.fspath(source), options.input_type, options.post_input, left_out)
+        where = os.fspath(source)
+        if is_stac_source(where):
+            samples += from_stac(load_items(where), where)
+        else:
+            samples += discover(predictor.spec, where, options.input_type, options.post_input, left_out)
+    if options.stac_search:
+        found = search_items(options.stac_search, options.collections, options.bbox, options.datetime,
+                             options.max_items, options.query)
+        samples += from_stac(found, options.stac_search)
     seen: dict[str, str] = {}
     for sample in samples:
         if sample.name in seen and seen[sample.name] != sample.primary:
@@ -224,8 +253,8 @@ def find_samples(predictor: RasterPredictor, inputs: Inputs, options: PredictOpt
     return samples
 
 
-def set_up(model: TileModel, inputs: Inputs, output_dir: PathLike,
-           options: PredictOptions) -> tuple[RasterPredictor, list[Sample], list[Path]]:
+def set_up(model: TileModel, inputs: Inputs, output_dir: PathLike, options: PredictOptions,
+           scratch: PathLike | None = None) -> tuple[RasterPredictor, list[Sample], list[Path]]:
     """Check the options against the model, build the predictor, list the samples and check their outputs.
 
     Args:
@@ -233,6 +262,7 @@ def set_up(model: TileModel, inputs: Inputs, output_dir: PathLike,
         inputs: a folder, a file, or a list of them.
         output_dir: the output folder.
         options: the run's options.
+        scratch: where the VRTs of STAC samples are written.
 
     Returns:
         ``(predictor, samples, left_out)``: ``left_out`` the files left out as outputs of earlier runs.
@@ -244,7 +274,7 @@ def set_up(model: TileModel, inputs: Inputs, output_dir: PathLike,
         options.check_for(model)
         predictor = build_predictor(model, options)
         left_out: list[Path] = []
-        samples = find_samples(predictor, inputs, options, left_out)
+        samples = find_samples(predictor, inputs, options, left_out, scratch)
         check_outputs(predictor, samples, output_dir, options.preview_dir)
     except (OSError, ValueError, KeyError, RuntimeError) as exc:
         raise SetupError(redact(f'{type(exc).__name__}: {exc}')) from exc
@@ -265,7 +295,7 @@ def predict_sample(predictor: RasterPredictor, sample: Sample, output_dir: PathL
     Returns:
         The sample's record (``status`` ``'ok'``, ``'skipped'`` or ``'failed'`` with its ``error``).
     """
-    result = SampleResult(name=sample.name, input=redact(sample.primary))
+    result = SampleResult(name=sample.name, input=redact(sample.source))
     start = time.time()
     try:
         _predict_into(result, predictor, sample, Path(output_dir), options, progress)
@@ -314,11 +344,19 @@ def run(model: TileModel, inputs: Inputs, output_dir: PathLike, options: Predict
         SetupError: nothing could run (an option, an input or an output folder is unusable); folders the run created
             are removed again.
     """
+    # STAC samples are read through VRTs, which hold the assets' URLs (signed ones too): never kept past the run
+    with tempfile.TemporaryDirectory(prefix='geospatial_mm_stac_') as scratch:
+        return _run(model, inputs, output_dir, options, Path(scratch))
+
+
+def _run(model: TileModel, inputs: Inputs, output_dir: PathLike, options: PredictOptions,
+         scratch: Path) -> RunSummary:
+    """:func:`run`, with the folder of the STAC samples' VRTs."""
     ranks = Ranks.start(options.launcher, str(model.device))
     rank, world = ranks.rank, ranks.world
     created = prepare_output_folders(output_dir, options)
     try:
-        predictor, samples, left_out = set_up(model, inputs, output_dir, options)
+        predictor, samples, left_out = set_up(model, inputs, output_dir, options, scratch)
     except SetupError:  # nothing ran: leave no folder behind that the run created
         remove_empty_folders(created)
         raise
@@ -351,11 +389,11 @@ def run(model: TileModel, inputs: Inputs, output_dir: PathLike, options: Predict
         result = predict_sample(predictor, sample, output_dir, options, progress)
         result.rank = rank
         if result.status == 'failed':
-            log(f'[{i}/{len(mine)}] FAILED {sample.primary}: {result.error}', rank, world)
+            log(f'[{i}/{len(mine)}] FAILED {sample.source}: {result.error}', rank, world)
         elif result.status == 'skipped':
-            log(f'[{i}/{len(mine)}] {sample.primary}: outputs exist, skipped', rank, world)
+            log(f'[{i}/{len(mine)}] {sample.source}: outputs exist, skipped', rank, world)
         else:
-            log(f'[{i}/{len(mine)}] {sample.primary} -> {next(iter(result.outputs.values()))} '
+            log(f'[{i}/{len(mine)}] {sample.source} -> {next(iter(result.outputs.values()))} '
                 f'({result.seconds:.1f} s)', rank, world)
         results.append(result)
         files_bar.update(1)

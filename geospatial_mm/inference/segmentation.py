@@ -107,7 +107,7 @@ class SegmentationRasterPredictor(RasterPredictor):
         """The writers of the class map (palette as colour table, class names in the tags) and the probabilities."""
         encoding = self.encoding
         tags: dict[str, JSONValue] = {PRODUCER_TAG: PRODUCER, 'classes': self.classes, 'palette': self.palette,
-                                      'source': sample.primary, 'checkpoint': self.model.name, 'tile': self.tile,
+                                      'source': sample.source, 'checkpoint': self.model.name, 'tile': self.tile,
                                       'stride': self.stride}
         # every output has the input's grid: size, CRS and transform
         height, width, crs, transform = meta.height, meta.width, meta.crs, meta.transform

@@ -42,6 +42,15 @@ class Sample:
     problem: str | None = None
     extra: dict[str, object] = field(default_factory=dict)
 
+    @property
+    def source(self) -> str:
+        """What the log, the summary and the outputs' ``source`` tag name the sample by.
+
+        Returns:
+            The STAC item(s) of a sample read from STAC (``extra['shown']``), else the primary raster.
+        """
+        return str(self.extra.get('shown') or self.primary)
+
 
 def suffix_pattern(input_type: str) -> str:
     """``-input_type`` as a file-name suffix.
@@ -212,7 +221,11 @@ def match_pairs(pre_files: Sequence[tuple[str, str]], post_files: Sequence[tuple
 
 
 def is_raster_list(path: str) -> bool:
-    """Whether ``path`` is a local text file that lists rasters (its name ends with one of :data:`LIST_SUFFIXES`)."""
+    """Whether ``path`` is a local text file that lists rasters.
+
+    Returns:
+        True for a local file whose name ends with one of :data:`LIST_SUFFIXES`.
+    """
     return not is_gdal_path(path) and path.lower().endswith(LIST_SUFFIXES) and os.path.isfile(path)
 
 
@@ -244,7 +257,11 @@ def read_raster_list(path: str) -> list[str]:
 
 
 def raster_name(location: str) -> str:
-    """The file name of a raster given by path, URL or GDAL path (without a URL's query string)."""
+    """The file name of a raster given by path, URL or GDAL path.
+
+    Returns:
+        The name, without a URL's query string.
+    """
     return remote_name(location) if is_gdal_path(location) else os.path.basename(location)
 
 

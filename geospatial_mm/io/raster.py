@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 
 from geospatial_mm.errors import GeospatialMMError
 from .redaction import redact
-from .remote import failure_kind, forget, http_status, is_gdal_path, is_remote, remote_options, retry_delays
+from .remote import failure_kind, forget, http_status, is_gdal_path, may_be_remote, remote_options, retry_delays
 
 if TYPE_CHECKING:
     from rasterio.io import DatasetReader
@@ -97,7 +97,8 @@ def _drop(path: str) -> None:
 def _use(path: str, action: Callable[[DatasetReader], T]) -> T:
     """``action`` on the open dataset of ``path``.
 
-    A remote raster is opened and read in the GDAL environment of :func:`~geospatial_mm.io.remote.remote_options`;
+    A remote raster (or a VRT, whose sources may be remote) is opened and read in the GDAL environment of
+    :func:`~geospatial_mm.io.remote.remote_options`;
     a failure that may pass (5xx, 429, a dropped connection, a timeout) is tried again, after a wait that grows, with
     the dataset opened anew, up to ``RETRY_ATTEMPTS`` times in all. A local file is tried once.
 
@@ -110,7 +111,7 @@ def _use(path: str, action: Callable[[DatasetReader], T]) -> T:
     """
     import rasterio
     from rasterio.errors import RasterioError
-    remote = is_remote(path)
+    remote = may_be_remote(path)
     waits = retry_delays() if remote else []
     for attempt in range(len(waits) + 1):
         opened = False
@@ -127,11 +128,31 @@ def _use(path: str, action: Callable[[DatasetReader], T]) -> T:
             if failure_kind(message) == 'permanent' or attempt == len(waits):
                 status = http_status(message)
                 tries = f' after {attempt + 1} attempts' if attempt else ''
-                raise RasterError(redact(f'{path}: {f"HTTP {status}, " if status else ""}{what}{tries} '
+                where = _failing_source(path) if path.lower().endswith('.vrt') else None
+                raise RasterError(redact(f'{where or path}: {f"HTTP {status}, " if status else ""}{what}{tries} '
                                          f'({message})')) from None
             _drop(path)
             time.sleep(waits[attempt])
     raise AssertionError('unreachable')  # the loop returns or raises
+
+
+def _failing_source(vrt: str) -> str | None:
+    """The first source of a VRT that cannot be opened (GDAL's messages do not name it), or None."""
+    import xml.etree.ElementTree as ElementTree
+
+    import rasterio
+    from rasterio.errors import RasterioError
+    try:
+        names = [e.text for e in ElementTree.parse(vrt).iter('SourceFilename') if e.text]
+    except (OSError, ElementTree.ParseError):
+        return None
+    for name in dict.fromkeys(names):
+        try:
+            with rasterio.Env(**remote_options()), rasterio.open(name):
+                pass
+        except RasterioError:
+            return f'{name.removeprefix("/vsicurl/")} (a source of {vrt})'
+    return None
 
 
 def _message(exc: BaseException) -> str:

@@ -47,21 +47,30 @@ _TRANSIENT_STATUS = {408, 425, 429, 500, 502, 503, 504}
 
 
 def is_url(path: str) -> bool:
-    """Whether ``path`` is a URL of a scheme the package reads (http, https, s3, gs, az)."""
+    """Whether ``path`` is a URL of a scheme the package reads.
+
+    Returns:
+        True for http, https, s3, gs and az URLs.
+    """
     return path.lower().startswith(URL_SCHEMES)
 
 
 def is_remote(path: str) -> bool:
     """Whether ``path`` is read over the network.
 
-    That is a URL of :data:`URL_SCHEMES`, or a path of GDAL's network file systems (:data:`NETWORK_VSI`, such as
-    ``/vsicurl/https://...`` or ``/vsis3/bucket/key``).
+    Returns:
+        True for a URL of :data:`URL_SCHEMES`, or a path of GDAL's network file systems (:data:`NETWORK_VSI`, such
+        as ``/vsicurl/https://...`` or ``/vsis3/bucket/key``).
     """
     return is_url(path) or path.startswith(tuple(p + '/' for p in NETWORK_VSI)) or path.startswith('/vsicurl?')
 
 
 def is_gdal_path(path: str) -> bool:
-    """Whether ``path`` is a URL or a GDAL virtual path (``/vsi...``): no local file, only GDAL can tell it exists."""
+    """Whether ``path`` is no local file, only GDAL can tell it exists.
+
+    Returns:
+        True for a URL or a GDAL virtual path (``/vsi...``).
+    """
     return is_url(path) or path.startswith('/vsi')
 
 
@@ -78,7 +87,11 @@ def remote_stem(path: str) -> str:
 
 
 def remote_name(path: str) -> str:
-    """The last part of a remote raster's path, without query string: ``https://h/a/x.tif?s=1`` -> ``x.tif``."""
+    """The last part of a remote raster's path, without query string.
+
+    Returns:
+        The name: ``https://h/a/x.tif?s=1`` -> ``x.tif``.
+    """
     if path.startswith('/vsicurl?'):  # /vsicurl?url=<quoted URL>&...
         query = dict(part.split('=', 1) for part in path[len('/vsicurl?'):].split('&') if '=' in part)
         path = unquote(query.get('url', ''))
@@ -196,6 +209,8 @@ def _gdal_library() -> ctypes.CDLL | None:
             lib = ctypes.CDLL(candidate)
             lib.VSICurlPartialClearCache.argtypes = [ctypes.c_char_p]
             lib.VSICurlPartialClearCache.restype = None
+            lib.VSICurlClearCache.argtypes = []
+            lib.VSICurlClearCache.restype = None
             return lib
         except (OSError, AttributeError):
             continue
@@ -204,6 +219,8 @@ def _gdal_library() -> ctypes.CDLL | None:
 
 def forget(path: str) -> bool:
     """Drop what GDAL's network file systems remember of ``path`` (its size, whether it exists, fetched ranges).
+
+    For a local VRT, GDAL forgets every remote file (its sources are not known here).
 
     GDAL remembers a failed open of a URL for the rest of the process: without this, a second attempt fails at once
     without asking the server.
@@ -217,5 +234,20 @@ def forget(path: str) -> bool:
     lib = _gdal_library()
     if lib is None:
         return False
-    lib.VSICurlPartialClearCache(gdal_name(path).encode())
+    if path.lower().endswith('.vrt') and not is_remote(path):  # a local VRT: its sources may be remote, all of them
+        lib.VSICurlClearCache()
+    else:
+        lib.VSICurlPartialClearCache(gdal_name(path).encode())
     return True
+
+
+def may_be_remote(path: str) -> bool:
+    """Whether reading ``path`` may go over the network: a remote raster, or a VRT (whose sources may be remote).
+
+    Args:
+        path: a raster.
+
+    Returns:
+        True for a remote raster or a ``.vrt`` file.
+    """
+    return is_remote(path) or path.lower().split('?', 1)[0].endswith('.vrt')

@@ -465,3 +465,35 @@ def group_items(items: Sequence[pystac.Item], key: str, frames: int) -> dict[str
             message = f'{message}; {other}'
         out[name] = message
     return dict(sorted(out.items()))
+
+
+SIGNERS = ('planetary-computer',)
+"""The services whose asset URLs :func:`sign_items` can sign."""
+
+
+def sign_items(items: Sequence[pystac.Item], signer: str) -> list[pystac.Item]:
+    """The items with their asset URLs signed for ``signer`` (a token appended to each href).
+
+    Args:
+        items: the items.
+        signer: one of :data:`SIGNERS`: ``'planetary-computer'`` signs with the ``planetary-computer`` package (the
+            optional extra ``geospatial_mm[stac-pc]``), which asks Planetary Computer's token API.
+
+    Returns:
+        The signed items.
+
+    Raises:
+        ValueError: an unknown signer.
+        StacError: the package that signs is not installed, or signing failed.
+    """
+    if signer not in SIGNERS:
+        raise ValueError(f'--sign: expected one of {", ".join(SIGNERS)}, found {signer!r}')
+    try:
+        import planetary_computer  # type: ignore[import-not-found]  # optional extra geospatial_mm[stac-pc]
+    except ImportError:
+        raise StacError('--sign planetary-computer needs the planetary-computer package: '
+                        'pip install "geospatial_mm[stac-pc]"') from None
+    try:
+        return [planetary_computer.sign(item) for item in items]
+    except Exception as exc:  # noqa: BLE001 - the package's errors (network, token API) have no common base
+        raise StacError(redact(f'signing {len(items)} item(s) for Planetary Computer failed: {exc}')) from None

@@ -69,7 +69,7 @@ class _Source:
     dtype: str
 
 
-def has_remote_sources(bands: Sequence[VrtBand]) -> bool:
+def has_remote_sources(bands: Sequence[VrtBand | None]) -> bool:
     """Whether some of ``bands`` are read over the network (a VRT of them needs the remote reads' environment).
 
     Args:
@@ -78,7 +78,7 @@ def has_remote_sources(bands: Sequence[VrtBand]) -> bool:
     Returns:
         True when a band's path is a URL or a path of GDAL's network file systems.
     """
-    return any(is_remote(b.path) for b in bands)
+    return any(b is not None and is_remote(b.path) for b in bands)
 
 
 def source_name(path: str) -> str:
@@ -234,10 +234,13 @@ def _bounds(transform: Transform, shape: tuple[int, int]) -> tuple[float, float,
     return c, f + e * shape[0], c + a * shape[1], f
 
 
-def stack_vrt(bands: Sequence[VrtBand], resolution: float | None = None, resampling: str = 'nearest') -> str:
+def stack_vrt(bands: Sequence[VrtBand | None], resolution: float | None = None, resampling: str = 'nearest') -> str:
     """The XML text of a VRT whose band ``i`` is ``bands[i]``, all on one grid.
 
-    The grid is that of ``bands[0]``, or, with ``resolution``, a grid of that pixel size over ``bands[0]``'s extent
+    A None band is a band without a source, which reads as zeros: it holds the place of a band of a product that a
+    reader never reads (a loader's band indices address the bands it does read).
+
+    The grid is that of the first band, or, with ``resolution``, a grid of that pixel size over the first band's extent
     (rounded up to whole pixels). Each source is placed on the grid by its transform: a source at another pixel size
     is resampled by GDAL with ``resampling``, a source that covers only part of the grid leaves the rest of its band
     at the band's nodata value (0 when it has none). The VRT's data type is the common numpy type of all bands
@@ -246,7 +249,7 @@ def stack_vrt(bands: Sequence[VrtBand], resolution: float | None = None, resampl
     Args:
         bands: the VRT's bands, in order. A band's ``shape``, ``transform``, ``crs`` or ``dtype`` left None is read
             from its file's header (:func:`~geospatial_mm.io.raster.read_meta`, once per file).
-        resolution: the grid's pixel size in the CRS's units (None: that of ``bands[0]``).
+        resolution: the grid's pixel size in the CRS's units (None: that of the first band).
         resampling: how GDAL resamples a source at another pixel size: one of :data:`RESAMPLING`.
 
     Returns:
@@ -258,11 +261,14 @@ def stack_vrt(bands: Sequence[VrtBand], resolution: float | None = None, resampl
         RasterError: a band's file cannot be read, a band in another CRS than the first, a transform that is not
             north-up, a band that does not overlap the grid, or a data type a VRT cannot have.
     """
-    if not bands:
+    real = [b for b in bands if b is not None]
+    if not real:
         raise ValueError('stack_vrt: expected at least one band, found none')
     if resampling not in RESAMPLING:
         raise ValueError(f'resampling: expected one of {", ".join(RESAMPLING)}, found {resampling!r}')
-    sources = _complete(bands)
+    completed = iter(_complete(real))
+    placed = [next(completed) if b is not None else None for b in bands]
+    sources = [s for s in placed if s is not None]
     first = sources[0]
     for source in sources:
         _check_north_up(source)
@@ -281,7 +287,11 @@ def stack_vrt(bands: Sequence[VrtBand], resolution: float | None = None, resampl
         lines.append(f'  <SRS>{escape(CRS.from_user_input(first.crs).to_wkt())}</SRS>')
     a, b, c, d, e, f = transform
     lines.append(f'  <GeoTransform>{", ".join(repr(float(v)) for v in (c, a, b, f, d, e))}</GeoTransform>')
-    for number, source in enumerate(sources, 1):
+    for number, placed_source in enumerate(placed, 1):
+        if placed_source is None:
+            lines.append(f'  <VRTRasterBand dataType="{data_type}" band="{number}"/>')
+            continue
+        source = placed_source
         src, dst = _rects(source, shape, transform)
         band = source.band
         lines.append(f'  <VRTRasterBand dataType="{data_type}" band="{number}">')
@@ -304,14 +314,14 @@ def stack_vrt(bands: Sequence[VrtBand], resolution: float | None = None, resampl
     return '\n'.join(lines) + '\n'
 
 
-def write_vrt(path: str | os.PathLike[str], bands: Sequence[VrtBand], resolution: float | None = None,
+def write_vrt(path: str | os.PathLike[str], bands: Sequence[VrtBand | None], resolution: float | None = None,
               resampling: str = 'nearest') -> Path:
     """Write :func:`stack_vrt`'s VRT of ``bands`` to ``path``, atomically.
 
     Args:
         path: the VRT file to write (``.vrt``).
         bands: the VRT's bands, in order (see :func:`stack_vrt`).
-        resolution: the grid's pixel size (None: that of ``bands[0]``).
+        resolution: the grid's pixel size (None: that of the first band).
         resampling: how GDAL resamples a source at another pixel size.
 
     Returns:

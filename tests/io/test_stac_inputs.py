@@ -1,6 +1,7 @@
 """STAC inputs (geospatial_mm/io/stac.py): items from files, static catalogues and a STAC API, their bands as VRT
 sources, and items grouped in time - against the test COGs, catalogue and API of tests/helpers/stac_server.py."""
 import copy
+import importlib.util
 import json
 import threading
 from datetime import datetime, timedelta, timezone
@@ -32,6 +33,7 @@ from geospatial_mm.io.stac import (
     load_items,
     search_items,
     search_query,
+    sign_items,
     stac_extensions_read,
 )
 from geospatial_mm.io.vrt import VrtBand, stack_vrt, write_vrt
@@ -380,3 +382,11 @@ def test_an_item_without_the_property_is_an_error_group_of_its_own():
     assert groups['T0'] == 'group tile=T0: expected 2 items, found 1 (y)'
     assert [i.id for i in groups['T1']] == ['x1', 'x2']
     assert group_items([], 'tile', 2) == {}
+
+
+def test_signing_needs_its_optional_package_and_names_the_extra():
+    if importlib.util.find_spec('planetary_computer') is None:  # not installed by make install: what users see
+        with pytest.raises(StacError, match=r'pip install "geospatial_mm\[stac-pc\]"'):
+            sign_items([], 'planetary-computer')
+    with pytest.raises(ValueError, match='--sign: expected one of planetary-computer'):
+        sign_items([], 'nowhere')

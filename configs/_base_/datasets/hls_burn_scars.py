@@ -16,7 +16,10 @@ img_norm = dict(
            0.11944914225186566],
     stds=[0.02269135568823774, 0.026807560223070237, 0.04004109844362779, 0.07791732423672691, 0.08708738838140137,
           0.07241979477437814])
-load_img = dict(type='LoadGeospatialImageFromFile', bands=bands, nodata=-9999, nodata_replace=0.0)
+# stac_assets: the HLS S30 (Sentinel-2) asset names of these bands, for STAC inputs of model_inference (HLS L30,
+# Landsat: --assets B02 B03 B04 B05 B06 B07; HLS COGs store reflectance x 10000: --input-scale 0.0001)
+load_img = dict(type='LoadGeospatialImageFromFile', bands=bands, nodata=-9999, nodata_replace=0.0,
+                stac_assets=['B02', 'B03', 'B04', 'B8A', 'B11', 'B12'])
 load_ann = dict(type='LoadGeospatialAnnotations', nodata=-1, ignore_index=255)
 train_pipeline = [
     dict(type='RandomWindow', crop_size=crop_size),  # reads only the 224x224 window

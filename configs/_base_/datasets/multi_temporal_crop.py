@@ -20,8 +20,10 @@ crop_size = 224
 img_norm = dict(means=[494.905781, 815.239594, 924.335066, 2968.881459, 2634.621962, 1739.579917],
                 stds=[284.925432, 357.84876, 575.566823, 896.601013, 951.900334, 921.407808])
 # the 18 bands as 3 frames of 6; Reshape keeps band and date apart: (18, H, W) -> (6, 3, H, W)
+# stac_assets: the HLS S30 asset names of each date's bands, for STAC inputs of model_inference (--group-by)
 load_img = dict(type='LoadGeospatialImageFromFile',
-                frames=[[0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11], [12, 13, 14, 15, 16, 17]])
+                frames=[[0, 1, 2, 3, 4, 5], [6, 7, 8, 9, 10, 11], [12, 13, 14, 15, 16, 17]],
+                stac_assets=['B02', 'B03', 'B04', 'B8A', 'B11', 'B12'])
 load_ann = dict(type='LoadGeospatialAnnotations', reduce_zero_label=True, ignore_index=255)
 train_pipeline = [
     dict(type='RandomWindow', crop_size=crop_size),

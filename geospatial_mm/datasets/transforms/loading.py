@@ -32,6 +32,9 @@ class LoadGeospatialImageFromFile(BandReader, BaseTransform):
     Args: those of :class:`~geospatial_mm.io.band_reader.BandReader` (bands or frames, scale, clip, offset,
     nan_replace, nodata, nodata_replace, nan_is_nodata, to_float32, backend), which reads and converts the pixels,
     and ``key`` / ``path_key`` / ``window_key``: where to put the image / where to find its path(s) / its window.
+    ``stac_assets``: the STAC asset (or band) names of the bands it reads, in their order (e.g. HLS S30's
+    ``['B02', 'B03', 'B04', 'B8A', 'B11', 'B12']``); not used by training: tools/model_inference.py reads STAC items
+    by them when ``--assets`` is not given.
     """
 
     pointwise = True  # pixel by pixel: streaming inference may run it once on a strip and cut the tiles out
@@ -41,10 +44,11 @@ class LoadGeospatialImageFromFile(BandReader, BaseTransform):
                  nan_is_nodata: bool = True, to_float32: bool = True, backend: str = 'rasterio',
                  key: str = 'img', path_key: str = 'img_path', window_key: str = 'read_window',
                  clip: Sequence[float] | None = None, offset: float | None = None,
-                 nan_replace: float | None = None) -> None:
+                 nan_replace: float | None = None, stac_assets: Sequence[str] | None = None) -> None:
         BandReader.__init__(self, bands=bands, frames=frames, scale=scale, nodata=nodata,
                             nodata_replace=nodata_replace, nan_is_nodata=nan_is_nodata, to_float32=to_float32,
                             backend=backend, clip=clip, offset=offset, nan_replace=nan_replace)
+        self.stac_assets = list(stac_assets) if stac_assets is not None else None
         self.key = key
         self.path_key = path_key
         self.window_key = window_key
