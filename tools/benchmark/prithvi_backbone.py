@@ -7,6 +7,7 @@ peak RSS of the first forward/backward minus the RSS just before it (model and g
 i.e. what the pass itself needs; the timed steps follow.
 
     python tools/benchmark/prithvi_backbone.py [--batch 2] [--steps 5] [--arch prithvi_100m] [--threads N]
+        [--frames 1 3]
 """
 from __future__ import annotations
 
@@ -60,6 +61,7 @@ def main() -> None:
     parser.add_argument('--batch', type=int, default=2)
     parser.add_argument('--steps', type=int, default=5)
     parser.add_argument('--threads', type=int, default=os.cpu_count())
+    parser.add_argument('--frames', type=int, nargs='+', default=[1, 3], help='the frame counts to measure (1 3)')
     parser.add_argument('--json', help='also write the results here')
     parser.add_argument('--one', help=argparse.SUPPRESS)  # internal: run one configuration, print JSON
     args = parser.parse_args()
@@ -67,7 +69,7 @@ def main() -> None:
         frames, with_cp, attn = args.one.split(',')
         print(json.dumps(run_one(args.arch, int(frames), with_cp == '1', attn, args.batch, args.steps, args.threads)))
         return
-    configs = [(f, cp, attn) for f in (1, 3) for cp, attn in ((0, 'sdpa'), (0, 'math'), (1, 'sdpa'))]
+    configs = [(f, cp, attn) for f in args.frames for cp, attn in ((0, 'sdpa'), (0, 'math'), (1, 'sdpa'))]
     results = []
     for frames, cp, attn in configs:
         out = subprocess.run([sys.executable, __file__, '--one', f'{frames},{cp},{attn}', '--arch', args.arch,
