@@ -142,3 +142,11 @@ def test_skip_existing_after_an_interrupted_run_fetches_only_the_missing_samples
     assert stats.requests_for('scene_a.tif') == 0 and stats.requests_for('scene_b.tif') > 0
     for name in NAMES:
         assert_same_prediction(tmp_path / 'out' / f'{name}_pred.tif', local / f'{name}_pred.tif')
+
+
+def test_an_exported_model_reads_remote_inputs_as_it_reads_files(data, tiny_pt2, tmp_path):
+    root, served, ckpt, local = data
+    tool('-model', tiny_pt2, '-input', served / 'scene_a.tif', '-output', tmp_path / 'local')
+    with RangeServer(served) as server:
+        tool('-model', tiny_pt2, '-input', server.url('scene_a.tif', SECRET), '-output', tmp_path / 'remote')
+    assert_same_prediction(tmp_path / 'remote' / 'scene_a_pred.tif', tmp_path / 'local' / 'scene_a_pred.tif')

@@ -154,3 +154,21 @@ def test_a_multi_temporal_model_takes_the_dates_of_a_group_in_time_order(tmp_pat
     assert proc.returncode == 1
     assert 'T10BBB' in proc.stdout and 'expected 3' in proc.stdout  # two dates for a model of three
     assert_same(tmp_path / 'out' / 'T10AAA_pred.tif', tmp_path / 'local' / 'T10AAA_pred.tif')
+
+
+def test_signed_asset_urls_reach_no_log_summary_error_or_output(catalogue, tmp_path):
+    root, items, ckpt, local = catalogue
+    collection, summary = tmp_path / 'signed.json', tmp_path / 'summary.json'
+    with StacServer(root, items[:2], faults=Faults(missing=('cogs/S2X_001/S2X_001_B04.tif',))) as server:
+        features = [server.item_json(i) for i in items[:2]]
+        for feature in features:
+            for asset in feature['assets'].values():
+                asset['href'] += '?se=2030-01-01&sig=SASSECRET99'  # as Planetary Computer's signed hrefs
+        collection.write_text(json.dumps({'type': 'FeatureCollection', 'features': features}))
+        proc = predict(ckpt, tmp_path / 'out', '-input', collection, '--summary', summary, '--verbose', check=False)
+    assert proc.returncode == 1 and 'S2X_001_B04.tif?<redacted>' in proc.stdout and 'HTTP 404' in proc.stdout
+    shown = proc.stdout + proc.stderr + summary.read_text()
+    with rasterio.open(tmp_path / 'out' / 'S2X_000_pred.tif') as src:
+        shown += json.dumps(src.tags())
+    assert 'SASSECRET99' not in shown
+    assert_same(tmp_path / 'out' / 'S2X_000_pred.tif', local / 'S2X_000_pred.tif')
