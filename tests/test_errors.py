@@ -11,7 +11,7 @@ from geospatial_mm.errors import GeospatialMMError
 PACKAGE = Path(__file__).resolve().parents[1] / 'geospatial_mm'
 BUILTIN = {'RasterError': ValueError, 'OptionsError': ValueError, 'ExportError': ValueError,
            'ExportedModelError': ValueError, 'AnnotationError': ValueError, 'InputBandsError': ValueError,
-           'LabelError': ValueError,
+           'LabelError': ValueError, 'StacError': ValueError, 'ShardError': ValueError,
            'SetupError': RuntimeError, 'PretrainedMismatchError': RuntimeError, 'UntrustedFileError': RuntimeError,
            'UntrustedCheckpointError': RuntimeError, 'UntrustedModelError': RuntimeError,
            'OpNotProvidedError': NotImplementedError, 'ConfigError': ValueError}

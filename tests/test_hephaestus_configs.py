@@ -16,7 +16,7 @@ MIM = BIN / 'mim'
 MOCO = ROOT / 'configs' / 'hephaestus_mocov2.py'
 MULTILABEL = ROOT / 'configs' / 'hephaestus_multilabel.py'
 CROP = 64  # demo crops and MoCo views (the configs' 224 works too, only slower)
-EPOCHS = 5  # the Deformation AP was 97 (chance 44) and the mean AP 38 (chance 15) after 5 epochs here
+EPOCHS = 3  # enough for the checks below (Deformation AP and mean AP well above the positive rates)
 
 
 def loader_options(*loaders, root=None):

@@ -122,6 +122,11 @@ def build_parser():
     parser.add_argument('--summary', help='also write the per-sample summary to this JSON file')
     parser.add_argument('--launcher', choices=['none', 'pytorch'], default='none',
                         help="'pytorch' (under torchrun): share the samples across the ranks")
+    parser.add_argument('--shard', metavar='I/N',
+                        help='predict only shard I of N of the samples (every N-th from I), with no process group: a '
+                        'failed or cancelled shard costs only its samples (rerun it with --skip-existing). Default: '
+                        'the task of a SLURM job array (SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT) or of an '
+                        'srun -n N (SLURM_PROCID of SLURM_NTASKS), without --launcher pytorch')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument('--no-progress', action='store_true', help='no progress bars')
     parser.add_argument('--trust-checkpoint', action='store_true',
@@ -141,7 +146,7 @@ def options_of(args) -> dict:
                 resolution=args.resolution, stac_search=args.stac_search,
                 collections=tuple(args.collections) if args.collections else None,
                 bbox=tuple(args.bbox) if args.bbox else None, datetime=args.datetime, max_items=args.max_items,
-                query=tuple(args.query) if args.query else None, sign=args.sign)
+                query=tuple(args.query) if args.query else None, sign=args.sign, shard=args.shard)
 
 
 def main(argv=None) -> int:
@@ -157,6 +162,12 @@ def main(argv=None) -> int:
     try:
         args.bands = parse_bands(args.bands)
     except argparse.ArgumentTypeError as exc:
+        parser.error(str(exc))
+    from geospatial_mm.inference.shards import ShardError, parse_shard, shard_from_environment
+    try:
+        args.shard = parse_shard(args.shard) if args.shard else \
+            shard_from_environment() if args.launcher == 'none' else None
+    except ShardError as exc:
         parser.error(str(exc))
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)

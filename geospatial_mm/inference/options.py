@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from geospatial_mm.errors import GeospatialMMError
+from .shards import ShardError, check_shard
 from .tile_model import TileModel
 
 Launcher = Literal['none', 'pytorch']
@@ -56,6 +57,8 @@ class PredictOptions:
         max_items: STAC search: at most this many items.
         query: STAC search: property filters (``eo:cloud_cover<20``).
         sign: STAC inputs: sign the assets' URLs for this service (``'planetary-computer'``).
+        shard: ``(index, count)``: predict only shard ``index`` of ``count`` of the samples (every ``count``-th from
+            ``index``), with no process group (a SLURM job array task; see :mod:`geospatial_mm.inference.shards`).
     """
     input_type: str = 'tif'
     post_input: str | None = None
@@ -86,6 +89,7 @@ class PredictOptions:
     max_items: int | None = None
     query: tuple[str, ...] | None = None
     sign: str | None = None
+    shard: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         """Check the ranges of the numbers.
@@ -97,6 +101,11 @@ class PredictOptions:
             raise OptionsError('--batch-size must be at least 1')
         if self.readers is not None and self.readers < 1:
             raise OptionsError('--readers must be at least 1')
+        if self.shard is not None:
+            try:
+                check_shard(self.shard)
+            except ShardError as exc:
+                raise OptionsError(str(exc)) from None
         if self.resolution is not None and not self.resolution > 0:
             raise OptionsError(f'--resolution must be a positive pixel size, got {self.resolution}')
         if self.max_items is not None and self.max_items < 1:

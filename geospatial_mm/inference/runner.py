@@ -36,6 +36,7 @@ from .predictor import RasterPredictor
 from .previews import preview_path, write_preview
 from .ranks import Ranks
 from .segmentation import SegmentationRasterPredictor
+from .shards import take_shard
 from .sources import Sample, discover
 from .stac_sources import stac_samples
 from .summary import RunSummary, SampleResult
@@ -363,9 +364,12 @@ def _run(model: TileModel, inputs: Inputs, output_dir: PathLike, options: Predic
     if left_out and rank == 0:
         names = ', '.join(p.name for p in left_out[:5]) + (' ...' if len(left_out) > 5 else '')
         log(f'left out {len(left_out)} file(s) written by an earlier run of model_inference (not inputs): {names}')
-    mine = samples[rank::world]
+    mine = take_shard(samples, options.shard)[rank::world]
     inputs_text = inputs if isinstance(inputs, (str, os.PathLike)) else ', '.join(map(str, inputs))
-    log(f'{len(samples)} sample(s) in {inputs_text}; this rank takes {len(mine)}; tiles of {predictor.tile} px '
+    part = 'this rank'
+    if options.shard:
+        part = f'shard {options.shard[0]}/{options.shard[1]}' + (', this rank,' if world > 1 else '')
+    log(f'{len(samples)} sample(s) in {inputs_text}; {part} takes {len(mine)}; tiles of {predictor.tile} px '
         f'every {predictor.stride} px, batches of {predictor.batch_size}, on {model.device} in {predictor.precision} '
         f'({model.precision_reason}), {predictor.readers} reader thread(s)', rank, world)
     from tqdm import tqdm
@@ -401,8 +405,8 @@ def _run(model: TileModel, inputs: Inputs, output_dir: PathLike, options: Predic
     release_freed_memory()  # the batches' buffers, kept resident between them (memory.py)
 
     gathered = ranks.gather(results)
-    summary = RunSummary([r for part in gathered for r in part], world_size=world, precision=predictor.precision,
-                         precision_reason=model.precision_reason)
+    summary = RunSummary([r for part in gathered for r in part], world_size=world, shard=options.shard,
+                         precision=predictor.precision, precision_reason=model.precision_reason)
     if rank == 0:
         log(f'summary: {len(summary.samples)} sample(s): {summary.count("ok")} predicted, {summary.count("skipped")} '
             f'skipped (outputs existed), {summary.count("failed")} failed')

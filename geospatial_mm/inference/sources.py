@@ -365,6 +365,7 @@ def discover(spec: InputSpec, input_path: str, input_type: str, post_input: str 
     """
     suffix = suffix_pattern(input_type)
     exclude, found = is_own_output, left_out
+    input_path, post_input = os.fspath(input_path), os.fspath(post_input) if post_input else None
     if spec.is_pair and not post_input:
         raise ValueError('this config takes pre/post image pairs: give the pre-event folder as -input and the '
                          'post-event folder as --post-input')

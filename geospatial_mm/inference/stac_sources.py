@@ -137,7 +137,8 @@ def stac_samples(spec: InputSpec, items: Sequence[pystac.Item], assets: Sequence
                 path = str(write_vrt(folder / f'{name}.vrt', _placed(bands, layout), resolution))
                 sample = Sample(name, {key: path}, path)
         except (RasterError, ValueError) as exc:
-            sample = Sample(name, {}, shown, problem=redact(f'{name}: {exc}'))
+            text = str(exc)
+            sample = Sample(name, {}, shown, problem=redact(text if text.startswith(f'{name}:') else f'{name}: {text}'))
         sample.extra['shown'] = shown
         samples.append(sample)
     return samples

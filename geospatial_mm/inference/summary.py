@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, Mapping, Sequence
 
 from geospatial_mm.io.atomic import JSONValue
 
@@ -41,11 +41,13 @@ class RunSummary:
         world_size: the number of ranks that shared the samples.
         precision: the floating-point type the model ran in (``'fp32'``, ``'bf16'``, ``'fp16'``, ``'int8'``).
         precision_reason: why (``--precision auto``'s choice, or asked for).
+        shard: ``(index, count)`` of a shard's run (``--shard``), else None.
     """
     samples: list[SampleResult]
     world_size: int = 1
     precision: str = 'fp32'
     precision_reason: str = ''
+    shard: tuple[int, int] | None = None
 
     def count(self, status: Status) -> int:
         """The number of samples with this status.
@@ -78,4 +80,67 @@ class RunSummary:
         samples: list[JSONValue] = [dataclasses.asdict(s) for s in self.samples]
         return dict(samples=samples, ok=self.count('ok'),
                     skipped=self.count('skipped'), failed=self.count('failed'), world_size=self.world_size,
-                    precision=self.precision, precision_reason=self.precision_reason)
+                    precision=self.precision, precision_reason=self.precision_reason,
+                    shard=list(self.shard) if self.shard else None)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], where: str = 'summary') -> RunSummary:
+        """A summary as :meth:`to_dict` wrote it.
+
+        Args:
+            data: the JSON object.
+            where: the file, named in errors.
+
+        Returns:
+            The summary.
+
+        Raises:
+            ValueError: the object is not such a summary.
+        """
+        try:
+            fields = {f.name for f in dataclasses.fields(SampleResult)}
+            samples = [SampleResult(**{k: v for k, v in s.items() if k in fields}) for s in data['samples']]
+            shard = data.get('shard')
+            return cls(samples, world_size=int(data.get('world_size', 1)), precision=str(data.get('precision', '')),
+                       precision_reason=str(data.get('precision_reason', '')),
+                       shard=(int(shard[0]), int(shard[1])) if shard else None)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f'{where}: not a summary of tools/model_inference.py ({type(exc).__name__}: {exc})') \
+                from None
+
+
+def merge_summaries(summaries: Sequence[RunSummary]) -> tuple[RunSummary, list[str]]:
+    """One summary of the runs of several shards (and of reruns of some of them).
+
+    A sample recorded by several runs keeps its best record: ``ok`` or ``skipped`` (its outputs exist) over
+    ``failed``, and among equals the later run's (a rerun with ``--skip-existing`` after a cancelled shard).
+
+    Args:
+        summaries: the shards' summaries, oldest first.
+
+    Returns:
+        ``(merged, problems)``: the samples in name order; ``problems`` names the shards of a sharded run that no
+        summary covers and shard counts that disagree.
+    """
+    best: dict[str, SampleResult] = {}
+    for summary in summaries:
+        for record in summary.samples:
+            kept = best.get(record.name)
+            if kept is None or not (kept.status != 'failed' and record.status == 'failed'):
+                best[record.name] = record
+    problems: list[str] = []
+    counts = {s.shard[1] for s in summaries if s.shard}
+    if len(counts) > 1:
+        problems.append(f'the summaries are of runs split into different numbers of shards: {sorted(counts)}')
+    elif counts:
+        count = counts.pop()
+        missing = sorted(set(range(count)) - {s.shard[0] for s in summaries if s.shard})
+        if missing:
+            problems.append(f'no summary of shard(s) {", ".join(f"{i}/{count}" for i in missing)}: their samples are '
+                            'not in the merged summary')
+    precisions = sorted({s.precision for s in summaries})
+    merged = RunSummary(sorted(best.values(), key=lambda r: r.name),
+                        world_size=max((s.world_size for s in summaries), default=1),
+                        precision='/'.join(precisions), precision_reason='; '.join(sorted(
+                            {s.precision_reason for s in summaries if s.precision_reason})))
+    return merged, problems

@@ -3,12 +3,18 @@ are single-band COGs at 10 m and 20 m): one sample per item named after it, asse
 read onto one grid, equal to predicting the same bands stacked into a local file; missing assets and missing files
 fail only their item; multi-temporal samples grouped by a property; --skip-existing resumes by item."""
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 import rasterio
 from helpers.cogs import write_scene
-from helpers.model_inference import tool
+from helpers.commands import ROOT
+from helpers.model_inference import TOOL, tool
 from helpers.models import CROP, TINY, make_checkpoint
 from helpers.range_server import Faults
 from helpers.rasters import write_geotiff
@@ -100,24 +106,46 @@ def test_a_search_of_the_api_and_a_failing_network_give_the_same_predictions(cat
         assert_same(tmp_path / 'out' / f'{item}_pred.tif', local / f'{item}_pred.tif')
 
 
-def test_a_missing_asset_file_fails_only_its_item_and_skip_existing_resumes_by_item(catalogue, tmp_path):
+def test_a_missing_asset_file_fails_only_its_item(catalogue, tmp_path):
     root, items, ckpt, local = catalogue
-    collection = tmp_path / 'items.json'
     with StacServer(root, items[:3], faults=Faults(missing=('cogs/S2X_001/S2X_001_B11.tif',))) as server:
+        proc = predict(ckpt, tmp_path / 'out', '-input', server.url('catalog.json'), check=False)
+    assert proc.returncode == 1 and 'S2X_001_B11.tif (a source of ' in proc.stdout and 'HTTP 404' in proc.stdout
+    assert 'summary: 4 sample(s): 2 predicted, 0 skipped (outputs existed), 2 failed' in proc.stdout  # and LACK_000
+    for item in ('S2X_000', 'S2X_002'):
+        assert_same(tmp_path / 'out' / f'{item}_pred.tif', local / f'{item}_pred.tif')
+
+
+def test_a_run_killed_mid_item_resumes_by_item_with_skip_existing(catalogue, tmp_path):
+    root, items, ckpt, local = catalogue
+    out, collection, summary = tmp_path / 'out', tmp_path / 'items.json', tmp_path / 'summary.json'
+    slow = Faults(delay=0.4, fault_paths=('cogs/S2X_002/*',))  # the third item's reads are slow
+    with StacServer(root, items[:3], faults=slow, max_lifetime=300) as server:
         collection.write_text(json.dumps({'type': 'FeatureCollection',
                                           'features': [server.item_json(i) for i in items[:3]]}))
-        proc = predict(ckpt, tmp_path / 'out', '-input', collection, check=False)
-        assert proc.returncode == 1 and 'S2X_001_B11.tif (a source of ' in proc.stdout and 'HTTP 404' in proc.stdout
+        args = ['-config', TINY, '-ckpt', ckpt, '-input', collection, '-output', out, '--tile', 64, '--stride', 48,
+                '--assets', *ASSETS, '--no-progress']
+        env = dict(os.environ, PYTHONPATH=str(ROOT / 'tests'), OMP_NUM_THREADS='1')
+        proc = subprocess.Popen([sys.executable, str(TOOL), *map(str, args)], cwd=ROOT, env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        deadline = time.time() + 300
+        while time.time() < deadline and not list(out.glob('.S2X_002_pred.tif.*.tmp.tif')):
+            assert proc.poll() is None, proc.stdout.read().decode()
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert not (out / 'S2X_002_pred.tif').exists()  # killed while writing the third item
         server.set_faults(Faults())
-        (tmp_path / 'out' / 'S2X_002_pred.tif').unlink()  # as if killed during the third item
         server.reset_stats()
-        proc = predict(ckpt, tmp_path / 'out', '-input', collection, '--skip-existing', timeout=600)
+        resumed = predict(ckpt, out, '-input', collection, '--skip-existing', '--summary', summary)
         stats = server.stats()
-    assert 'summary: 3 sample(s): 2 predicted, 1 skipped' in proc.stdout
-    assert stats.requests_for('cogs/S2X_000/S2X_000_B02.tif') == 0  # its outputs existed: not read
-    assert stats.requests_for('cogs/S2X_002/S2X_002_B02.tif') > 0
+    assert 'summary: 3 sample(s): 1 predicted, 2 skipped' in resumed.stdout
+    status = {s['name']: s['status'] for s in json.loads(summary.read_text())['samples']}
+    assert status == {'S2X_000': 'skipped', 'S2X_001': 'skipped', 'S2X_002': 'ok'}
+    assert stats.requests_for('cogs/S2X_000/S2X_000_B02.tif') == 0  # its outputs existed: not read again
     for item in ITEMS:
-        assert_same(tmp_path / 'out' / f'{item}_pred.tif', local / f'{item}_pred.tif')
+        assert_same(out / f'{item}_pred.tif', local / f'{item}_pred.tif')
+    assert not list(out.glob('.*'))  # the killed run's temporary file was cleaned up
 
 
 def test_a_multi_temporal_model_takes_the_dates_of_a_group_in_time_order(tmp_path):
