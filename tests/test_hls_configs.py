@@ -1,6 +1,9 @@
-"""The three HLS configs on demo data: CPU training through mim's pytorch launcher with a tiny backbone (2 processes
-for burn scars, the entry point of the docs; 1 for the others, whose distributed code is the same), then mim test."""
+"""The three HLS configs on demo data: CPU training through mim's pytorch launcher with a tiny backbone, validating
+with each config's test pipeline and metric. Burn scars, the entry point of the docs, trains with 2 processes and is
+then tested through mim test --eval; the others, whose distributed code and test entry point are the same, train with
+1 process and are judged by their validation."""
 import json
+import re
 
 import pytest
 from helpers.commands import BIN, ROOT, run
@@ -60,7 +63,7 @@ PROCESSES = {'burn_scars': 2, 'sen1floods11': 1, 'multi_temporal_crop_classifica
 
 
 @pytest.mark.parametrize('config', sorted(SCHEDULE))
-def test_config_trains_through_the_pytorch_launcher_on_the_cpu_and_tests_through_mim(config, demo, tmp_path):
+def test_config_trains_through_the_pytorch_launcher_on_the_cpu_and_validates(config, demo, tmp_path):
     frames = 3 if config == 'multi_temporal_crop_classification' else 1
     schedule, ckpt_name = SCHEDULE[config]
     opts = tiny_options(frames) + data_options(config, demo)
@@ -69,6 +72,10 @@ def test_config_trains_through_the_pytorch_launcher_on_the_cpu_and_tests_through
          '--work-dir', tmp_path / 'w', '--cfg-options', *opts, *schedule])
     ckpt = tmp_path / 'w' / ckpt_name
     assert ckpt.is_file()
+    log = next((tmp_path / 'w').glob('*/*.log')).read_text()
+    assert re.search(r'\(val\).*mIoU: \d+\.\d+', log), log[-3000:]  # the config's test pipeline and metric
+    if config != 'burn_scars':
+        return
     metrics_file = tmp_path / 'metrics.json'
     run([MIM, 'test', 'geospatial_mm', cfg, '--checkpoint', ckpt, '--eval', 'mIoU', '--metrics-out', metrics_file,
          '--work-dir', tmp_path / 't', '--cfg-options', *opts])

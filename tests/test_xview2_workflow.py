@@ -15,7 +15,7 @@ from geospatial_mm.evaluation.metrics import xview2_counts, xview2_score
 pytestmark = pytest.mark.slow  # trainings and tool runs in subprocesses (make test-fast skips them)
 
 MIM = BIN / 'mim'
-EPOCHS = 20  # 20 x 11 iterations of 4 pairs (64 px)
+EPOCHS = 14  # 14 x 11 iterations of 4 pairs (64 px)
 
 
 @pytest.fixture(scope='module')
@@ -31,7 +31,7 @@ def trained(tmp_path_factory):
     options = as_cli(tiny_options(root))
     work = tmp / 'work'
     run([MIM, 'train', 'mmsegmentation', CONFIG, '--work-dir', work, '--cfg-options', *options, *weights,
-         'train_dataloader.batch_size=4', f'train_cfg.max_epochs={EPOCHS}', 'train_cfg.val_interval=10',
+         'train_dataloader.batch_size=4', f'train_cfg.max_epochs={EPOCHS}', 'train_cfg.val_interval=7',
          'optim_wrapper.optimizer.lr=0.003', 'randomness.seed=0', 'default_hooks.logger.interval=6'])
     return root, work, options
 
