@@ -19,14 +19,6 @@ DATA = bytes(range(256)) * 40  # 10240 bytes, every byte's value is its offset m
 GDAL = dict(GDAL_DISABLE_READDIR_ON_OPEN='EMPTY_DIR', GDAL_HTTP_RETRY_DELAY='0.01')
 
 
-@pytest.fixture(autouse=True)
-def no_server_left_behind():
-    """Every server a test starts is stopped and joined when the test ends."""
-    yield
-    alive = [t.name for t in threading.enumerate() if t.name.startswith('range-server')]
-    assert not alive, f'server threads still running after the test: {alive}'
-
-
 @pytest.fixture(scope='module')
 def folder(tmp_path_factory):
     root = tmp_path_factory.mktemp('served')

@@ -3,7 +3,6 @@ sources, and items grouped in time - against the test COGs, catalogue and API of
 import copy
 import importlib.util
 import json
-import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -40,13 +39,6 @@ from geospatial_mm.io.vrt import VrtBand, stack_vrt, write_vrt
 
 S2 = [f'S2X_{i:03d}' for i in range(5)]  # dated 2023-06-01, -06, -11, -16, -21; cloud cover 0, 17, 34, 51, 68
 OTHER = ['OTH_000', 'OTH_001']
-
-
-@pytest.fixture(autouse=True)
-def no_server_left_behind():
-    yield
-    alive = [t.name for t in threading.enumerate() if t.name.startswith('range-server')]
-    assert not alive, f'server threads still running after the test: {alive}'
 
 
 @pytest.fixture(scope='module')

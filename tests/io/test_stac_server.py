@@ -2,7 +2,6 @@
 catalogue read by pystac, and the STAC API searched by pystac-client."""
 import http.client
 import json
-import threading
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -22,13 +21,6 @@ from pystac_client.exceptions import APIError
 GDAL = dict(GDAL_DISABLE_READDIR_ON_OPEN='EMPTY_DIR')
 S2 = [f'S2X_{i:03d}' for i in range(5)]  # dated 2023-06-01, -06, -11, -16, -21; cloud cover 0, 17, 34, 51, 68
 OTHER = ['OTH_000', 'OTH_001']
-
-
-@pytest.fixture(autouse=True)
-def no_server_left_behind():
-    yield
-    alive = [t.name for t in threading.enumerate() if t.name.startswith('range-server')]
-    assert not alive, f'server threads still running after the test: {alive}'
 
 
 @pytest.fixture(scope='module')

@@ -1,6 +1,5 @@
 """VRTs that stack single bands of several rasters onto one grid (geospatial_mm/io/vrt.py): what GDAL reads from them
 equals what it reads from the sources, locally and over HTTP."""
-import threading
 import xml.etree.ElementTree as ET
 
 import numpy as np
@@ -15,13 +14,6 @@ from geospatial_mm.io.remote import remote_options
 from geospatial_mm.io.vrt import VrtBand, has_remote_sources, stack_vrt, write_vrt
 
 ORIGIN = (500000.0, 4200000.0)
-
-
-@pytest.fixture(autouse=True)
-def no_server_left_behind():
-    yield
-    alive = [t.name for t in threading.enumerate() if t.name.startswith('range-server')]
-    assert not alive, f'server threads still running after the test: {alive}'
 
 
 @pytest.fixture(scope='module')
