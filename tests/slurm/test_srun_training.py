@@ -1,5 +1,6 @@
 """mmengine's ``--launcher slurm`` on a CPU node of the local SLURM cluster: tools/train.py under ``srun -N1 -n2``
-trains with world size 2 on gloo, and two jobs running at once meet on master ports of their own."""
+trains with world size 2 on gloo and writes the checkpoint that ``--launcher pytorch`` under torchrun writes with the
+same seed, and two jobs running at once meet on master ports of their own."""
 import json
 import os
 import subprocess
@@ -7,11 +8,13 @@ import textwrap
 
 import pytest
 import torch
-from helpers.commands import BIN, ROOT, TESTS, data_root_options
+from helpers.commands import BIN, ROOT, TESTS, data_root_options, run
+from helpers.local_slurm import local_cluster
 
 pytestmark = pytest.mark.slurm
 
 DDP_CONFIG = ROOT / 'tests' / 'configs' / 'tiny_seg_ddp.py'
+CONFIG = ROOT / 'tests' / 'configs' / 'tiny_seg.py'
 
 
 @pytest.fixture
@@ -91,3 +94,37 @@ def test_two_jobs_at_once_get_master_ports_of_their_own(slurm_cluster, tmp_path,
     assert reports[0]['port'] != reports[1]['port']
     assert {r['addr'] for r in reports} == {slurm_cluster.node}  # scontrol show hostnames of SLURM_NODELIST
     assert [r['dist'] for r in reports] == [[0, 1], [0, 1]] and {r['backend'] for r in reports} == {'gloo'}
+
+
+def _checkpoint(path):
+    return torch.load(path, map_location='cpu', weights_only=False)
+
+
+def test_srun_and_torchrun_with_one_seed_write_the_same_checkpoint(slurm_cluster, shapes_root, tmp_path, job_env):
+    """The slurm launcher is only another way of starting the same 2-process job: with the config's seed and the same
+    data, its checkpoint is the one of ``--launcher pytorch`` under torchrun, tensor for tensor."""
+    options = ['--cfg-options', *data_root_options(shapes_root), 'train_cfg.max_iters=10',
+               'train_cfg.val_interval=1000', 'default_hooks.checkpoint.interval=10', 'randomness.seed=0']
+    srun_job = slurm_cluster.run(['srun', '-N1', '-n2', '-c1', '-t', '15', '--kill-on-bad-exit=1', BIN / 'python',
+                                  ROOT / 'tools' / 'train.py', CONFIG, '--launcher', 'slurm', '--work-dir',
+                                  tmp_path / 'slurm', *options], env=job_env, timeout=600)
+    port = local_cluster.free_ports(1)[0]
+    torchrun_job = run([BIN / 'torchrun', '--nproc-per-node', '2', '--master-addr', '127.0.0.1', '--master-port',
+                        port, ROOT / 'tools' / 'train.py', CONFIG, '--launcher', 'pytorch', '--work-dir',
+                        tmp_path / 'torchrun', *options], env=job_env, timeout=600)
+    for launcher, proc in (('slurm', srun_job), ('pytorch', torchrun_job)):
+        log = proc.stdout + proc.stderr
+        assert f'Distributed launcher: {launcher}' in log and 'GPU number: 2' in log, log[-4000:]
+    by_slurm = _checkpoint(tmp_path / 'slurm' / 'iter_10.pth')
+    by_torchrun = _checkpoint(tmp_path / 'torchrun' / 'iter_10.pth')
+    assert by_slurm['meta']['iter'] == by_torchrun['meta']['iter'] == 10
+    assert by_slurm['meta']['seed'] == by_torchrun['meta']['seed'] == 0
+    weights, reference = by_slurm['state_dict'], by_torchrun['state_dict']
+    assert weights.keys() == reference.keys() and len(weights) > 10
+    different = [name for name in weights if not torch.equal(weights[name], reference[name])]
+    assert not different, f'{len(different)} of {len(weights)} tensors differ: {different[:10]}'
+    moments, reference_moments = by_slurm['optimizer']['state'], by_torchrun['optimizer']['state']  # AdamW's
+    assert moments.keys() == reference_moments.keys() and len(moments) > 10
+    for index, state in moments.items():
+        for key, value in state.items():
+            assert torch.equal(value, reference_moments[index][key]), f'optimizer state {index}.{key} differs'
