@@ -127,6 +127,16 @@ def build_parser():
                         'failed or cancelled shard costs only its samples (rerun it with --skip-existing). Default: '
                         'the task of a SLURM job array (SLURM_ARRAY_TASK_ID of SLURM_ARRAY_TASK_COUNT) or of an '
                         'srun -n N (SLURM_PROCID of SLURM_NTASKS), without --launcher pytorch')
+    split = parser.add_mutually_exclusive_group()
+    split.add_argument('--split-scene', action='store_true', default=None,
+                       help='share every raster among the processes of the run (ranks, shards): each predicts a band '
+                       'of its rows into a part file, and the last to finish joins them into the output, the same as '
+                       'one process writes. Default: only rasters larger than --split-above')
+    split.add_argument('--no-split-scene', dest='split_scene', action='store_false',
+                       help='never share a raster among processes (each predicts whole rasters)')
+    parser.add_argument('--split-above', type=float, default=256.0, metavar='MPX',
+                        help='without --split-scene, share rasters of more than MPX megapixels among the processes '
+                        '(default 256, e.g. 16384 x 16384 pixels)')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument('--no-progress', action='store_true', help='no progress bars')
     parser.add_argument('--trust-checkpoint', action='store_true',
@@ -146,7 +156,8 @@ def options_of(args) -> dict:
                 resolution=args.resolution, stac_search=args.stac_search,
                 collections=tuple(args.collections) if args.collections else None,
                 bbox=tuple(args.bbox) if args.bbox else None, datetime=args.datetime, max_items=args.max_items,
-                query=tuple(args.query) if args.query else None, sign=args.sign, shard=args.shard)
+                query=tuple(args.query) if args.query else None, sign=args.sign, shard=args.shard,
+                split_scene=args.split_scene, split_above=args.split_above)
 
 
 def main(argv=None) -> int:

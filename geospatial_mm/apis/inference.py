@@ -147,7 +147,8 @@ def predict(model: TileModel, inputs: Inputs, output_dir: PathLike, **options: o
         **options: the options of :class:`~geospatial_mm.inference.options.PredictOptions` (``probabilities``,
             ``tile``, ``stride``, ``batch_size``, ``cog``, ``skip_existing``, ``preview_dir``, ``geojson``,
             ``score_thr``, ..., and for STAC ``assets``, ``group_by``, ``resolution``, ``stac_search``,
-            ``collections``, ``bbox``, ``datetime``, ``max_items``, ``query``, ``sign``).
+            ``collections``, ``bbox``, ``datetime``, ``max_items``, ``query``, ``sign``; for several processes
+            ``launcher``, ``shard``, ``split_scene`` and ``split_above``).
 
     Returns:
         The summary: one record per sample (outputs, status, error), its counts and ``exit_status``. A sample that

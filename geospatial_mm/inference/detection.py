@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Iterator
 
 import numpy as np
 from numpy.typing import NDArray
@@ -26,10 +26,12 @@ from geospatial_mm.io.atomic import JSONValue, remove_stale_temporaries, tempora
 from geospatial_mm.io.gdal import gdal_env, streaming_cache_bytes
 from geospatial_mm.io.geotiff import GeoTiffWriter
 from geospatial_mm.io.raster import RasterMeta
-from geospatial_mm.io.tiles import TileGrid
+from geospatial_mm.io.tiles import Tile, TileGrid
+from .detection_parts import DetectionPartReader, DetectionPartWriter, TileDetections
 from .options import PredictOptions
 from .outputs import PRODUCER, PRODUCER_TAG
 from .predictor import OUTPUT_BLOCK, RasterPredictor
+from .scene_parts import ScenePart, part_bounds
 from .sources import Sample
 from .stitching import InstanceStitcher, Resolved
 from .tile_model import TileModel
@@ -38,6 +40,8 @@ if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
 
 BLOCK_ROWS = 256  # rows per read/write of the second pass
+# the instances of a strip's tiles, a batch at a time: (tiles, their instances)
+DetectionSource = Callable[[TileGrid], Iterator[tuple[list[Tile], list[TileDetections]]]]
 
 
 class DetectionRasterPredictor(RasterPredictor):
@@ -102,11 +106,13 @@ class DetectionRasterPredictor(RasterPredictor):
         return paths
 
     def _write(self, sample: Sample, metas: list[RasterMeta], grid: TileGrid, strips: list[TileGrid],
-               paths: dict[str, Path], on_tiles: Callable[[int], None] | None) -> None:
+               paths: dict[str, Path], on_tiles: Callable[[int], None] | None,
+               source: DetectionSource | None = None) -> None:
         """Write the instance outputs in two passes.
 
-        The strips' detections are stitched into provisional ids, then turned into the final instance rasters (and
-        polygons), each renamed into place when complete.
+        The strips' detections (the model's, or ``source``'s: those of a raster's parts) are stitched into
+        provisional ids, then turned into the final instance rasters (and polygons), each renamed into place when
+        complete.
         """
         meta = metas[0]
         final = Path(paths['instances'])
@@ -117,19 +123,32 @@ class DetectionRasterPredictor(RasterPredictor):
             # provisional ids are uint32, written in bands of one tile row
             cachemax = streaming_cache_bytes(metas, 4, rows=max(grid.tile_height, OUTPUT_BLOCK),
                                              span=max(s.span[1] - s.span[0] for s in strips))
-            stitcher = self._first_pass(sample, grid, strips, meta, provisional, on_tiles, cachemax)
+            if source is None:
+                def source(strip: TileGrid) -> Iterator[tuple[list[Tile], list[TileDetections]]]:
+                    return self._detections(sample, strip, on_tiles, cachemax)
+            stitcher = self._first_pass(sample, strips, meta, provisional, source, cachemax)
             resolved = stitcher.resolve(self.min_area)
             self._second_pass(sample, meta, provisional, resolved, paths)
         finally:
             provisional.unlink(missing_ok=True)
 
-    def _first_pass(self, sample: Sample, grid: TileGrid, strips: list[TileGrid], meta: RasterMeta,
-                    provisional: Path, on_tiles: Callable[[int], None] | None,
-                    cachemax: int | None = None) -> InstanceStitcher:
+    def _detections(self, sample: Sample, grid: TileGrid, on_tiles: Callable[[int], None] | None,
+                    cachemax: int | None) -> Iterator[tuple[list[Tile], list[TileDetections]]]:
+        """The model's instances of the grid's tiles, batch by batch (masks over each tile's window)."""
+        for batch in self._batches(self.tiles(sample, grid, cachemax)):
+            detections = self.model.detect(self._model_batch(batch), self.score_thr)
+            tiles = [item.tile for item in batch]
+            yield tiles, [(masks[:, :t.height, :t.width], labels, scores)
+                          for t, (masks, labels, scores) in zip(tiles, detections)]
+            if on_tiles:
+                on_tiles(len(batch))
+
+    def _first_pass(self, sample: Sample, strips: list[TileGrid], meta: RasterMeta, provisional: Path,
+                    source: DetectionSource, cachemax: int | None = None) -> InstanceStitcher:
         """Tiles -> stitched provisional ids, written to ``provisional`` row band by row band."""
         import rasterio
         from rasterio.windows import Window
-        stitcher = InstanceStitcher(meta.width, grid.tile_height, self.merge_thr)
+        stitcher = InstanceStitcher(meta.width, strips[0].tile_height, self.merge_thr)
         profile = dict(driver='GTiff', height=meta.height, width=meta.width, count=1, dtype='uint32',
                        compress='deflate')
         if min(meta.height, meta.width) >= OUTPUT_BLOCK:
@@ -162,18 +181,95 @@ class DetectionRasterPredictor(RasterPredictor):
 
                 fill(0, stitcher.band_height)
                 row_index = 0
-                for batch in self._batches(self.tiles(sample, strip, cachemax)):
-                    detections = self.model.detect(batch, self.score_thr)
-                    for item, (masks, labels, scores) in zip(batch, detections):
-                        t = item.tile
+                for tiles, detections in source(strip):
+                    for t, (masks, labels, scores) in zip(tiles, detections):
                         if t.row_index != row_index:
                             row_index = t.row_index
                             flush(stitcher.advance_to(t.row))
-                        stitcher.add(t, masks[:, :t.height, :t.width], labels, scores)
-                    if on_tiles:
-                        on_tiles(len(batch))
+                        stitcher.add(t, masks, labels, scores)
                 flush(stitcher.finish(meta.height))
         return stitcher
+
+    # -- a raster shared by several processes (scene_parts.py) ---------------------------------------------------
+    def part_kinds(self) -> dict[str, str]:
+        """What the file of a part holds: the instances the detector found in each of its tiles.
+
+        Returns:
+            ``{kind: file extension}``.
+        """
+        return dict(detections='.npz')
+
+    def split(self, meta: RasterMeta, count: int) -> list[ScenePart]:
+        """The raster's tile rows cut into up to ``count`` bands; each tile is in one part.
+
+        Stitching needs every tile in the order of the grid, so the parts hold the detector's instances per tile and
+        the join stitches them all (:mod:`.detection_parts`).
+
+        Args:
+            meta: the primary input's header.
+            count: the number of processes.
+
+        Returns:
+            The parts, top to bottom; their ``bounds`` are tile rows.
+        """
+        grid = TileGrid(meta.height, meta.width, self.tile, self.stride)
+        bounds = part_bounds(len(grid.row_starts), count)
+        return [ScenePart(i, len(bounds), b, unit='tile rows') for i, b in enumerate(bounds)]
+
+    def part_settings(self, sample: Sample, metas: list[RasterMeta]) -> dict[str, JSONValue]:
+        """What the values of a raster's parts depend on: the base's, and the score threshold.
+
+        Args:
+            sample: the sample.
+            metas: its inputs' headers.
+
+        Returns:
+            The settings (merging and ``min_area`` act at the join, not in the parts).
+        """
+        return dict(super().part_settings(sample, metas), score_thr=self.score_thr)
+
+    def predict_part(self, sample: Sample, metas: list[RasterMeta], part: ScenePart, files: dict[str, Path],
+                     on_tiles: Callable[[int], None] | None = None,
+                     on_start: Callable[[int], None] | None = None) -> None:
+        """Detect the instances of the tiles of one part's tile rows into its file.
+
+        Args:
+            sample: the sample.
+            metas: its inputs' headers.
+            part: the part (tile rows).
+            files: ``detections``: the part's file.
+            on_tiles: called with the number of tiles of each batch done (progress).
+            on_start: called once with the number of tiles.
+        """
+        meta = metas[0]
+        grid = TileGrid(meta.height, meta.width, self.tile, self.stride).tile_rows(*part.bounds)
+        if on_start:
+            on_start(len(grid))
+        cachemax = streaming_cache_bytes(metas, 0, rows=grid.tile_height)
+        with gdal_env(cachemax), DetectionPartWriter(files['detections']) as writer:
+            for tiles, detections in self._detections(sample, grid, on_tiles, cachemax):
+                for tile, (masks, labels, scores) in zip(tiles, detections):
+                    writer.add(tile, masks, labels, scores)
+
+    def join(self, sample: Sample, metas: list[RasterMeta], parts: list[ScenePart], files: list[dict[str, Path]],
+             paths: dict[str, Path]) -> None:
+        """Stitch the parts' instances, tile by tile in the grid's order, into the outputs, as one process does.
+
+        Args:
+            sample: the sample.
+            metas: its inputs' headers.
+            parts: all its parts.
+            files: each part's files.
+            paths: the outputs.
+        """
+        meta = metas[0]
+        grid = TileGrid(meta.height, meta.width, self.tile, self.stride)
+        strips = grid.column_strips(self.band_width, OUTPUT_BLOCK)
+        with DetectionPartReader([f['detections'] for f in files]) as reader:
+            def source(strip: TileGrid) -> Iterator[tuple[list[Tile], list[TileDetections]]]:
+                for tile in strip:
+                    yield [tile], [reader.get(tile)]
+            self._write(sample, metas, grid, strips, paths, None, source)
 
     def _second_pass(self, sample: Sample, meta: RasterMeta, provisional: Path, resolved: Resolved,
                      paths: dict[str, Path]) -> None:

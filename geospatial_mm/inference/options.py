@@ -59,6 +59,10 @@ class PredictOptions:
         sign: STAC inputs: sign the assets' URLs for this service (``'planetary-computer'``).
         shard: ``(index, count)``: predict only shard ``index`` of ``count`` of the samples (every ``count``-th from
             ``index``), with no process group (a SLURM job array task; see :mod:`geospatial_mm.inference.shards`).
+        split_scene: share each raster among the run's processes (ranks, shards), each predicting a band of its
+            rows, joined by the last to finish (:mod:`geospatial_mm.inference.scene_parts`): True for every raster,
+            False for none, None (default) for rasters larger than ``split_above``. Only with several processes.
+        split_above: with ``split_scene`` None: share rasters of more than this many megapixels.
     """
     input_type: str = 'tif'
     post_input: str | None = None
@@ -90,6 +94,8 @@ class PredictOptions:
     query: tuple[str, ...] | None = None
     sign: str | None = None
     shard: tuple[int, int] | None = None
+    split_scene: bool | None = None
+    split_above: float = 256.0
 
     def __post_init__(self) -> None:
         """Check the ranges of the numbers.
@@ -115,6 +121,8 @@ class PredictOptions:
         if not self.stac_search and (self.collections or self.bbox or self.datetime or self.max_items or self.query):
             raise OptionsError('--collections, --bbox, --datetime, --max-items and --query refine --stac-search: give '
                                'the STAC API with --stac-search')
+        if not self.split_above > 0:
+            raise OptionsError(f'--split-above must be a positive number of megapixels, got {self.split_above}')
         if self.launcher not in ('none', 'pytorch'):
             raise OptionsError(f"--launcher must be 'none' or 'pytorch', got {self.launcher!r}")
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Mapping
 
 PRODUCER_TAG = 'GEOSPATIAL_MM_PRODUCER'
 PRODUCER = 'geospatial_mm model_inference'
@@ -73,3 +74,27 @@ def overwrite_problem(output: str | os.PathLike[str], inputs: set[str]) -> str |
         return (f'{output}: a file that is not an output of model_inference is in the way; move it or write the '
                 'predictions to another folder (-output)')
     return None
+
+
+def outputs_complete(paths: Mapping[str, Path]) -> bool:
+    """Whether every output exists and its rasters open (outputs are only ever renamed into place when complete).
+
+    Args:
+        paths: ``{kind: path}`` of a sample's outputs.
+
+    Returns:
+        True when all are there and readable.
+    """
+    import rasterio
+    from rasterio.errors import RasterioError
+    for p in paths.values():
+        if not Path(p).is_file():
+            return False
+        if Path(p).suffix.lower() not in ('.tif', '.tiff'):
+            continue
+        try:
+            with rasterio.open(p):
+                pass
+        except RasterioError:
+            return False
+    return True

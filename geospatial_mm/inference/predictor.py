@@ -21,6 +21,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from geospatial_mm.io import RasterError, check_bands, keep_open, read_meta
+from geospatial_mm.io.atomic import JSONValue
 from geospatial_mm.io.gdal import gdal_env
 from geospatial_mm.io.raster import RasterMeta, Window
 from geospatial_mm.io.tiles import Tile, TileGrid
@@ -28,6 +29,7 @@ from .arrays import Array
 from .memory import keep_freed_memory
 from .options import PredictOptions
 from .prefetch import parallel_map
+from .scene_parts import PartFolder, ScenePart, fingerprint
 from .sources import Sample
 from .tile_model import TileModel, WindowInputs
 
@@ -153,6 +155,94 @@ class RasterPredictor:
         """
         raise NotImplementedError
 
+    # -- one raster shared by several processes (scene_parts.py) -----------------------------------------------
+    def part_kinds(self) -> dict[str, str]:
+        """What the files of a part of a raster hold.
+
+        Returns:
+            ``{kind: file extension}``.
+
+        Raises:
+            NotImplementedError: the base does not say (each predictor does).
+        """
+        raise NotImplementedError
+
+    def split(self, meta: RasterMeta, count: int) -> list[ScenePart]:
+        """The raster cut into up to ``count`` parts for as many processes.
+
+        Args:
+            meta: the primary input's header.
+            count: the number of processes.
+
+        Returns:
+            The parts, top to bottom (fewer than ``count`` for a raster too small for them).
+
+        Raises:
+            NotImplementedError: the base does not say (each predictor does).
+        """
+        raise NotImplementedError
+
+    def part_settings(self, sample: Sample, metas: list[RasterMeta]) -> dict[str, JSONValue]:
+        """What the values of a raster's parts depend on (hashed into the name of their folder).
+
+        Args:
+            sample: the sample.
+            metas: its inputs' headers.
+
+        Returns:
+            The model's name, task and classes, tiling, precision, the input's size and source.
+        """
+        return dict(model=self.model.name, task=self.model.task, classes=list(self.classes), tile=self.tile,
+                    stride=self.stride, precision=self.precision, height=metas[0].height, width=metas[0].width,
+                    source=sample.source)
+
+    def part_folder(self, sample: Sample, metas: list[RasterMeta], out_dir: str | Path) -> PartFolder:
+        """The folder that keeps the sample's parts until they are joined.
+
+        Args:
+            sample: the sample.
+            metas: its inputs' headers.
+            out_dir: the output folder.
+
+        Returns:
+            The folder (not created).
+        """
+        return PartFolder(out_dir, sample.name, fingerprint(self.part_settings(sample, metas)))
+
+    def predict_part(self, sample: Sample, metas: list[RasterMeta], part: ScenePart, files: dict[str, Path],
+                     on_tiles: Callable[[int], None] | None = None,
+                     on_start: Callable[[int], None] | None = None) -> None:
+        """Predict one part of ``sample`` into ``files`` (:meth:`part_kinds`), each written atomically.
+
+        Args:
+            sample: the sample.
+            metas: its inputs' headers (:meth:`check`).
+            part: the part.
+            files: where its files go.
+            on_tiles: called with the number of tiles of each batch done (progress).
+            on_start: called once with the number of tiles.
+
+        Raises:
+            NotImplementedError: the base does not say (each predictor does).
+        """
+        raise NotImplementedError
+
+    def join(self, sample: Sample, metas: list[RasterMeta], parts: list[ScenePart], files: list[dict[str, Path]],
+             paths: dict[str, Path]) -> None:
+        """Join the complete parts of ``sample`` into its outputs, as a one-process run writes them.
+
+        Args:
+            sample: the sample.
+            metas: its inputs' headers.
+            parts: all its parts.
+            files: each part's files.
+            paths: the outputs (:meth:`output_paths`), each written atomically.
+
+        Raises:
+            NotImplementedError: the base does not say (each predictor does).
+        """
+        raise NotImplementedError
+
     # -- samples ----------------------------------------------------------------------------------------------
     @property
     def num_classes(self) -> int:
@@ -249,6 +339,15 @@ class RasterPredictor:
             prepared = parallel_map(read_tile, iter(grid), self.readers, ahead, context)
         for tiles in prepared:
             yield from tiles
+
+    def _model_batch(self, batch: list[PreparedTile]) -> list[PreparedTile]:
+        """The batch as the model sees it: a lone tile goes with a copy of itself when batches are larger.
+
+        On the CPU a batch of one runs other kernels than larger batches do (its values differ in the last bits), so a
+        tile's values would depend on how the tiles happen to fall into batches, and the parts of a raster shared by
+        several processes (:mod:`.scene_parts`) batch them otherwise than one process does.
+        """
+        return batch * 2 if len(batch) == 1 and self.batch_size > 1 else batch
 
     def _batches(self, tiles: Iterator[PreparedTile]) -> Iterator[list[PreparedTile]]:
         batch: list[PreparedTile] = []

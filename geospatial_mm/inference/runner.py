@@ -31,15 +31,15 @@ from geospatial_mm.io.stac import is_stac_source, load_items, search_items, sign
 from .detection import DetectionRasterPredictor
 from .memory import release_freed_memory
 from .options import PredictOptions
-from .outputs import overwrite_problem
+from .outputs import outputs_complete, overwrite_problem
 from .predictor import RasterPredictor
 from .previews import preview_path, write_preview
 from .ranks import Ranks
 from .segmentation import SegmentationRasterPredictor
-from .shards import take_shard
 from .sources import Sample, discover
+from .split_scene import ProgressCallbacks, Work, plan_work, predict_part_into
 from .stac_sources import stac_samples
-from .summary import RunSummary, SampleResult
+from .summary import RunSummary, SampleResult, combine_parts
 from .tile_model import TileModel
 
 if TYPE_CHECKING:
@@ -47,8 +47,6 @@ if TYPE_CHECKING:
 
 PathLike: TypeAlias = Union[str, os.PathLike[str]]
 Inputs: TypeAlias = Union[PathLike, Sequence[PathLike]]
-# the callbacks of a sample's progress bar: (on_start, on_tiles, close)
-ProgressCallbacks: TypeAlias = tuple[Callable[[int], None], Callable[[int], None], Callable[[], None]]
 
 # the predictor of each task
 PREDICTORS: dict[str, type[RasterPredictor]] = {
@@ -163,30 +161,6 @@ def check_outputs(predictor: RasterPredictor, samples: list[Sample], output_dir:
                 break
 
 
-def outputs_complete(paths: dict[str, Path]) -> bool:
-    """Whether every output exists and its rasters open (outputs are only ever renamed into place when complete).
-
-    Args:
-        paths: ``{kind: path}`` of a sample's outputs.
-
-    Returns:
-        True when all are there and readable.
-    """
-    import rasterio
-    from rasterio.errors import RasterioError
-    for p in paths.values():
-        if not Path(p).is_file():
-            return False
-        if Path(p).suffix.lower() not in ('.tif', '.tiff'):
-            continue
-        try:
-            with rasterio.open(p):
-                pass
-        except RasterioError:
-            return False
-    return True
-
-
 def build_predictor(model: TileModel, options: PredictOptions) -> RasterPredictor:
     """The predictor of the model's task, built from the run's options.
 
@@ -282,42 +256,53 @@ def set_up(model: TileModel, inputs: Inputs, output_dir: PathLike, options: Pred
     return predictor, samples, left_out
 
 
-def predict_sample(predictor: RasterPredictor, sample: Sample, output_dir: PathLike, options: PredictOptions,
-                   progress: Callable[[str], ProgressCallbacks]) -> SampleResult:
-    """Predict one sample; a failure is recorded, not raised.
+def predict_sample(predictor: RasterPredictor, work: Work, output_dir: PathLike, options: PredictOptions,
+                   progress: Callable[[str], ProgressCallbacks]) -> tuple[SampleResult, str]:
+    """Predict one sample, or this process's part of it; a failure is recorded, not raised.
 
     Args:
         predictor: the run's predictor.
-        sample: the sample.
+        work: the sample (and its part, for a raster shared by several processes).
         output_dir: the output folder.
         options: the run's options.
         progress: makes ``(on_start, on_tiles, close)`` callbacks of a progress bar for a sample name.
 
     Returns:
-        The sample's record (``status`` ``'ok'``, ``'skipped'`` or ``'failed'`` with its ``error``).
+        The sample's record (``status`` ``'ok'``, ``'skipped'`` or ``'failed'`` with its ``error``) and what
+        happened, for the log.
     """
+    sample = work.sample
     result = SampleResult(name=sample.name, input=redact(sample.source))
     start = time.time()
     try:
-        _predict_into(result, predictor, sample, Path(output_dir), options, progress)
+        if work.part is None:
+            done = _predict_into(result, predictor, sample, Path(output_dir), options, progress)
+        else:
+            result.part = [work.part.index, work.part.count]
+            done = predict_part_into(result, predictor, work, Path(output_dir), options, progress)
     except Exception as exc:  # reported per file; the other files still run
         result.status = 'failed'
         result.error = redact(f'{type(exc).__name__}: {exc}')
+        done = 'failed'
         if options.verbose:
             print(redact(traceback.format_exc()), file=sys.stderr, flush=True)
     result.seconds = round(time.time() - start, 3)
-    return result
+    return result, done
 
 
 def _predict_into(result: SampleResult, predictor: RasterPredictor, sample: Sample, output_dir: Path,
-                  options: PredictOptions, progress: Callable[[str], ProgressCallbacks]) -> None:
-    """Predict one sample (or skip it when its outputs exist), recording its outputs and status in ``result``."""
+                  options: PredictOptions, progress: Callable[[str], ProgressCallbacks]) -> str:
+    """Predict one sample (or skip it when its outputs exist), recording its outputs and status in ``result``.
+
+    Returns what happened, for the log.
+    """
     if sample.problem:
         raise RasterError(sample.problem)
     outputs = predictor.output_paths(sample, output_dir)
     result.outputs = {k: str(v) for k, v in outputs.items()}
     if options.skip_existing and outputs_complete(outputs):
         result.status = 'skipped'
+        return 'outputs exist, skipped'
     else:
         on_start, on_tiles, close = progress(sample.name)
         try:
@@ -327,6 +312,7 @@ def _predict_into(result: SampleResult, predictor: RasterPredictor, sample: Samp
         if options.preview_dir:
             result.outputs['preview'] = str(write_preview(predictor, sample, outputs, options.preview_dir,
                                                           options.labels))
+        return f'-> {outputs[next(iter(outputs))]}'
 
 
 def run(model: TileModel, inputs: Inputs, output_dir: PathLike, options: PredictOptions) -> RunSummary:
@@ -364,12 +350,14 @@ def _run(model: TileModel, inputs: Inputs, output_dir: PathLike, options: Predic
     if left_out and rank == 0:
         names = ', '.join(p.name for p in left_out[:5]) + (' ...' if len(left_out) > 5 else '')
         log(f'left out {len(left_out)} file(s) written by an earlier run of model_inference (not inputs): {names}')
-    mine = take_shard(samples, options.shard)[rank::world]
+    mine = plan_work(predictor, samples, options, rank, world)
     inputs_text = inputs if isinstance(inputs, (str, os.PathLike)) else ', '.join(map(str, inputs))
     part = 'this rank'
     if options.shard:
         part = f'shard {options.shard[0]}/{options.shard[1]}' + (', this rank,' if world > 1 else '')
-    log(f'{len(samples)} sample(s) in {inputs_text}; {part} takes {len(mine)}; tiles of {predictor.tile} px '
+    shared = sum(w.part is not None for w in mine)
+    takes = f'{len(mine) - shared}' + (f' and its part of {shared} shared raster(s)' if shared else '')
+    log(f'{len(samples)} sample(s) in {inputs_text}; {part} takes {takes}; tiles of {predictor.tile} px '
         f'every {predictor.stride} px, batches of {predictor.batch_size}, on {model.device} in {predictor.precision} '
         f'({model.precision_reason}), {predictor.readers} reader thread(s)', rank, world)
     from tqdm import tqdm
@@ -389,23 +377,24 @@ def _run(model: TileModel, inputs: Inputs, output_dir: PathLike, options: Predic
         return on_start, on_tiles, bar.close
 
     results: list[SampleResult] = []
-    for i, sample in enumerate(mine, 1):
-        result = predict_sample(predictor, sample, output_dir, options, progress)
+    for i, work in enumerate(mine, 1):
+        result, done = predict_sample(predictor, work, output_dir, options, progress)
         result.rank = rank
         if result.status == 'failed':
-            log(f'[{i}/{len(mine)}] FAILED {sample.source}: {result.error}', rank, world)
-        elif result.status == 'skipped':
-            log(f'[{i}/{len(mine)}] {sample.source}: outputs exist, skipped', rank, world)
+            line = f'FAILED {work.sample.source}: {result.error}'
+        elif work.part is None and result.status == 'ok':
+            line = f'{work.sample.source} {done} ({result.seconds:.1f} s)'
         else:
-            log(f'[{i}/{len(mine)}] {sample.source} -> {next(iter(result.outputs.values()))} '
-                f'({result.seconds:.1f} s)', rank, world)
+            line = f'{work.sample.source}: {done}' + (f' ({result.seconds:.1f} s)' if result.status == 'ok' else '')
+        log(f'[{i}/{len(mine)}] {line}', rank, world)
         results.append(result)
         files_bar.update(1)
     files_bar.close()
     release_freed_memory()  # the batches' buffers, kept resident between them (memory.py)
 
     gathered = ranks.gather(results)
-    summary = RunSummary([r for part in gathered for r in part], world_size=world, shard=options.shard,
+    records = combine_parts([r for part in gathered for r in part], other_processes=options.shard is not None)
+    summary = RunSummary(records, world_size=world, shard=options.shard,
                          precision=predictor.precision, precision_reason=model.precision_reason)
     if rank == 0:
         log(f'summary: {len(summary.samples)} sample(s): {summary.count("ok")} predicted, {summary.count("skipped")} '

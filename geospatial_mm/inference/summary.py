@@ -22,6 +22,9 @@ class SampleResult:
         status: ``'ok'``, ``'skipped'`` (its outputs existed) or ``'failed'``.
         error: why it failed (``'<ErrorType>: <message>'``), else None.
         seconds: the time it took.
+        part: ``[index, count]`` when the record is of one part of a raster shared by several processes
+            (``--split-scene``), else None.
+        joined: this process joined the raster's parts into its outputs.
     """
     name: str
     input: str
@@ -30,6 +33,13 @@ class SampleResult:
     status: Status = 'ok'
     error: str | None = None
     seconds: float = 0.0
+    part: list[int] | None = None
+    joined: bool = False
+
+    @property
+    def complete(self) -> bool:
+        """Whether the sample's outputs exist after this record: predicted, joined, or there already."""
+        return self.status == 'skipped' or (self.status == 'ok' and (self.part is None or self.joined))
 
 
 @dataclass
@@ -112,8 +122,7 @@ class RunSummary:
 def merge_summaries(summaries: Sequence[RunSummary]) -> tuple[RunSummary, list[str]]:
     """One summary of the runs of several shards (and of reruns of some of them).
 
-    A sample recorded by several runs keeps its best record: ``ok`` or ``skipped`` (its outputs exist) over
-    ``failed``, and among equals the later run's (a rerun with ``--skip-existing`` after a cancelled shard).
+    A sample recorded by several runs keeps its best record (:func:`combine_parts`).
 
     Args:
         summaries: the shards' summaries, oldest first.
@@ -122,12 +131,7 @@ def merge_summaries(summaries: Sequence[RunSummary]) -> tuple[RunSummary, list[s
         ``(merged, problems)``: the samples in name order; ``problems`` names the shards of a sharded run that no
         summary covers and shard counts that disagree.
     """
-    best: dict[str, SampleResult] = {}
-    for summary in summaries:
-        for record in summary.samples:
-            kept = best.get(record.name)
-            if kept is None or not (kept.status != 'failed' and record.status == 'failed'):
-                best[record.name] = record
+    best = combine_parts([record for summary in summaries for record in summary.samples])
     problems: list[str] = []
     counts = {s.shard[1] for s in summaries if s.shard}
     if len(counts) > 1:
@@ -139,8 +143,54 @@ def merge_summaries(summaries: Sequence[RunSummary]) -> tuple[RunSummary, list[s
             problems.append(f'no summary of shard(s) {", ".join(f"{i}/{count}" for i in missing)}: their samples are '
                             'not in the merged summary')
     precisions = sorted({s.precision for s in summaries})
-    merged = RunSummary(sorted(best.values(), key=lambda r: r.name),
+    merged = RunSummary(sorted(best, key=lambda r: r.name),
                         world_size=max((s.world_size for s in summaries), default=1),
                         precision='/'.join(precisions), precision_reason='; '.join(sorted(
                             {s.precision_reason for s in summaries if s.precision_reason})))
     return merged, problems
+
+
+def combine_parts(records: Sequence[SampleResult], other_processes: bool = False) -> list[SampleResult]:
+    """One record per sample of the records of several processes (ranks, shards, reruns), oldest first.
+
+    A sample keeps its best record: one after which its outputs exist (predicted whole, joined from its parts, or
+    there already) over a failed one, and among equals the later (a rerun with ``--skip-existing`` after a cancelled
+    shard). A raster shared by several processes whose parts were never joined is a failure that names the parts
+    missing (or, when all were predicted, that a rerun of any of them joins them) - unless processes whose records
+    are not given may still join it (``other_processes``: the run of one shard): then its predicted parts are a
+    success.
+
+    Args:
+        records: the records, oldest first.
+        other_processes: processes outside these records share the rasters (a shard's run).
+
+    Returns:
+        One record per sample, in the order of their first records.
+    """
+    by_name: dict[str, list[SampleResult]] = {}
+    for record in records:
+        by_name.setdefault(record.name, []).append(record)
+    combined: list[SampleResult] = []
+    for name, group in by_name.items():
+        done = [r for r in group if r.complete]
+        if done:
+            combined.append(done[-1])
+            continue
+        parts = [r for r in group if r.part is not None]
+        if not parts:
+            combined.append(group[-1])  # failed whole: the latest failure
+            continue
+        count = parts[-1].part[1] if parts[-1].part else 0
+        predicted = {r.part[0] for r in parts if r.part and r.part[1] == count and r.status == 'ok'}
+        missing = [i for i in range(count) if i not in predicted]
+        errors = [f'part {r.part[0]}/{r.part[1]}: {r.error}' for r in parts if r.status == 'failed' and r.part]
+        if other_processes:  # the run of a shard: another one may join
+            combined.append(parts[-1] if not errors else dataclasses.replace(parts[-1], error='; '.join(errors)))
+            continue
+        if missing:
+            why = f'part(s) {", ".join(f"{i}/{count}" for i in missing)} of the raster were not predicted'
+        else:
+            why = f'all {count} parts of the raster were predicted but never joined'
+        why += ' (rerun their processes with --skip-existing)' + ''.join(f'; {e}' for e in errors)
+        combined.append(dataclasses.replace(parts[-1], status='failed', error=why, joined=False))
+    return combined

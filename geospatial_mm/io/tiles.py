@@ -5,7 +5,8 @@ Sliding-window prediction, and the converters that cut rasters into tiles, run o
 Tiles start every ``stride`` pixels; the last tile of a row or column is moved back so that it ends at the raster's
 edge (as mmseg's sliding window does), so every tile lies inside the raster. A raster smaller than a tile gets one
 tile, which the caller pads. A grid can be cut into vertical strips (:meth:`TileGrid.column_strips`), so that a
-raster of any width is predicted in bounded memory.
+raster of any width is predicted in bounded memory, and into bands of rows (:meth:`TileGrid.row_part`,
+:meth:`TileGrid.tile_rows`), so that several processes share one raster.
 """
 from __future__ import annotations
 
@@ -65,6 +66,8 @@ class TileGrid:
         self.tile_width = min(self.tile[1], width)
         self.columns = (0, width)  # the raster columns whose predictions this grid finishes
         self.span = (0, width)  # the raster columns its tiles cover
+        self.rows = (0, height)  # the raster rows whose predictions this grid finishes
+        self.first_row_index = 0  # the row index of the first tile row (of the whole grid, for a part of it)
 
     def __len__(self) -> int:
         return len(self.row_starts) * len(self.col_starts)
@@ -94,6 +97,42 @@ class TileGrid:
             strips.append(strip)
         return strips
 
+    def row_part(self, lo: int, hi: int) -> TileGrid:
+        """The part of the grid that finishes the raster rows ``[lo, hi)``: every tile that reaches them.
+
+        Every pixel of those rows gets exactly the tiles it gets from the whole grid, in the same order, so the blended
+        result of the rows is the same; tiles that reach two parts are predicted in both.
+
+        Returns:
+            A copy of this grid with the tile rows that reach ``[lo, hi)`` and ``rows`` set to ``(lo, hi)``.
+
+        Raises:
+            ValueError: ``[lo, hi)`` is empty or not inside the raster.
+        """
+        if not 0 <= lo < hi <= self.height:
+            raise ValueError(f'rows {lo}-{hi} are not a band of rows of a raster of {self.height} rows')
+        part = copy.copy(self)
+        part.row_starts = [r for r in self.row_starts if r < hi and r + self.tile_height > lo]
+        part.rows = (lo, hi)
+        return part
+
+    def tile_rows(self, first: int, stop: int) -> TileGrid:
+        """The tile rows ``first`` to ``stop - 1`` of the grid, each tile once (their tiles' indices unchanged).
+
+        Returns:
+            A copy of this grid with those tile rows; its ``rows`` are the raster rows their tiles cover.
+
+        Raises:
+            ValueError: the range holds no tile row of the grid.
+        """
+        if not 0 <= first < stop <= len(self.row_starts):
+            raise ValueError(f'tile rows {first}-{stop - 1} are not in a grid of {len(self.row_starts)} tile rows')
+        part = copy.copy(self)
+        part.row_starts = self.row_starts[first:stop]
+        part.first_row_index = self.first_row_index + first
+        part.rows = (part.row_starts[0], part.row_starts[-1] + self.tile_height)
+        return part
+
     def strips(self, max_width: int) -> Iterator[tuple[list[Tile], tuple[int, int, int, int]]]:
         """The tiles in runs of neighbours of one tile row whose union is at most ``max_width`` pixels wide.
 
@@ -118,7 +157,7 @@ class TileGrid:
 
     def __iter__(self) -> Iterator[Tile]:
         index = 0
-        for r, row in enumerate(self.row_starts):
+        for r, row in enumerate(self.row_starts, self.first_row_index):
             for col in self.col_starts:
                 yield Tile(index, r, row, col, self.tile_height, self.tile_width)
                 index += 1

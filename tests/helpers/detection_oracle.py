@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from geospatial_mm.inference.detection import DetectionRasterPredictor
 from geospatial_mm.inference.openmmlab_model import OpenMMLabModel
+from .models import TINY_DET
 
 
 def truth_instances(height=150, width=170) -> np.ndarray:
@@ -48,3 +50,19 @@ class OracleModel(OpenMMLabModel):
             keep = scores >= score_thr
             out.append((padded[keep], labels[keep], scores[keep]))
         return out
+
+
+def oracle_predictor(ckpt, truth, **options) -> DetectionRasterPredictor:
+    """The detection predictor of the tiny Mask R-CNN config whose detector sees the objects of ``truth``."""
+    model = OracleModel(TINY_DET, str(ckpt))
+    predictor = DetectionRasterPredictor(model, **options)
+    model.truth, model.tile = truth, predictor.tile
+    return predictor
+
+
+def assert_one_to_one(truth, predicted):
+    """Every true object is exactly one predicted instance, pixel for pixel, and nothing else was predicted."""
+    pairs = {(int(a), int(b)) for a, b in zip(truth.ravel(), predicted.ravel())}
+    assert all((a == 0) == (b == 0) for a, b in pairs), 'an object pixel was lost or a background pixel predicted'
+    objects = [(a, b) for a, b in pairs if a]
+    assert len({a for a, _ in objects}) == len(objects) == len({b for _, b in objects}), sorted(objects)

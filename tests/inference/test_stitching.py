@@ -6,14 +6,13 @@ import json
 import numpy as np
 import pytest
 import rasterio
-from helpers.detection_oracle import OracleModel, oracle, truth_instances
+from helpers.detection_oracle import assert_one_to_one, oracle, oracle_predictor, truth_instances
 from helpers.models import TINY_DET, make_checkpoint
 from helpers.rasters import write_geotiff
 from rasterio.transform import from_origin
 from shapely.geometry import shape
 
-from geospatial_mm.inference.detection import DetectionRasterPredictor
-from geospatial_mm.inference.runner import outputs_complete
+from geospatial_mm.inference.outputs import outputs_complete
 from geospatial_mm.inference.sources import Sample
 from geospatial_mm.inference.stitching import InstanceStitcher
 from geospatial_mm.io.tiles import TileGrid
@@ -40,15 +39,6 @@ def stitch(ids, tile=64, stride=48, merge_thr=0.5, min_area=0, classes=None, det
     flush(st.finish(height))
     resolved = st.resolve(min_area)
     return resolved.final_id[out], resolved
-
-
-def assert_one_to_one(truth, predicted):
-    """Every true object is exactly one predicted instance, pixel for pixel, and nothing else was predicted."""
-    pairs = {(int(a), int(b)) for a, b in zip(truth.ravel(), predicted.ravel())}
-    assert all((a == 0) == (b == 0) for a, b in pairs), 'an object pixel was lost or a background pixel predicted'
-    objects = [(a, b) for a, b in pairs if a]
-    assert len({a for a, _ in objects}) == len(objects) == len({b for _, b in objects}), sorted(objects)
-
 
 def test_objects_cut_by_tile_borders_come_out_as_one_instance_each():
     truth = truth_instances()
@@ -100,14 +90,6 @@ def test_small_instances_are_dropped_and_ids_are_consecutive():
     predicted, resolved = stitch(truth, min_area=5)
     assert (truth == 9).sum() == 4 and not predicted[truth == 9].any()
     assert sorted(np.unique(predicted)) == list(range(resolved.count + 1)) and resolved.count == 7
-
-
-def oracle_predictor(ckpt, truth, **options) -> DetectionRasterPredictor:
-    model = OracleModel(TINY_DET, str(ckpt))
-    predictor = DetectionRasterPredictor(model, **options)
-    model.truth, model.tile = truth, predictor.tile
-    return predictor
-
 
 @pytest.fixture(scope='module')
 def det_ckpt(tmp_path_factory):

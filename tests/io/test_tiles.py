@@ -45,3 +45,27 @@ def test_column_strips_cover_each_column_once_with_every_tile_that_reaches_it():
         assert strip.col_starts == reaching and strip.span == (reaching[0], reaching[-1] + 32)
         assert strip.row_starts == grid.row_starts and len(strip) == len(grid.row_starts) * len(reaching)
     assert grid.column_strips(1000) == [grid]
+
+
+def test_a_row_part_holds_every_tile_that_reaches_its_rows_in_the_grids_order():
+    grid = TileGrid(600, 90, 32, 16)
+    top, bottom = grid.row_part(0, 512), grid.row_part(512, 600)
+    assert top.rows == (0, 512) and bottom.rows == (512, 600)
+    for part in (top, bottom):
+        lo, hi = part.rows
+        assert part.row_starts == [r for r in grid.row_starts if r < hi and r + 32 > lo]
+        assert [t.window for t in part] == [t.window for t in grid if lo - 32 < t.row < hi]
+    assert set(top.row_starts) & set(bottom.row_starts) == {496}  # the tile across the border is in both
+    assert top.row_part(0, 100).row_starts == grid.row_part(0, 100).row_starts
+    with pytest.raises(ValueError, match='not a band of rows'):
+        grid.row_part(512, 700)
+
+
+def test_tile_rows_take_each_tile_once_with_its_place_in_the_whole_grid():
+    grid = TileGrid(300, 160, 64, 48)
+    parts = [grid.tile_rows(0, 3), grid.tile_rows(3, len(grid.row_starts))]
+    tiles = [t for part in parts for t in part]
+    assert [(t.row_index, t.window) for t in tiles] == [(t.row_index, t.window) for t in grid]
+    assert parts[1].rows == (144, 300) and parts[0].rows == (0, 160)
+    with pytest.raises(ValueError, match='tile rows'):
+        grid.tile_rows(3, 9)
