@@ -45,15 +45,16 @@ class ScenePart:
 
 
 def part_bounds(length: int, count: int, align: int = 1) -> list[Bounds]:
-    """Up to ``count`` consecutive bands of rows that cover ``length`` rows.
+    """Up to ``count`` consecutive bands of rows of about equal length that cover ``length`` rows.
 
-    Each band but the last is a multiple of ``align`` rows long (the output's block height, so that no output block
-    is written from two parts); there are fewer bands than ``count`` when ``length`` is too short for them.
+    Each band starts at a multiple of ``align`` rows (the output's block height, so that no output block is written
+    from two parts): band ``i`` ends at the multiple of ``align`` nearest to ``(i + 1) * length / count``. There are
+    fewer bands than ``count`` when ``length`` is too short for them.
 
     Args:
         length: the rows to cover.
         count: the number of bands wanted.
-        align: what each band's length is a multiple of (but the last's).
+        align: what each band's start is a multiple of.
 
     Returns:
         ``[start, stop)`` of each band, top to bottom.
@@ -63,8 +64,9 @@ def part_bounds(length: int, count: int, align: int = 1) -> list[Bounds]:
     """
     if length <= 0 or count <= 0 or align <= 0:
         raise ValueError(f'cannot cut {length} rows into {count} parts aligned to {align}')
-    step = math.ceil(length / count / align) * align
-    return [(lo, min(lo + step, length)) for lo in range(0, length, step)]
+    cuts = sorted({round(length * i / count / align) * align for i in range(1, count)} - {0} | {length})
+    cuts = [c for c in cuts if c <= length]
+    return list(zip([0] + cuts[:-1], cuts))
 
 
 def fingerprint(settings: Mapping[str, JSONValue]) -> str:

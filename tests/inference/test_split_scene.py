@@ -49,7 +49,8 @@ def tiny_ckpt(tmp_path_factory):
 
 @pytest.fixture
 def big(tmp_path):
-    """A raster of 600 rows: two parts of 512 and 88 rows (parts are multiples of the output's 256-row blocks)."""
+    """A raster of 600 rows: two parts of 256 and 344 rows (parts start at multiples of the output's 256-row
+    blocks)."""
     return scene(tmp_path / 'in' / 'big.tif', 600, 90, nodata_rows=3, seed=5)
 
 
@@ -59,16 +60,16 @@ def test_two_shards_share_a_raster_and_the_later_joins_it_as_one_process_writes_
     args = ('-config', TINY, '-ckpt', tiny_ckpt, '-input', big, '-output', out, *TILING, *extra)
     first = tool(*args, '--shard', '0/2', '--split-scene', '--summary', tmp_path / 's0.json')
     assert 'shard 0/2 takes 0 and its part of 1 shared raster(s)' in first.stdout, first.stdout
-    assert 'part 0/2 (rows 0-512) written; waiting for part(s) 1/2' in first.stdout, first.stdout
+    assert 'part 0/2 (rows 0-256) written; waiting for part(s) 1/2' in first.stdout, first.stdout
     assert not list(out.glob('*.tif'))  # nothing under a final name before the last part
     [folder] = part_folders(out)
     assert sorted(p.name for p in folder.glob('*.tif')) == (
         ['part_0000_of_0002.classes.tif', 'part_0000_of_0002.probabilities.tif'] if '--probabilities' in extra
         else ['part_0000_of_0002.classes.tif'])
     with rasterio.open(folder / 'part_0000_of_0002.classes.tif') as part, rasterio.open(big) as src:
-        assert (part.height, part.width) == (512, 90) and part.transform == src.transform
+        assert (part.height, part.width) == (256, 90) and part.transform == src.transform
     second = tool(*args, '--shard', '1/2', '--split-scene', '--summary', tmp_path / 's1.json')
-    assert f'part 1/2 (rows 512-600) written; joined -> {out / "big_pred.tif"}' in second.stdout, second.stdout
+    assert f'part 1/2 (rows 256-600) written; joined -> {out / "big_pred.tif"}' in second.stdout, second.stdout
     assert not part_folders(out) and not list(out.glob('.*'))  # the parts are removed after the join
     tool(*args, '-output', tmp_path / 'one')
     names = sorted(p.name for p in (tmp_path / 'one').glob('*.tif'))
@@ -148,10 +149,13 @@ def test_rasters_are_shared_only_with_several_processes_and_above_the_threshold(
 
 
 def test_part_bounds_cover_the_rows_in_block_multiples():
-    assert part_bounds(600, 2, 256) == [(0, 512), (512, 600)]
+    assert part_bounds(600, 2, 256) == [(0, 256), (256, 600)]  # the multiple of 256 nearest to 300
     assert part_bounds(4096, 2, 256) == [(0, 2048), (2048, 4096)]
+    assert part_bounds(1000, 3, 256) == [(0, 256), (256, 768), (768, 1000)]
     assert part_bounds(300, 4, 256) == [(0, 256), (256, 300)]  # too short for four
-    assert part_bounds(10, 3) == [(0, 4), (4, 8), (8, 10)]
+    assert part_bounds(450, 10, 256) == [(0, 256), (256, 450)]
+    assert part_bounds(10, 3) == [(0, 3), (3, 7), (7, 10)]
+    assert part_bounds(5, 1) == [(0, 5)]
     with pytest.raises(ValueError):
         part_bounds(0, 2)
 
