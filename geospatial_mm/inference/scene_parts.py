@@ -19,7 +19,6 @@ import contextlib
 import fcntl
 import hashlib
 import json
-import math
 import os
 import shutil
 from dataclasses import dataclass
