@@ -113,7 +113,10 @@ print('FAULTS_PER_TILE', (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - s
 @pytest.mark.slow
 def test_a_streamed_raster_faults_almost_no_page_per_tile(tmp_path):
     """The tiny Prithvi at 224 px in batches of 8: its neck and head outputs (64 channels at 224², 103 MB) are above
-    glibc's largest mmap threshold; with glibc's defaults each batch faulted about 4,700 pages per tile."""
+    glibc's largest mmap threshold; with glibc's defaults this run faults about 9,700 pages per tile (measured twice
+    on the 2-core AMD EPYC, 2026-12-06). With the heap kept, 13 runs of this script gave 24 to 596 per tile: which
+    malloc arena the run's new reader and writer threads get varies from process to process, and the 25 tiles of the
+    run share its fixed costs (a new output file, new threads). The bound sits between the two."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith('MALLOC_') and k != 'GLIBC_TUNABLES'}
     options = dict(TINY_PRITHVI, **{'model.neck.out_channels': 64, 'model.decode_head.in_channels': 64,
                                      'model.auxiliary_head.in_channels': 64})
@@ -123,7 +126,7 @@ def test_a_streamed_raster_faults_almost_no_page_per_tile(tmp_path):
                           env=dict(clean, OMP_NUM_THREADS='1'), capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     faults = float(proc.stdout.split('FAULTS_PER_TILE')[-1])
-    assert faults < 300, faults
+    assert faults < 1500, faults
 
 
 @linux_glibc
