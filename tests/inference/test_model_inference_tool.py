@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 import rasterio
-from helpers.commands import BIN, ROOT, run
+from helpers.commands import ROOT
 from helpers.model_inference import TOOL, scene, tool, valid_prediction
 from helpers.models import CROP, PAIR, TINY, make_checkpoint
 from helpers.rasters import write_geotiff
@@ -85,23 +85,6 @@ def test_a_killed_run_then_skip_existing_completes_with_valid_outputs(tmp_path, 
     with rasterio.open(out / 'b_big_prob.tif') as src:
         assert src.count == 3 and np.allclose(src.read(window=((500, 520), (0, 1024))).sum(0), 1, atol=1e-5)
     assert not list(out.glob('.*'))  # the killed run's temporary files were cleaned up
-
-
-def test_two_ranks_share_the_files_and_cover_each_exactly_once(tmp_path, tiny_ckpt):
-    inputs = tmp_path / 'in'
-    files = [scene(inputs / f's{i}.tif', 40, 40, seed=i) for i in range(5)]
-    summary = tmp_path / 'summary.json'
-    run([BIN / 'torchrun', '--nproc_per_node', '2', '--master_port', str(29500 + os.getpid() % 1000), TOOL,
-         '-config', TINY, '-ckpt', tiny_ckpt, '-input', inputs, '-output', tmp_path / 'out', '--tile', 32,
-         '--launcher', 'pytorch', '--summary', summary, '--no-progress'])
-    report = json.loads(summary.read_text())
-    assert report['world_size'] == 2
-    names = [s['name'] for s in report['samples']]
-    assert sorted(names) == sorted(f.stem for f in files)  # every file, each once
-    ranks = {s['name']: s['rank'] for s in report['samples']}
-    assert set(ranks.values()) == {0, 1}
-    for f in files:
-        assert valid_prediction(tmp_path / 'out' / f'{f.stem}_pred.tif', f)
 
 
 def test_pre_post_pairs_from_two_folders_matched_by_name(tmp_path):

@@ -84,9 +84,11 @@ def test_two_shards_share_a_raster_and_the_later_joins_it_as_one_process_writes_
     assert not problems and len(merged.samples) == 1 and merged.samples[0].joined and merged.exit_status == 0
 
 
-def test_two_ranks_share_a_raster_and_write_what_one_process_writes(tmp_path, tiny_ckpt, big):
+def test_two_ranks_share_the_files_and_a_raster_and_write_what_one_process_writes(tmp_path, tiny_ckpt, big):
+    """torchrun with two ranks: the small files go to one rank each, every file once; the one raster above the
+    threshold is shared by both; every output equals that of one process."""
     summary = tmp_path / 'summary.json'
-    scene(tmp_path / 'in' / 'small.tif', 40, 40, seed=1)
+    small = [scene(tmp_path / 'in' / f's{i}.tif', 40, 40, seed=i).stem for i in range(4)]
     proc = subprocess.run(
         [BIN / 'torchrun', '--nproc_per_node', '2', '--master_port', str(29600 + os.getpid() % 1000), TOOL, '-config',
          TINY, '-ckpt', tiny_ckpt, '-input', tmp_path / 'in', '-output', tmp_path / 'out', *map(str, TILING),
@@ -94,15 +96,17 @@ def test_two_ranks_share_a_raster_and_write_what_one_process_writes(tmp_path, ti
         capture_output=True, text=True, timeout=600, env=dict(os.environ, OMP_NUM_THREADS='1'))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     report = json.loads(summary.read_text())
-    # the 0.05-megapixel threshold shares the 600 x 90 raster (0.054 Mpx), not the 40 x 40 one
-    assert sorted(s['name'] for s in report['samples']) == ['big', 'small'] and report['failed'] == 0
-    shared = next(s for s in report['samples'] if s['name'] == 'big')
-    assert shared['joined'] and shared['part'][1] == 2
-    assert next(s for s in report['samples'] if s['name'] == 'small')['part'] is None
+    assert report['world_size'] == 2 and report['failed'] == 0
+    # the 0.05-megapixel threshold shares the 600 x 90 raster (0.054 Mpx), not the 40 x 40 ones
+    records = {s['name']: s for s in report['samples']}
+    assert sorted(records) == sorted(['big', *small])  # every file, each once
+    assert records['big']['joined'] and records['big']['part'][1] == 2
+    assert all(records[n]['part'] is None for n in small) and {records[n]['rank'] for n in small} == {0, 1}
     tool('-config', TINY, '-ckpt', tiny_ckpt, '-input', tmp_path / 'in', '-output', tmp_path / 'one', *TILING,
          '--probabilities')
-    for name in ('big_pred.tif', 'big_prob.tif', 'small_pred.tif', 'small_prob.tif'):
-        assert_same_rasters(tmp_path / 'one' / name, tmp_path / 'out' / name)
+    for name in ['big', *small]:
+        for kind in ('pred', 'prob'):
+            assert_same_rasters(tmp_path / 'one' / f'{name}_{kind}.tif', tmp_path / 'out' / f'{name}_{kind}.tif')
     assert not part_folders(tmp_path / 'out')
 
 
