@@ -231,16 +231,7 @@ class DetectionRasterPredictor(RasterPredictor):
     def predict_part(self, sample: Sample, metas: list[RasterMeta], part: ScenePart, files: dict[str, Path],
                      on_tiles: Callable[[int], None] | None = None,
                      on_start: Callable[[int], None] | None = None) -> None:
-        """Detect the instances of the tiles of one part's tile rows into its file.
-
-        Args:
-            sample: the sample.
-            metas: its inputs' headers.
-            part: the part (tile rows).
-            files: ``detections``: the part's file.
-            on_tiles: called with the number of tiles of each batch done (progress).
-            on_start: called once with the number of tiles.
-        """
+        """Detect the instances of the tiles of one part's tile rows into its file."""
         meta = metas[0]
         grid = TileGrid(meta.height, meta.width, self.tile, self.stride).tile_rows(*part.bounds)
         if on_start:
@@ -253,15 +244,7 @@ class DetectionRasterPredictor(RasterPredictor):
 
     def join(self, sample: Sample, metas: list[RasterMeta], parts: list[ScenePart], files: list[dict[str, Path]],
              paths: dict[str, Path]) -> None:
-        """Stitch the parts' instances, tile by tile in the grid's order, into the outputs, as one process does.
-
-        Args:
-            sample: the sample.
-            metas: its inputs' headers.
-            parts: all its parts.
-            files: each part's files.
-            paths: the outputs.
-        """
+        """Stitch the parts' instances, tile by tile in the grid's order, into the outputs, as one process does."""
         meta = metas[0]
         grid = TileGrid(meta.height, meta.width, self.tile, self.stride)
         strips = grid.column_strips(self.band_width, OUTPUT_BLOCK)

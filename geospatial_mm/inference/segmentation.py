@@ -150,16 +150,7 @@ class SegmentationRasterPredictor(RasterPredictor):
     def predict_part(self, sample: Sample, metas: list[RasterMeta], part: ScenePart, files: dict[str, Path],
                      on_tiles: Callable[[int], None] | None = None,
                      on_start: Callable[[int], None] | None = None) -> None:
-        """Predict the rows of one part: every tile that reaches them, blended as in a one-process run.
-
-        Args:
-            sample: the sample.
-            metas: its inputs' headers.
-            part: the part (raster rows).
-            files: ``classes`` (and ``probabilities``) files of the part, plain GeoTIFFs of its rows.
-            on_tiles: called with the number of tiles of each batch done (progress).
-            on_start: called once with the number of tiles.
-        """
+        """Predict the rows of one part: every tile that reaches them, blended as in a one-process run."""
         meta = metas[0]
         grid = TileGrid(meta.height, meta.width, self.tile, self.stride).row_part(*part.bounds)
         strips = grid.column_strips(self.band_width, OUTPUT_BLOCK)
@@ -170,13 +161,6 @@ class SegmentationRasterPredictor(RasterPredictor):
     def join(self, sample: Sample, metas: list[RasterMeta], parts: list[ScenePart], files: list[dict[str, Path]],
              paths: dict[str, Path]) -> None:
         """Copy the parts' rows into the outputs, block row by block row, written as a one-process run writes them.
-
-        Args:
-            sample: the sample.
-            metas: its inputs' headers.
-            parts: all its parts.
-            files: each part's files.
-            paths: the outputs.
 
         Raises:
             RasterError: a part's file has not the rows and columns of its part.
